@@ -1,0 +1,779 @@
+"""Shared helpers of the scripts/ verbs: trees, suite, fix, build, QEMU, KTAP.
+
+Every verb in scripts/ is a thin command line around the functions here.
+Nothing here writes outside the cache directory (IBS_KIT_CACHE, default
+~/.cache/amd-ibs-race) except the result files a verb is asked to write; a
+user's kernel checkout is only read, and used through a git worktree.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KUNIT_DIR = os.path.join(TOP, "kunit")
+BACKPORTS_DIR = os.path.join(TOP, "backports")
+UPSTREAM_FIX = os.path.join(TOP, "fix", "upstream.patch")
+SUITE = "amd_ibs"
+
+# Series the package registry carries: package, suite, archive (the last
+# path component of the mirror URI in the machine's own apt sources).
+REGISTRY = {
+    "5.10": ("linux-source-5.10", "bullseye-security", "debian-security"),
+    "6.1": ("linux-source-6.1", "bookworm-security", "debian-security"),
+    "6.12": ("linux-source-6.12", "bookworm-security", "debian-security"),
+    "7.2": ("linux-source-7.2", "sid", "debian"),
+    "7.3": ("linux-source-7.3", "trixie-backports", "debian"),
+}
+STABLE_SERIES = ["5.10", "5.15", "6.1", "6.6", "6.12", "6.18", "6.19", "7.0"]
+
+# Cases that reproduce the race: red without the fix.  Every other case of
+# the suite is a control and passes on every tree.
+RACE_CASES = [
+    "ibs_test_op_stale_ctl_nmi_in_start",
+    "ibs_test_fetch_stale_ctl_nmi_in_start",
+    "ibs_test_op_stale_ctl_fetch_nmi_in_start",
+    "ibs_test_op_ctl_cleared_before_started",
+    "ibs_test_fetch_ctl_cleared_before_started",
+]
+
+PACKAGES = {  # command -> Debian package
+    "qemu-system-x86_64": "qemu-system-x86",
+    "make": "make",
+    "gcc": "gcc",
+    "flex": "flex",
+    "bison": "bison",
+    "bc": "bc",
+    "git": "git",
+    "xz": "xz-utils",
+    "dpkg-deb": "dpkg",
+    "apt-get": "apt",
+    "perl": "perl",
+    "cpio": "cpio",
+}
+HEADER_PACKAGES = {  # header -> Debian package
+    "/usr/include/libelf.h": "libelf-dev",
+    "/usr/include/openssl/ssl.h": "libssl-dev",
+}
+
+
+class Error(Exception):
+    """A failure to report as one line on stderr."""
+
+
+def die(msg):
+    print(f"{os.path.basename(sys.argv[0])}: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main_wrapper(fn):
+    """Run a verb's main(); Error becomes one line on stderr and exit 1."""
+    try:
+        sys.exit(fn() or 0)
+    except Error as e:
+        die(str(e))
+    except KeyboardInterrupt:
+        die("interrupted")
+
+
+def progress(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def cache_dir():
+    d = os.environ.get("IBS_KIT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+        "amd-ibs-race")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def run(cmd, cwd=None, log=None, env=None, check=True, input=None):
+    """Run a command; output to @log (a path) or captured and returned."""
+    if log:
+        with open(log, "a") as f:
+            f.write("$ " + " ".join(cmd) + "\n")
+            f.flush()
+            p = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                               env=env, input=input, text=True)
+        out = ""
+    else:
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                           env=env, input=input)
+        out = p.stdout
+    if check and p.returncode:
+        where = f" (log: {log})" if log else ""
+        err = "" if log else (p.stderr.strip().splitlines() or [""])[-1]
+        raise Error(f"'{' '.join(cmd[:3])}' failed with {p.returncode}{where}"
+                    + (f": {err}" if err else ""))
+    return out
+
+
+def git(args, cwd, check=True, env=None):
+    return run(["git"] + args, cwd=cwd, check=check, env=env).strip()
+
+
+def git_env():
+    """Identity for commits inside the cache: the user's, or a local one."""
+    env = dict(os.environ)
+    if not git(["config", "user.name"], cwd=TOP, check=False):
+        env.setdefault("GIT_AUTHOR_NAME", "amd-ibs-race cache")
+        env.setdefault("GIT_COMMITTER_NAME", "amd-ibs-race cache")
+    if not git(["config", "user.email"], cwd=TOP, check=False):
+        env.setdefault("GIT_AUTHOR_EMAIL", "cache@localhost")
+        env.setdefault("GIT_COMMITTER_EMAIL", "cache@localhost")
+    return env
+
+
+# --- tools ---------------------------------------------------------------
+
+def ensure_tools(install=True):
+    """Install the Debian packages the build and QEMU need, if missing."""
+    missing = sorted({pkg for cmd, pkg in PACKAGES.items()
+                      if not shutil.which(cmd)} |
+                     {pkg for hdr, pkg in HEADER_PACKAGES.items()
+                      if not os.path.exists(hdr)})
+    if not missing:
+        return
+    if not install or os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise Error("missing packages: " + " ".join(missing) +
+                    " (install them, e.g. apt-get install " +
+                    " ".join(missing) + ")")
+    progress("installing " + " ".join(missing))
+    log = os.path.join(cache_dir(), "apt-install.log")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if run(["apt-get", "install", "-y", "-q"] + missing, log=log, env=env,
+           check=False) is None:
+        pass
+    still = [p for p in missing
+             if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode]
+    if still:
+        run(["apt-get", "update", "-q"], log=log, env=env, check=False)
+        run(["apt-get", "install", "-y", "-q"] + still, log=log, env=env,
+            check=False)
+        still = [p for p in still if subprocess.run(
+            ["dpkg", "-s", p], capture_output=True).returncode]
+    if still:
+        raise Error("could not install " + " ".join(still) + f" (log: {log})")
+
+
+# --- the package registry --------------------------------------------------
+
+def mirror_uris():
+    """Mirror URIs by archive name, read from the machine's apt sources."""
+    uris = []
+    for path in (["/etc/apt/sources.list"] +
+                 sorted(glob.glob("/etc/apt/sources.list.d/*.list")) +
+                 sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))):
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = line.strip()
+            m = re.match(r"URIs:\s*(.*)", line)
+            if m:
+                uris += m.group(1).split()
+            m = re.match(r"deb\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
+            if m:
+                uris.append(m.group(1))
+    found = {}
+    for uri in uris:
+        uri = uri.rstrip("/")
+        name = uri.rsplit("/", 1)[-1]
+        if name in ("debian", "debian-security"):
+            found.setdefault(name, uri)
+    if "debian" in found and "debian-security" not in found:
+        found["debian-security"] = found["debian"] + "-security"
+    if "debian-security" in found and "debian" not in found:
+        found["debian"] = found["debian-security"][:-len("-security")]
+    if not found:
+        raise Error("no Debian mirror found in the machine's apt sources")
+    return found
+
+
+def apt_options():
+    d = os.path.join(cache_dir(), "apt")
+    os.makedirs(os.path.join(d, "lists", "partial"), exist_ok=True)
+    os.makedirs(os.path.join(d, "archives", "partial"), exist_ok=True)
+    sources = os.path.join(d, "sources.list")
+    uris = mirror_uris()
+    keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+    signed = f"[signed-by={keyring}] " if os.path.exists(keyring) else ""
+    lines = sorted({f"deb {signed}{uris[archive]} {suite} main"
+                    for _, suite, archive in REGISTRY.values()})
+    text = "\n".join(lines) + "\n"
+    if not os.path.exists(sources) or open(sources).read() != text:
+        with open(sources, "w") as f:
+            f.write(text)
+    return ["-o", f"Dir::Etc::SourceList={sources}",
+            "-o", "Dir::Etc::SourceParts=/nonexistent",
+            "-o", f"Dir::State::Lists={d}/lists",
+            "-o", f"Dir::Cache={d}",
+            "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+            "-o", "APT::Sandbox::User=root"]
+
+
+def apt_update(force=False):
+    opts = apt_options()
+    stamp = os.path.join(cache_dir(), "apt", "updated")
+    if not force and os.path.exists(stamp) and \
+            time.time() - os.path.getmtime(stamp) < 24 * 3600:
+        return opts
+    progress("reading the package registry (private apt lists)")
+    log = os.path.join(cache_dir(), "apt", "update.log")
+    p = subprocess.run(["apt-get"] + opts + ["-q", "update"],
+                       capture_output=True, text=True)
+    with open(log, "w") as f:
+        f.write(p.stdout + p.stderr)
+    if p.returncode or re.search(r"^(Err|E):", p.stdout + p.stderr, re.M):
+        raise Error(f"package registry unreachable (apt-get update failed, "
+                    f"log: {log})")
+    open(stamp, "w").close()
+    return opts
+
+
+def registry_version(series):
+    """The Debian version of linux-source-<series> the registry serves."""
+    pkg = REGISTRY[series][0]
+    for attempt in (False, True):
+        opts = apt_update(force=attempt)
+        out = run(["apt-cache"] + opts + ["policy", pkg], check=False)
+        m = re.search(r"Candidate:\s*(\S+)", out)
+        if m and m.group(1) != "(none)":
+            return m.group(1)
+    raise Error(f"{pkg} not found in the package registry")
+
+
+def upstream_version(debver):
+    return re.match(r"(\d+\.\d+(?:\.\d+)?)", debver).group(1)
+
+
+def check_series(series, allowed=None):
+    allowed = allowed or sorted(REGISTRY, key=series_key)
+    if series not in allowed:
+        raise Error(f"unknown series '{series}' (known: {', '.join(allowed)})")
+
+
+def series_key(s):
+    return tuple(int(x) for x in s.split("."))
+
+
+def series_of(version):
+    return ".".join(version.split(".")[:2])
+
+
+# --- trees -------------------------------------------------------------------
+
+class Tree:
+    """A kernel source at one commit: a git repository and a revision."""
+
+    def __init__(self, repo, rev, version, label, origin):
+        self.repo = repo          # git dir or work tree of the repository
+        self.rev = rev            # commit (sha) the runs start from
+        self.version = version    # e.g. 6.1.192
+        self.label = label        # e.g. v6.1.192-debian
+        self.origin = origin      # "registry" or the user's tree path
+        self.series = series_of(version)
+
+    def as_dict(self):
+        return {"version": self.version, "label": self.label,
+                "origin": self.origin, "commit": self.rev,
+                "series": self.series}
+
+
+def registry_tree(series):
+    """The pristine registry tree of @series, downloaded and imported once."""
+    check_series(series)
+    pkg = REGISTRY[series][0]
+    cache = cache_dir()
+    repo = os.path.join(cache, "trees", f"linux-{series}.git")
+    if os.path.isdir(repo):
+        tags = git(["tag", "-l", "v*-debian"], cwd=repo, check=False).split()
+        if tags:
+            tag = sorted(tags)[-1]
+            rev = git(["rev-parse", tag + "^{commit}"], cwd=repo)
+            ver = tag[1:-len("-debian")]
+            return Tree(repo, rev, ver, tag, "registry")
+    debver = registry_version(series)
+    version = upstream_version(debver)
+    tag = f"v{version}-debian"
+    debs = os.path.join(cache, "debs")
+    os.makedirs(debs, exist_ok=True)
+    deb = glob.glob(os.path.join(debs, f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
+    if not deb:
+        progress(f"downloading {pkg} {debver}")
+        for old in glob.glob(os.path.join(debs, f"{pkg}_*.deb")):
+            os.unlink(old)
+        opts = apt_update()
+        p = subprocess.run(["apt-get"] + opts + ["-q", "download",
+                                                 f"{pkg}={debver}"],
+                           cwd=debs, capture_output=True, text=True)
+        deb = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
+        if p.returncode or not deb:
+            raise Error(f"download of {pkg} failed (package registry "
+                        f"unreachable?): {(p.stderr.strip().splitlines() or [''])[-1]}")
+    deb = deb[0]
+    unpack = os.path.join(cache, "trees", f"linux-{series}.unpack")
+    shutil.rmtree(unpack, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
+    os.makedirs(unpack)
+    progress(f"unpacking {os.path.basename(deb)}")
+    member = f"./usr/src/linux-source-{series}.tar.xz"
+    sh = (f"dpkg-deb --fsys-tarfile '{deb}' | tar -xO '{member}' | "
+          f"tar -xJ --strip-components=1 -C '{unpack}'")
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", sh],
+                       capture_output=True, text=True)
+    if p.returncode:
+        raise Error(f"unpacking {deb} failed: {p.stderr.strip()[-200:]}")
+    progress(f"importing {tag} into {repo}")
+    env = git_env()
+    git(["init", "-q", "--bare", repo], cwd=cache)
+    base = ["--git-dir", repo, "--work-tree", unpack]
+    git(base + ["add", "-f", "-A"], cwd=unpack)
+    git(base + ["commit", "-q", "-m",
+                f"Linux {version} as shipped in Debian's {pkg} {debver}"],
+        cwd=unpack, env=env)
+    git(["--git-dir", repo, "tag", tag], cwd=cache)
+    shutil.rmtree(unpack)
+    rev = git(["--git-dir", repo, "rev-parse", "HEAD"], cwd=cache)
+    return Tree(repo, rev, version, tag, "registry")
+
+
+def makefile_version(text):
+    v = {}
+    for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL"):
+        m = re.search(rf"^{key}\s*=\s*(\d*)", text, re.M)
+        v[key] = m.group(1) if m else ""
+    if not v["VERSION"] or not v["PATCHLEVEL"]:
+        raise Error("no kernel version in the top Makefile")
+    return f"{v['VERSION']}.{v['PATCHLEVEL']}.{v['SUBLEVEL'] or 0}"
+
+
+def user_tree(path, ref):
+    """A maintainer's own git tree at @ref; it is only read."""
+    if not os.path.isdir(path):
+        raise Error(f"--tree {path}: no such directory")
+    if run(["git", "-C", path, "rev-parse", "--git-dir"], check=False) == "":
+        raise Error(f"--tree {path}: not a git repository")
+    ref = ref or "HEAD"
+    rev = git(["rev-parse", "--verify", "-q", ref + "^{commit}"], cwd=path,
+              check=False)
+    if not rev:
+        raise Error(f"--tree {path}: no commit '{ref}'")
+    bare = git(["rev-parse", "--is-bare-repository"], cwd=path) == "true"
+    if not bare and git(["status", "--porcelain", "--untracked-files=no"],
+                        cwd=path):
+        raise Error(f"--tree {path}: has uncommitted changes; commit or stash "
+                    "them (nothing was touched)")
+    text = git(["show", f"{rev}:Makefile"], cwd=path, check=False)
+    if not text:
+        raise Error(f"--tree {path}: {ref} has no top Makefile")
+    version = makefile_version(text)
+    label = f"v{version}-{rev[:12]}"
+    return Tree(os.path.abspath(path), rev, version, label,
+                os.path.abspath(path))
+
+
+def get_tree(series=None, tree=None, ref=None):
+    if tree:
+        return user_tree(tree, ref)
+    return registry_tree(series)
+
+
+def worktree(t):
+    """A clean worktree of @t at its pristine commit, in the cache."""
+    wt = os.path.join(cache_dir(), "work", t.label)
+    os.makedirs(os.path.dirname(wt), exist_ok=True)
+    if os.path.isdir(os.path.join(wt)) and os.path.exists(os.path.join(wt, ".git")):
+        git(["checkout", "-q", "-f", "--detach", t.rev], cwd=wt)
+        git(["clean", "-q", "-f", "-d", "-x"], cwd=wt)
+    else:
+        shutil.rmtree(wt, ignore_errors=True)
+        git(["worktree", "prune"], cwd=t.repo, check=False)
+        progress(f"checking out {t.label} into {wt}")
+        git(["worktree", "add", "-q", "-f", "--detach", wt, t.rev], cwd=t.repo)
+    return wt
+
+
+# --- the suite and the fix ----------------------------------------------------
+
+def adaptations(series):
+    """The sed files that adapt the suite to @series (kunit/adapt/series)."""
+    table = {}
+    for line in open(os.path.join(KUNIT_DIR, "adapt", "series")):
+        line = line.split("#", 1)[0].split()
+        if line:
+            table[line[0]] = [] if line[1:] == ["-"] else line[1:]
+    if series in table:
+        return table[series]
+    # A series the table does not name: the nearest older one's adaptations.
+    older = [s for s in table if series_key(s) <= series_key(series)]
+    return table[max(older, key=series_key)] if older else []
+
+
+def suite_source(series):
+    src = open(os.path.join(KUNIT_DIR, "ibs_kunit.c")).read()
+    for sed in adaptations(series):
+        src = run(["sed", "-f", os.path.join(KUNIT_DIR, "adapt", sed)],
+                  input=src)
+    return src
+
+
+def install_suite(wt, series):
+    """Add the suite, Kconfig symbol, Makefile hook and .kunitconfig; commit."""
+    amd = os.path.join(wt, "arch/x86/events/amd")
+    with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
+        f.write(suite_source(series))
+    shutil.copy(os.path.join(KUNIT_DIR, "kunitconfig"),
+                os.path.join(amd, ".kunitconfig"))
+    mk = os.path.join(amd, "Makefile")
+    text = open(mk).read()
+    hook = "obj-$(CONFIG_PERF_EVENTS_AMD_IBS_KUNIT_TEST)\t+= ibs_kunit.o\n"
+    text = text.replace("obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n",
+                        "obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n" + hook, 1)
+    if hook not in text:
+        text += hook
+    open(mk, "w").write(text)
+    kc = os.path.join(wt, "arch/x86/events/Kconfig")
+    text = open(kc).read()
+    i = text.rindex("endmenu")
+    frag = open(os.path.join(KUNIT_DIR, "Kconfig")).read()
+    open(kc, "w").write(text[:i] + frag + "\n" + text[i:])
+    git(["add", "-f", "arch/x86/events"], cwd=wt)
+    git(["commit", "-q", "-m", "perf/x86/amd/ibs: add the amd_ibs KUnit suite "
+         "(test harness, not for stable)"], cwd=wt, env=git_env())
+
+
+def ibs_start_body(wt):
+    src = open(os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
+    m = re.search(r"\nstatic void perf_ibs_start\(.*?\n}\n", src, re.S)
+    if not m:
+        raise Error("perf_ibs_start() not found in ibs.c")
+    return m.group(0)
+
+
+def has_fix(wt):
+    """True if perf_ibs_start() clears the CTL before setting IBS_STARTED."""
+    body = ibs_start_body(wt)
+    clear = body.find("perf_ibs_disable_event(perf_ibs, hwc, 0);")
+    started = body.find("set_bit(IBS_STARTED")
+    return clear != -1 and started != -1 and clear < started
+
+
+def backport_patches(series):
+    d = os.path.join(BACKPORTS_DIR, series)
+    sf = os.path.join(d, "series")
+    if not os.path.exists(sf):
+        return []
+    return [os.path.join(d, line.strip()) for line in open(sf)
+            if line.strip() and not line.startswith("#")]
+
+
+def apply_fix(wt, series, log):
+    """git am the backport of @series; no fuzz, no three-way fallback."""
+    patches = backport_patches(series)
+    if not patches:
+        raise Error(f"no backport for series {series} in backports/{series}/")
+    p = subprocess.run(["git", "am", "-q"] + patches, cwd=wt,
+                       capture_output=True, text=True, env=git_env())
+    with open(log, "a") as f:
+        f.write(f"$ git am {' '.join(patches)}\n{p.stdout}{p.stderr}")
+    if p.returncode:
+        subprocess.run(["git", "am", "--abort"], cwd=wt, capture_output=True)
+        raise Error(f"backports/{series} does not apply with git am "
+                    f"(log: {log})")
+
+
+def revert_fix(wt, log):
+    """git apply -R the upstream fix (it must be textually the same)."""
+    p = subprocess.run(["git", "apply", "-R", UPSTREAM_FIX], cwd=wt,
+                       capture_output=True, text=True)
+    with open(log, "a") as f:
+        f.write(f"$ git apply -R {UPSTREAM_FIX}\n{p.stdout}{p.stderr}")
+    if p.returncode:
+        raise Error(f"git apply -R fix/upstream.patch failed (log: {log})")
+
+
+# --- build and boot -----------------------------------------------------------
+
+QEMU_KCONFIG = "CONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\n"
+
+
+def build_dir(t):
+    d = os.path.join(cache_dir(), "build", t.label)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def configure(wt, bdir, log):
+    frag = open(os.path.join(KUNIT_DIR, "kunitconfig")).read() + QEMU_KCONFIG
+    cfg = os.path.join(bdir, ".config")
+    want = [line for line in frag.splitlines() if line.startswith("CONFIG_")]
+    if os.path.exists(cfg):
+        have = set(open(cfg).read().splitlines())
+        if all(line in have for line in want):
+            return
+    with open(cfg, "w") as f:
+        f.write(frag)
+    run(["make", "ARCH=x86_64", f"O={bdir}", "olddefconfig"], cwd=wt, log=log)
+    have = set(open(cfg).read().splitlines())
+    lost = [line for line in want if line not in have]
+    if lost:
+        raise Error(f"kconfig dropped {', '.join(lost)} (log: {log})")
+
+
+def build(wt, bdir, log):
+    """Configure and build bzImage; returns seconds."""
+    t0 = time.time()
+    configure(wt, bdir, log)
+    jobs = str((os.cpu_count() or 1) + 1)
+    run(["make", "-j" + jobs, "ARCH=x86_64", f"O={bdir}", "bzImage"], cwd=wt,
+        log=log)
+    return time.time() - t0
+
+
+def boot(bdir, log, timeout=300):
+    """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
+    kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
+    cmdline = ("console=ttyS0 kunit.filter_glob=" + SUITE +
+               " kunit_shutdown=poweroff panic=-1")
+    # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
+    cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", "1",
+           "-accel", "tcg", "-kernel", kernel, "-append", cmdline,
+           "-no-reboot", "-nographic", "-serial", "stdio"]
+    t0 = time.time()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=timeout, errors="replace")
+        out = p.stdout + p.stderr
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(
+            e.stdout, bytes) else (e.stdout or "")
+        out += f"\n[ibs-kit: QEMU timed out after {timeout}s]\n"
+    secs = time.time() - t0
+    with open(log, "a") as f:
+        f.write("$ " + " ".join(cmd) + "\n" + out)
+    return out, secs
+
+
+_TS = re.compile(r"^\s*\[\s*\d+\.\d+\]\s?")
+_RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? ([^\s#]+)(?:\s*#\s*(\S+))?")
+
+
+def parse_ktap(text, suite=SUITE):
+    """Per-case results of @suite in KTAP/TAP console output.
+
+    Returns {"cases": {name: "pass"|"fail"|"skip"}, "suite": result or None,
+    "diagnostics": {name: [lines]}}; understands the 5.10 TAP dialect
+    ("ok 1 - name") and KTAP ("ok 1 name")."""
+    cases, diags, result = {}, {}, None
+    inside, pending = False, []
+    for raw in text.splitlines():
+        line = _TS.sub("", raw.rstrip("\r"))
+        if re.match(rf"^\s*# Subtest: {re.escape(suite)}\s*$", line):
+            inside, pending = True, []
+            continue
+        if not inside:
+            continue
+        m = _RESULT.match(line)
+        if m:
+            indent, status, _, name, directive = m.groups()
+            verdict = "pass" if status == "ok" else "fail"
+            if directive and directive.upper() == "SKIP":
+                verdict = "skip"
+            if name == suite and len(indent) == 0:
+                result = verdict
+                inside = False
+                continue
+            if len(indent) > 0 and name not in cases:
+                cases[name] = verdict
+                diags[name] = pending
+                pending = []
+            continue
+        if line.strip().startswith("#"):
+            pending.append(line.strip())
+    return {"cases": cases, "suite": result, "diagnostics": diags}
+
+
+# --- one run and the red/green verdict -----------------------------------------
+
+def kunit_run(t, variant, log_dir=None):
+    """Build and boot @t in state @variant; returns a result dict.
+
+    variant: "unfixed" (the tree as it is, fix removed if present),
+    "fixed" (the tree with the fix: backport applied if missing),
+    "as-is" (the tree without any change but the suite)."""
+    wt = worktree(t)
+    log_dir = log_dir or os.path.join(cache_dir(), "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    log = os.path.join(log_dir, f"{t.label}-{variant}.log")
+    open(log, "w").close()
+    install_suite(wt, t.series)
+    fixed_before = has_fix(wt)
+    action = "none"
+    if variant == "unfixed" and fixed_before:
+        revert_fix(wt, log)
+        action = "git apply -R fix/upstream.patch"
+    elif variant == "fixed" and not fixed_before:
+        apply_fix(wt, t.series, log)
+        action = f"git am backports/{t.series}/"
+    if variant != "as-is" and has_fix(wt) != (variant == "fixed"):
+        raise Error(f"{t.label}: perf_ibs_start() is not {variant} after "
+                    f"'{action}'")
+    bdir = build_dir(t)
+    progress(f"{t.label} [{variant}]: building (log: {log})")
+    build_s = build(wt, bdir, log)
+    progress(f"{t.label} [{variant}]: built in {build_s:.0f}s, booting QEMU")
+    out, run_s = boot(bdir, log)
+    res = parse_ktap(out)
+    if res["suite"] is None:
+        raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
+                    f"output (log: {log})")
+    failed = sorted(n for n, v in res["cases"].items() if v == "fail")
+    progress(f"{t.label} [{variant}]: {len(res['cases']) - len(failed)} "
+             f"passed, {len(failed)} failed in {run_s:.1f}s")
+    return {"tree": t.as_dict(), "variant": variant, "action": action,
+            "fix_in_tree": fixed_before, "cases": res["cases"],
+            "failed": failed, "diagnostics": res["diagnostics"],
+            "build_seconds": round(build_s, 1), "run_seconds": round(run_s, 1),
+            "log": log}
+
+
+def expectations(red, green):
+    """(name, ok) pairs: what red -> green must show, case by case."""
+    checks = []
+    names = sorted(set(red["cases"]) | set(green["cases"]) | set(RACE_CASES))
+    for name in names:
+        want = "fail" if name in RACE_CASES else "pass"
+        checks.append((f"unfixed {name} {want}s",
+                       red["cases"].get(name) == want))
+    for name in names:
+        checks.append((f"fixed {name} passes",
+                       green["cases"].get(name) == "pass"))
+    return checks
+
+
+def verify(t, log_dir=None):
+    """Red then green on @t; returns the record of both runs."""
+    red = kunit_run(t, "unfixed", log_dir)
+    green = kunit_run(t, "fixed", log_dir)
+    checks = expectations(red, green)
+    return {"tree": t.as_dict(), "unfixed": red, "fixed": green,
+            "checks": [{"check": n, "ok": ok} for n, ok in checks],
+            "verdict": "red->green" if all(ok for _, ok in checks)
+            else "NOT red->green"}
+
+
+def write_json(path, data):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+def summary_table(records):
+    """A short text table of verify records."""
+    rows = [("tree", "unfixed: failed race cases", "fixed", "build s",
+             "run s", "verdict")]
+    for r in records:
+        red, green = r["unfixed"], r["fixed"]
+        nrace = sum(1 for n in RACE_CASES if red["cases"].get(n) == "fail")
+        rows.append((r["tree"]["label"], f"{nrace}/{len(RACE_CASES)}",
+                     f"{sum(v == 'pass' for v in green['cases'].values())}/"
+                     f"{len(green['cases'])} pass",
+                     f"{red['build_seconds']:.0f}+{green['build_seconds']:.0f}",
+                     f"{red['run_seconds']:.1f}+{green['run_seconds']:.1f}",
+                     r["verdict"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+def add_tree_args(ap, series_help="stable series, e.g. 6.1"):
+    ap.add_argument("--series", help=series_help)
+    ap.add_argument("--tree", metavar="DIR",
+                    help="your own kernel git tree (only read; a worktree "
+                         "in the cache is used)")
+    ap.add_argument("--ref", metavar="REF",
+                    help="commit or branch of --tree (default HEAD)")
+
+
+def tree_from_args(args, default_series=None):
+    if args.tree:
+        if args.series:
+            raise Error("--series and --tree exclude each other")
+        return user_tree(args.tree, args.ref)
+    if args.ref:
+        raise Error("--ref goes with --tree")
+    series = args.series or default_series
+    if not series:
+        raise Error("name a --series or a --tree")
+    return registry_tree(series)
+
+
+# --- backports ----------------------------------------------------------------
+
+UPSTREAM_SHA = "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5"
+# The seed has no author date; the submission's Message-ID
+# (20260216042216.1440-6-ravi.bangoria@amd.com) carries its send time.
+UPSTREAM_DATE = "2026-02-16T04:22:16+00:00"
+
+
+def upstream_message():
+    """(author, subject, body) of fix/upstream.patch."""
+    text = open(UPSTREAM_FIX).read()
+    head, rest = text.split("\n\n", 1)
+    author = re.search(r"^From: (.*)$", head, re.M).group(1)
+    subject = re.search(r"^Subject: (?:\[PATCH\] )?(.*)$", head, re.M).group(1)
+    body = rest.split("\n---\n", 1)[0].rstrip("\n") + "\n"
+    return author, subject, body
+
+
+def backport_name(subject):
+    return re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-") + ".patch"
+
+
+def generate_backport(t, check=False):
+    """Write (or compare) backports/<series>/ for tree @t; True if changed."""
+    wt = worktree(t)
+    log = os.path.join(cache_dir(), "logs", f"{t.label}-gen-backport.log")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    p = subprocess.run(["git", "apply", "--verbose", UPSTREAM_FIX], cwd=wt,
+                       capture_output=True, text=True)
+    with open(log, "w") as f:
+        f.write(p.stdout + p.stderr)
+    if p.returncode:
+        raise Error(f"fix/upstream.patch does not apply to {t.label} as it "
+                    f"is; a hand backport is needed (log: {log})")
+    author, subject, body = upstream_message()
+    note = os.path.join(BACKPORTS_DIR, "notes", t.series)
+    msg = f"{subject}\n\ncommit {UPSTREAM_SHA} upstream.\n\n{body}"
+    if os.path.exists(note):
+        msg += open(note).read().strip() + "\n"
+    env = git_env()
+    env["GIT_AUTHOR_DATE"] = UPSTREAM_DATE
+    env["GIT_COMMITTER_DATE"] = UPSTREAM_DATE
+    git(["add", "-u", "arch/x86/events/amd/ibs.c"], cwd=wt)
+    run(["git", "commit", "-q", f"--author={author}", "-F", "-"], cwd=wt,
+        env=env, input=msg)
+    name = backport_name(subject)
+    patch = run(["git", "format-patch", "-1", "--stdout", "--zero-commit",
+                 "--no-signature", f"--subject-prefix=PATCH {t.series}.y",
+                 "HEAD"], cwd=wt)
+    d = os.path.join(BACKPORTS_DIR, t.series)
+    files = {name: patch, "series": name + "\n"}
+    changed = any(not os.path.exists(os.path.join(d, n)) or
+                  open(os.path.join(d, n)).read() != c
+                  for n, c in files.items())
+    if not check:
+        os.makedirs(d, exist_ok=True)
+        for n, c in files.items():
+            with open(os.path.join(d, n), "w") as f:
+                f.write(c)
+    return changed
