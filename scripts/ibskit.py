@@ -132,10 +132,20 @@ def git_env():
 
 # --- tools ---------------------------------------------------------------
 
-def ensure_tools(install=True):
-    """Install the Debian packages the build and QEMU need, if missing."""
-    missing = sorted({pkg for cmd, pkg in PACKAGES.items()
-                      if not shutil.which(cmd)} |
+def have(cmd):
+    """A command on PATH or in git's libexec, or an absolute path."""
+    if os.path.isabs(cmd):
+        return os.path.exists(cmd)
+    return bool(shutil.which(cmd)) or \
+        os.path.exists(os.path.join("/usr/lib/git-core", cmd))
+
+
+def ensure_tools(install=True, extra=None):
+    """Install the Debian packages the build and QEMU need, if missing.
+
+    @extra: more {command: package} a verb needs."""
+    wanted = dict(PACKAGES, **(extra or {}))
+    missing = sorted({pkg for cmd, pkg in wanted.items() if not have(cmd)} |
                      {pkg for hdr, pkg in HEADER_PACKAGES.items()
                       if not os.path.exists(hdr)})
     if not missing:
@@ -147,9 +157,8 @@ def ensure_tools(install=True):
     progress("installing " + " ".join(missing))
     log = os.path.join(cache_dir(), "apt-install.log")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    if run(["apt-get", "install", "-y", "-q"] + missing, log=log, env=env,
-           check=False) is None:
-        pass
+    run(["apt-get", "install", "-y", "-q"] + missing, log=log, env=env,
+        check=False)
     still = [p for p in missing
              if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode]
     if still:
@@ -165,9 +174,13 @@ def ensure_tools(install=True):
 # --- the package registry --------------------------------------------------
 
 def mirror_uris():
-    """Mirror URIs by archive name, read from the machine's apt sources."""
+    """Mirror URIs by archive name, read from the machine's apt sources.
+
+    IBS_KIT_MIRROR (the URI of a Debian archive) overrides them."""
     uris = []
-    for path in (["/etc/apt/sources.list"] +
+    if os.environ.get("IBS_KIT_MIRROR"):
+        uris.append(os.environ["IBS_KIT_MIRROR"])
+    for path in ([] if uris else ["/etc/apt/sources.list"] +
                  sorted(glob.glob("/etc/apt/sources.list.d/*.list")) +
                  sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))):
         try:
@@ -280,6 +293,10 @@ class Tree:
         self.label = label        # e.g. v6.1.192-debian
         self.origin = origin      # "registry" or the user's tree path
         self.series = series_of(version)
+        # May the fix be reverted (git apply -R) for an unfixed run?  Yes for
+        # the registry's fixed trees (that is how they show red); for a
+        # user's tree only when asked (--revert-fix).
+        self.allow_revert = origin == "registry"
 
     def as_dict(self):
         return {"version": self.version, "label": self.label,
@@ -341,6 +358,7 @@ def registry_tree(series):
         cwd=unpack, env=env)
     git(["--git-dir", repo, "tag", tag], cwd=cache)
     shutil.rmtree(unpack)
+    os.unlink(deb)  # the tagged commit holds all of it now
     rev = git(["--git-dir", repo, "rev-parse", "HEAD"], cwd=cache)
     return Tree(repo, rev, version, tag, "registry")
 
@@ -386,18 +404,61 @@ def get_tree(series=None, tree=None, ref=None):
     return registry_tree(series)
 
 
+def missing_blobs(repo, rev):
+    """(missing, present) paths of @rev: snapshots may lack large blobs."""
+    lt = subprocess.run(["git", "ls-tree", "-r", "-z", rev], cwd=repo,
+                        capture_output=True, check=True).stdout
+    ents = [e.split(b"\t", 1) for e in lt.split(b"\0") if e]
+    ents = [(meta.split()[2], path) for meta, path in ents
+            if meta.split()[1] == b"blob"]
+    out = subprocess.run(["git", "cat-file", "--batch-check"], cwd=repo,
+                         input=b"\n".join(sha for sha, _ in ents) + b"\n",
+                         capture_output=True, check=True).stdout.split(b"\n")
+    missing, present = [], []
+    for (_, path), line in zip(ents, out):
+        (missing if line.endswith(b" missing") else present).append(path)
+    return missing, present
+
+
+def prime_cache_tree(wt):
+    """Fill the index's cache-tree (the trees of @wt's HEAD all exist), so
+    that a commit never has to rebuild a tree whose blobs a snapshot lacks;
+    update-index --skip-worktree invalidates it."""
+    git(["write-tree", "--missing-ok"], cwd=wt)
+
+
 def worktree(t):
-    """A clean worktree of @t at its pristine commit, in the cache."""
+    """A clean worktree of @t at its pristine commit, in the cache.
+
+    The repository is only read (git worktree add writes its bookkeeping
+    under the repository's worktrees/ and nothing else).  A snapshot that
+    lacks some large blobs (firmware, generated GPU headers) gets them
+    marked skip-worktree in the worktree's own index; the x86_64 KUnit
+    build does not use them."""
     wt = os.path.join(cache_dir(), "work", t.label)
     os.makedirs(os.path.dirname(wt), exist_ok=True)
-    if os.path.isdir(os.path.join(wt)) and os.path.exists(os.path.join(wt, ".git")):
+    if os.path.exists(os.path.join(wt, ".git")):
         git(["checkout", "-q", "-f", "--detach", t.rev], cwd=wt)
         git(["clean", "-q", "-f", "-d", "-x"], cwd=wt)
-    else:
-        shutil.rmtree(wt, ignore_errors=True)
-        git(["worktree", "prune"], cwd=t.repo, check=False)
-        progress(f"checking out {t.label} into {wt}")
+        prime_cache_tree(wt)
+        return wt
+    shutil.rmtree(wt, ignore_errors=True)
+    git(["worktree", "prune"], cwd=t.repo, check=False)
+    progress(f"checking out {t.label} into {wt}")
+    missing, present = missing_blobs(t.repo, t.rev)
+    if not missing:
         git(["worktree", "add", "-q", "-f", "--detach", wt, t.rev], cwd=t.repo)
+        return wt
+    progress(f"{t.label}: the repository lacks {len(missing)} blobs (e.g. "
+             f"{missing[0].decode()}); they are left out of the worktree")
+    git(["worktree", "add", "-q", "-f", "--no-checkout", "--detach", wt,
+         t.rev], cwd=t.repo)
+    git(["reset", "-q", t.rev], cwd=wt)
+    subprocess.run(["git", "update-index", "--skip-worktree", "-z", "--stdin"],
+                   cwd=wt, input=b"\0".join(missing) + b"\0", check=True)
+    subprocess.run(["git", "checkout-index", "-f", "-z", "--stdin"], cwd=wt,
+                   input=b"\0".join(present) + b"\0", check=True)
+    prime_cache_tree(wt)
     return wt
 
 
@@ -430,6 +491,15 @@ def install_suite(wt, series):
     amd = os.path.join(wt, "arch/x86/events/amd")
     with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
         f.write(suite_source(series))
+    install_build_files(wt)
+    git(["add", "-f", "arch/x86/events"], cwd=wt)
+    git(["commit", "-q", "-m", "perf/x86/amd/ibs: add the amd_ibs KUnit suite "
+         "(test harness, not for stable)"], cwd=wt, env=git_env())
+
+
+def install_build_files(wt):
+    """The Kconfig symbol, Makefile hook and .kunitconfig of the suite."""
+    amd = os.path.join(wt, "arch/x86/events/amd")
     shutil.copy(os.path.join(KUNIT_DIR, "kunitconfig"),
                 os.path.join(amd, ".kunitconfig"))
     mk = os.path.join(amd, "Makefile")
@@ -445,9 +515,6 @@ def install_suite(wt, series):
     i = text.rindex("endmenu")
     frag = open(os.path.join(KUNIT_DIR, "Kconfig")).read()
     open(kc, "w").write(text[:i] + frag + "\n" + text[i:])
-    git(["add", "-f", "arch/x86/events"], cwd=wt)
-    git(["commit", "-q", "-m", "perf/x86/amd/ibs: add the amd_ibs KUnit suite "
-         "(test harness, not for stable)"], cwd=wt, env=git_env())
 
 
 def ibs_start_body(wt):
@@ -603,21 +670,22 @@ def parse_ktap(text, suite=SUITE):
 
 # --- one run and the red/green verdict -----------------------------------------
 
-def kunit_run(t, variant, log_dir=None):
-    """Build and boot @t in state @variant; returns a result dict.
+def prepare(t, variant, log):
+    """Worktree of @t with the suite and the fix state @variant.
 
-    variant: "unfixed" (the tree as it is, fix removed if present),
-    "fixed" (the tree with the fix: backport applied if missing),
-    "as-is" (the tree without any change but the suite)."""
+    variant: "unfixed" (fix removed if the tree carries it and that is
+    allowed), "fixed" (backport applied with git am if the tree lacks it),
+    "as-is" (nothing but the suite).  Returns (worktree, action, fix_in_tree).
+    """
     wt = worktree(t)
-    log_dir = log_dir or os.path.join(cache_dir(), "logs")
-    os.makedirs(log_dir, exist_ok=True)
-    log = os.path.join(log_dir, f"{t.label}-{variant}.log")
-    open(log, "w").close()
     install_suite(wt, t.series)
     fixed_before = has_fix(wt)
     action = "none"
     if variant == "unfixed" and fixed_before:
+        if not t.allow_revert:
+            raise Error(f"{t.label} already carries the fix (perf_ibs_start() "
+                        "clears the CTL before IBS_STARTED); pass --revert-fix "
+                        "to run it unfixed with the fix reverted")
         revert_fix(wt, log)
         action = "git apply -R fix/upstream.patch"
     elif variant == "fixed" and not fixed_before:
@@ -626,6 +694,16 @@ def kunit_run(t, variant, log_dir=None):
     if variant != "as-is" and has_fix(wt) != (variant == "fixed"):
         raise Error(f"{t.label}: perf_ibs_start() is not {variant} after "
                     f"'{action}'")
+    return wt, action, fixed_before
+
+
+def kunit_run(t, variant, log_dir=None):
+    """Build and boot @t in state @variant (see prepare()); a result dict."""
+    log_dir = log_dir or os.path.join(cache_dir(), "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    log = os.path.join(log_dir, f"{t.label}-{variant}.log")
+    open(log, "w").close()
+    wt, action, fixed_before = prepare(t, variant, log)
     bdir = build_dir(t)
     progress(f"{t.label} [{variant}]: building (log: {log})")
     build_s = build(wt, bdir, log)
@@ -670,6 +748,44 @@ def verify(t, log_dir=None):
             else "NOT red->green"}
 
 
+def file_hash(path):
+    return run(["git", "hash-object", path]).strip()
+
+
+def series_record(rec, origin=None):
+    """The machine-readable result of one verify, for backports/<series>/."""
+    red, green = rec["unfixed"], rec["fixed"]
+    series = rec["tree"]["series"]
+    return {
+        "series": series,
+        "tree": dict(rec["tree"], origin=origin or rec["tree"]["origin"]),
+        "backport": {os.path.basename(p): file_hash(p)
+                     for p in backport_patches(series)},
+        "suite": file_hash(os.path.join(KUNIT_DIR, "ibs_kunit.c")),
+        "fix_in_tree": red["fix_in_tree"],
+        "applies": green["action"].startswith("git am") or
+        red["fix_in_tree"],
+        "apply_action": green["action"] if not red["fix_in_tree"]
+        else red["action"],
+        "builds": True,
+        "race_cases": RACE_CASES,
+        "unfixed_failed": red["failed"],
+        "race_red": all(red["cases"].get(n) == "fail" for n in RACE_CASES),
+        "controls_green_unfixed": all(
+            v == "pass" for n, v in red["cases"].items()
+            if n not in RACE_CASES),
+        "fixed_failed": green["failed"],
+        "all_green": bool(green["cases"]) and not green["failed"],
+        "cases": len(green["cases"]),
+        "seconds": {"build_unfixed": red["build_seconds"],
+                    "build_fixed": green["build_seconds"],
+                    "run_unfixed": red["run_seconds"],
+                    "run_fixed": green["run_seconds"]},
+        "date": time.strftime("%Y-%m-%d"),
+        "verdict": rec["verdict"],
+    }
+
+
 def write_json(path, data):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
@@ -702,13 +818,18 @@ def add_tree_args(ap, series_help="stable series, e.g. 6.1"):
                          "in the cache is used)")
     ap.add_argument("--ref", metavar="REF",
                     help="commit or branch of --tree (default HEAD)")
+    ap.add_argument("--revert-fix", action="store_true",
+                    help="with --tree: if the tree already carries the fix, "
+                         "revert it (git apply -R) for the unfixed run")
 
 
 def tree_from_args(args, default_series=None):
     if args.tree:
         if args.series:
             raise Error("--series and --tree exclude each other")
-        return user_tree(args.tree, args.ref)
+        t = user_tree(args.tree, args.ref)
+        t.allow_revert = getattr(args, "revert_fix", False)
+        return t
     if args.ref:
         raise Error("--ref goes with --tree")
     series = args.series or default_series
@@ -777,3 +898,168 @@ def generate_backport(t, check=False):
             with open(os.path.join(d, n), "w") as f:
                 f.write(c)
     return changed
+
+
+# --- the mainline series ----------------------------------------------------------
+
+MAINLINE_DIR = os.path.join(KUNIT_DIR, "mainline")
+PATCHES_DIR = os.path.join(TOP, "patches")
+
+
+def c_chunks(src):
+    """Split C source into top-level chunks at blank lines outside braces
+    and comments; returns [(name or None, text)]."""
+    chunks, cur = [], []
+    depth, in_comment = 0, False
+    for line in src.splitlines(keepends=True):
+        if not line.strip() and depth == 0 and not in_comment and cur:
+            chunks.append("".join(cur))
+            cur = []
+            continue
+        cur.append(line)
+        i = 0
+        while i < len(line):
+            two = line[i:i + 2]
+            if in_comment:
+                if two == "*/":
+                    in_comment, i = False, i + 2
+                    continue
+            elif two == "/*":
+                in_comment, i = True, i + 2
+                continue
+            elif two == "//":
+                break
+            elif line[i] in "\"'":
+                q, i = line[i], i + 1
+                while i < len(line) and line[i] != q:
+                    i += 2 if line[i] == "\\" else 1
+            elif line[i] == "{":
+                depth += 1
+            elif line[i] == "}":
+                depth -= 1
+            i += 1
+    if cur:
+        chunks.append("".join(cur))
+    return [(chunk_name(c), c) for c in chunks]
+
+
+def chunk_name(text):
+    code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    for line in code.splitlines():
+        if not line or line[0] in " \t#}":
+            continue
+        m = (re.match(r"struct (\w+) \{", line) or
+             re.match(r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*(?:\[\])?\s*=", line) or
+             re.match(r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*\(", line))
+        if m:
+            return m.group(1)
+    return None
+
+
+def mainline_manifest():
+    """The patches of the mainline series, from kunit/mainline/."""
+    patches = []
+    for name in sorted(os.listdir(MAINLINE_DIR)):
+        text = open(os.path.join(MAINLINE_DIR, name)).read()
+        head, body = text.split("\n\n", 1)
+        fields = dict(line.split(": ", 1) for line in head.splitlines())
+        patches.append({"file": name, "subject": fields["Subject"],
+                        "files": fields.get("Files", "").split(),
+                        "chunks": fields["Chunks"].split(),
+                        "body": body.strip() + "\n"})
+    return patches
+
+
+def suite_stages():
+    """ibs_kunit.c as it stands after each patch of the mainline series."""
+    src = open(os.path.join(KUNIT_DIR, "ibs_kunit.c")).read()
+    chunks = c_chunks(src)
+    manifest = mainline_manifest()
+    owner = {}
+    for idx, p in enumerate(manifest):
+        for c in p["chunks"]:
+            if c != "*":
+                owner[c] = idx
+    names = {n for n, _ in chunks}
+    unknown = sorted(set(owner) - names)
+    if unknown:
+        raise Error("kunit/mainline names chunks ibs_kunit.c does not have: "
+                    + ", ".join(unknown))
+    stages = []
+    for k in range(len(manifest)):
+        keep = []
+        for name, text in chunks:
+            if owner.get(name, 0) > k:
+                continue
+            lines = [line for line in text.splitlines(keepends=True)
+                     if not (m := re.match(r"\s*KUNIT_CASE\((\w+)\),", line))
+                     or owner.get(m.group(1), 0) <= k]
+            keep.append("".join(lines))
+        stages.append("\n".join(keep))
+    if stages and stages[-1] != src:
+        raise Error("the last stage of kunit/mainline is not ibs_kunit.c")
+    return manifest, stages
+
+
+def kunit_files_at(wt, stage_src, with_build_files):
+    """Write the suite (one stage of it) into the worktree @wt."""
+    amd = os.path.join(wt, "arch/x86/events/amd")
+    with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
+        f.write(stage_src)
+    if not with_build_files:
+        return
+    install_build_files(wt)
+
+
+def source_date():
+    """A fixed date for generated commits: the last change of kunit/."""
+    d = git(["log", "-1", "--format=%aI", "--", "kunit"], cwd=TOP, check=False)
+    return d or "2026-01-01T00:00:00+00:00"
+
+
+def commit_series(t, upto=None):
+    """Commit the mainline series (or its first @upto patches) on a clean
+    worktree of @t; returns (worktree, number of patches)."""
+    manifest, stages = suite_stages()
+    n = len(manifest) if upto is None else upto
+    wt = worktree(t)
+    env = git_env()
+    env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = source_date()
+    for k in range(n):
+        p = manifest[k]
+        kunit_files_at(wt, stages[k], with_build_files=bool(p["files"]))
+        git(["add", "-f", "arch/x86/events"], cwd=wt)
+        run(["git", "commit", "-q", "-F", "-"], cwd=wt, env=env,
+            input=f"{p['subject']}\n\n{p['body']}")
+    return wt, n
+
+
+def sender_ident():
+    """'Name <email>' of git's configured identity: who sends, signs off."""
+    name = git(["config", "user.name"], cwd=TOP, check=False)
+    email = git(["config", "user.email"], cwd=TOP, check=False)
+    if not name or not email:
+        raise Error("git user.name/user.email are not set: the sender's "
+                    "Signed-off-by comes from them")
+    return f"{name} <{email}>"
+
+
+def with_signoff(patch_text):
+    """@patch_text with the sender's Signed-off-by added to its trailers."""
+    return run(["git", "interpret-trailers", "--if-exists", "addIfDifferent",
+                "--trailer", f"Signed-off-by: {sender_ident()}"],
+               input=patch_text)
+
+
+def checkpatch(wt, patch_text, log):
+    """checkpatch.pl --strict of the tree @wt on one patch: (e, w, c)."""
+    p = subprocess.run(["perl", "scripts/checkpatch.pl", "--strict", "-"],
+                       cwd=wt, input=patch_text, capture_output=True,
+                       text=True)
+    with open(log, "a") as f:
+        f.write(p.stdout + p.stderr)
+    m = re.search(r"total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?",
+                  p.stdout)
+    if not m:
+        return None, p.stdout
+    return tuple(int(x or 0) for x in m.groups()), p.stdout
