@@ -131,6 +131,9 @@ struct ibs_kunit_ctx {
 
 	/* Deliver an NMI before the enable write of this PMU, if set. */
 	struct perf_ibs *inject_pmu;
+	/* Or before process-context MSR access #inject_at, if >= 0. */
+	int inject_at;
+	unsigned int proc_accesses;
 	bool in_nmi;
 	unsigned int nmis;
 	int nmi_handled;
@@ -139,6 +142,9 @@ struct ibs_kunit_ctx {
 
 	unsigned int fetch_samples;
 	unsigned int op_samples;
+
+	/* The invariant checker of the systematic cases, if set. */
+	struct ibs_kunit_inv *inv;
 };
 
 static u64 *ibs_kunit_reg(struct ibs_kunit_ctx *ctx, u32 msr)
@@ -199,6 +205,10 @@ static void ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx)
 	ctx->nmis++;
 }
 
+static void ibs_kunit_inv_access(struct ibs_kunit_ctx *ctx, u32 msr,
+				 bool write, u64 val);
+static void ibs_kunit_inv_nmi(struct ibs_kunit_ctx *ctx);
+
 static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 {
 	struct ibs_kunit_ctx *ctx = ibs_kunit_ctx;
@@ -208,6 +218,13 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 	if (!ctx->in_nmi && !ctx->nmis &&
 	    ibs_kunit_is_enable_write(ctx->inject_pmu, msr, write, val))
 		ibs_kunit_deliver_nmi(ctx);
+	if (!ctx->in_nmi) {
+		if (ctx->inject_at >= 0 && ctx->proc_accesses == ctx->inject_at)
+			ibs_kunit_inv_nmi(ctx);
+		ctx->proc_accesses++;
+	}
+	if (ctx->inv)
+		ibs_kunit_inv_access(ctx, msr, write, val);
 
 	reg = ibs_kunit_reg(ctx, msr);
 	if (ctx->nr_trace < IBS_KUNIT_MAX_TRACE) {
@@ -238,6 +255,11 @@ static void ibs_kunit_overflow(struct perf_event *event,
 static const char *ibs_kunit_name(struct perf_ibs *perf_ibs)
 {
 	return perf_ibs == &perf_ibs_op ? "IBS_OP_CTL" : "IBS_FETCH_CTL";
+}
+
+static const char *ibs_kunit_pmu_name(struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op ? "OP" : "FETCH";
 }
 
 /* A register value the hardware leaves behind: a complete sample, En=0. */
@@ -520,6 +542,349 @@ static void ibs_test_fetch_ctl_cleared_before_started(struct kunit *test)
 	ibs_kunit_clear_before_started(test, &perf_ibs_fetch);
 }
 
+/*
+ * Systematic injection.
+ *
+ * For each process-context sequence of the driver and each PMU, one NMI per
+ * run is delivered just before the k-th MSR access process context makes in
+ * the sequence, or after the last one, for every k, with the CTL MSR in each
+ * combination of Val and En when the sequence starts.  The invariants below
+ * are checked on every run; Documentation/invariants.md gives the reasons.
+ */
+enum ibs_kunit_seq {
+	IBS_SEQ_ADD,
+	IBS_SEQ_START_AFTER_STOP,
+	IBS_SEQ_STOP_UPDATE,
+	IBS_SEQ_STOP,
+	IBS_SEQ_DEL,
+};
+
+static const char * const ibs_kunit_seq_name[] = {
+	[IBS_SEQ_ADD]			= "perf_ibs_add(PERF_EF_START)",
+	[IBS_SEQ_START_AFTER_STOP]	= "perf_ibs_start() after a stop",
+	[IBS_SEQ_STOP_UPDATE]		= "perf_ibs_stop(PERF_EF_UPDATE)",
+	[IBS_SEQ_STOP]			= "perf_ibs_stop(0)",
+	[IBS_SEQ_DEL]			= "perf_ibs_del()",
+};
+
+enum ibs_kunit_inv_id {
+	IBS_INV_NMI_ENABLED,
+	IBS_INV_SAMPLE_LOST,
+	IBS_INV_SAMPLE_TWICE,
+	IBS_INV_STALE_SAMPLE,
+	IBS_INV_ENABLED_UNSTARTED,
+	IBS_INV_LATE_NMI_UNCLAIMED,
+	IBS_INV_LATE_NMI_TWICE,
+	IBS_INV_DEL_LEFTOVER,
+	IBS_INV_HW_STATE,
+	IBS_INV_NR
+};
+
+static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
+	[IBS_INV_NMI_ENABLED] =
+		"the NMI set En on a PMU that process context had not enabled yet, or had stopped",
+	[IBS_INV_SAMPLE_LOST] =
+		"a valid sample present while the PMU was enabled was not consumed by the NMI",
+	[IBS_INV_SAMPLE_TWICE] =
+		"one NMI delivered more than one sample",
+	[IBS_INV_STALE_SAMPLE] =
+		"the NMI built a sample from stale register contents (Val=1 while the PMU was not enabled)",
+	[IBS_INV_ENABLED_UNSTARTED] =
+		"process context set En while IBS_STARTED was not visible",
+	[IBS_INV_LATE_NMI_UNCLAIMED] =
+		"the NMI after stop() disabled the PMU was not claimed (unknown NMI)",
+	[IBS_INV_LATE_NMI_TWICE] =
+		"the IBS_STOPPED bit claimed a second NMI",
+	[IBS_INV_DEL_LEFTOVER] =
+		"after del() pcpu->state still has ENABLED or STARTED, or the CTL has En=1",
+	[IBS_INV_HW_STATE] =
+		"at the end the CTL En bit differs from what process context last wrote",
+};
+
+#define IBS_KUNIT_RS_VAL	BIT(0)
+#define IBS_KUNIT_RS_EN		BIT(1)
+#define IBS_KUNIT_NR_RS		4
+
+struct ibs_kunit_inv {
+	struct perf_ibs *pmu;	/* the PMU under test */
+	bool en[2];		/* process context's last CTL write set En */
+	unsigned long violated;	/* BIT(enum ibs_kunit_inv_id) */
+	int nmi_handled;	/* return value of the last NMI */
+};
+
+static unsigned int ibs_kunit_idx(struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op;
+}
+
+static unsigned int ibs_kunit_ctx_samples(struct ibs_kunit_ctx *ctx,
+					  struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op ? ctx->op_samples : ctx->fetch_samples;
+}
+
+/* Called before every MSR access while a systematic case runs. */
+static void ibs_kunit_inv_access(struct ibs_kunit_ctx *ctx, u32 msr,
+				 bool write, u64 val)
+{
+	struct perf_ibs *perf_ibs = ibs_kunit_pmu_of(msr);
+	struct ibs_kunit_inv *inv = ctx->inv;
+	bool en;
+
+	if (!perf_ibs || !write)
+		return;
+	en = val & perf_ibs->enable_mask;
+	if (ctx->in_nmi) {
+		if (en && !inv->en[ibs_kunit_idx(perf_ibs)])
+			inv->violated |= BIT(IBS_INV_NMI_ENABLED);
+		return;
+	}
+	if (en && !(ibs_kunit_state(perf_ibs) & BIT(IBS_STARTED)))
+		inv->violated |= BIT(IBS_INV_ENABLED_UNSTARTED);
+	inv->en[ibs_kunit_idx(perf_ibs)] = en;
+}
+
+/* One NMI through the real handler, with the sample invariants. */
+static void ibs_kunit_inv_nmi(struct ibs_kunit_ctx *ctx)
+{
+	struct ibs_kunit_inv *inv = ctx->inv;
+	struct perf_ibs *perf_ibs = inv->pmu;
+	u64 ctl = *ibs_kunit_reg(ctx, perf_ibs->msr);
+	bool valid = ctl & perf_ibs->valid_mask;
+	bool en = inv->en[ibs_kunit_idx(perf_ibs)];
+	unsigned int before = ibs_kunit_ctx_samples(ctx, perf_ibs);
+	struct pt_regs regs = {};
+	unsigned int n;
+
+	ctx->in_nmi = true;
+	inv->nmi_handled = perf_ibs_nmi_handler(NMI_LOCAL, &regs);
+	ctx->in_nmi = false;
+	ctx->nmis++;
+
+	n = ibs_kunit_ctx_samples(ctx, perf_ibs) - before;
+	if (valid && en && !n)
+		inv->violated |= BIT(IBS_INV_SAMPLE_LOST);
+	if (n > 1)
+		inv->violated |= BIT(IBS_INV_SAMPLE_TWICE);
+	if (valid && !en && n)
+		inv->violated |= BIT(IBS_INV_STALE_SAMPLE);
+}
+
+static bool ibs_kunit_seq_stops(enum ibs_kunit_seq seq)
+{
+	return seq >= IBS_SEQ_STOP_UPDATE;
+}
+
+static void ibs_kunit_seq_pre(enum ibs_kunit_seq seq, struct perf_event *event)
+{
+	if (seq != IBS_SEQ_ADD)
+		event->pmu->add(event, PERF_EF_START);
+	if (seq == IBS_SEQ_START_AFTER_STOP)
+		event->pmu->stop(event, PERF_EF_UPDATE);
+}
+
+static void ibs_kunit_seq_run(enum ibs_kunit_seq seq, struct perf_event *event)
+{
+	switch (seq) {
+	case IBS_SEQ_ADD:
+		event->pmu->add(event, PERF_EF_START);
+		break;
+	case IBS_SEQ_START_AFTER_STOP:
+		event->pmu->start(event, PERF_EF_RELOAD);
+		break;
+	case IBS_SEQ_STOP_UPDATE:
+		event->pmu->stop(event, PERF_EF_UPDATE);
+		break;
+	case IBS_SEQ_STOP:
+		event->pmu->stop(event, 0);
+		break;
+	case IBS_SEQ_DEL:
+		event->pmu->del(event, 0);
+		break;
+	}
+}
+
+static void ibs_kunit_reset(struct ibs_kunit_ctx *ctx, struct ibs_kunit_inv *inv,
+			    struct perf_ibs *perf_ibs)
+{
+	memset(raw_cpu_ptr(perf_ibs_fetch.pcpu), 0, sizeof(struct cpu_perf_ibs));
+	memset(raw_cpu_ptr(perf_ibs_op.pcpu), 0, sizeof(struct cpu_perf_ibs));
+	ctx->nr_msrs = 0;
+	ctx->msrs_overflow = false;
+	ctx->nr_trace = 0;
+	ctx->inject_pmu = NULL;
+	ctx->inject_at = -1;
+	ctx->proc_accesses = 0;
+	ctx->nmis = 0;
+	ctx->fetch_samples = 0;
+	ctx->op_samples = 0;
+	memset(inv, 0, sizeof(*inv));
+	inv->pmu = perf_ibs;
+	ctx->inv = inv;
+}
+
+/*
+ * One run: the sequence's precondition, the CTL set to @rs, the sequence
+ * with an NMI before process-context MSR access @k (after the last one if
+ * @k is the number of accesses, none if @k < 0).  Returns the number of
+ * process-context accesses of the sequence and the violated invariants.
+ */
+static unsigned int ibs_kunit_run_point(struct kunit *test,
+					enum ibs_kunit_seq seq,
+					struct perf_ibs *perf_ibs,
+					unsigned int rs, int k,
+					unsigned long *violated)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct ibs_kunit_inv inv;
+	struct perf_event *event;
+	unsigned long flags, state;
+	unsigned int n;
+	u64 *ctl;
+
+	ibs_kunit_reset(ctx, &inv, perf_ibs);
+	event = ibs_kunit_event(test, perf_ibs);
+
+	local_irq_save(flags);
+	ibs_kunit_seq_pre(seq, event);
+	ctl = ibs_kunit_reg(ctx, perf_ibs->msr);
+	if (rs & IBS_KUNIT_RS_VAL)
+		*ctl |= ibs_kunit_stale_ctl(perf_ibs);
+	else
+		*ctl &= ~perf_ibs->valid_mask;
+	if (rs & IBS_KUNIT_RS_EN)
+		*ctl |= perf_ibs->enable_mask;
+	else
+		*ctl &= ~perf_ibs->enable_mask;
+
+	ctx->proc_accesses = 0;
+	ctx->inject_at = k;
+	ibs_kunit_seq_run(seq, event);
+	ctx->inject_at = -1;
+	n = ctx->proc_accesses;
+
+	if (k >= 0 && k >= n) {
+		ibs_kunit_inv_nmi(ctx);
+		if (ibs_kunit_seq_stops(seq)) {
+			if (!inv.nmi_handled)
+				inv.violated |= BIT(IBS_INV_LATE_NMI_UNCLAIMED);
+			ibs_kunit_inv_nmi(ctx);
+			if (inv.nmi_handled)
+				inv.violated |= BIT(IBS_INV_LATE_NMI_TWICE);
+		}
+	}
+
+	state = ibs_kunit_state(perf_ibs);
+	if (seq == IBS_SEQ_DEL &&
+	    ((state & (BIT(IBS_ENABLED) | BIT(IBS_STARTED))) ||
+	     (*ctl & perf_ibs->enable_mask)))
+		inv.violated |= BIT(IBS_INV_DEL_LEFTOVER);
+	if (!!(*ctl & perf_ibs->enable_mask) != inv.en[ibs_kunit_idx(perf_ibs)])
+		inv.violated |= BIT(IBS_INV_HW_STATE);
+	ctx->inv = NULL;
+	local_irq_restore(flags);
+
+	KUNIT_ASSERT_FALSE(test, ctx->msrs_overflow);
+	*violated = inv.violated;
+	return n;
+}
+
+static void ibs_kunit_inject_all(struct kunit *test, enum ibs_kunit_seq seq,
+				 struct perf_ibs *perf_ibs)
+{
+	unsigned int rs, n, points = 0, failures = 0;
+	unsigned long violated, reported = 0;
+	char where[48];
+	int id, k;
+
+	for (rs = 0; rs < IBS_KUNIT_NR_RS; rs++) {
+		n = ibs_kunit_run_point(test, seq, perf_ibs, rs, -1, &violated);
+		for (k = -1; k <= (int)n; k++) {
+			if (k >= 0) {
+				ibs_kunit_run_point(test, seq, perf_ibs, rs, k,
+						    &violated);
+				points++;
+			}
+			if (!violated)
+				continue;
+			failures++;
+			if (k < 0)
+				snprintf(where, sizeof(where), "no NMI");
+			else if (k < n)
+				snprintf(where, sizeof(where),
+					 "NMI before MSR access #%d", k + 1);
+			else
+				snprintf(where, sizeof(where),
+					 "NMI after the last MSR access (#%u)", n);
+			for_each_set_bit(id, &violated, IBS_INV_NR) {
+				if (reported & BIT(id))
+					continue;
+				reported |= BIT(id);
+				KUNIT_FAIL(test,
+					   "%s of %s, %s PMU, CTL Val=%u En=%u at the start: %s",
+					   where, ibs_kunit_seq_name[seq],
+					   ibs_kunit_pmu_name(perf_ibs),
+					   !!(rs & IBS_KUNIT_RS_VAL),
+					   !!(rs & IBS_KUNIT_RS_EN),
+					   ibs_kunit_inv_text[id]);
+			}
+		}
+	}
+	kunit_info(test, "%s, %s PMU: %u injection points explored, %u runs violated an invariant\n",
+		   ibs_kunit_seq_name[seq], ibs_kunit_pmu_name(perf_ibs), points,
+		   failures);
+}
+
+static void ibs_test_inject_add_op(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_ADD, &perf_ibs_op);
+}
+
+static void ibs_test_inject_add_fetch(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_ADD, &perf_ibs_fetch);
+}
+
+static void ibs_test_inject_start_after_stop_op(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_START_AFTER_STOP, &perf_ibs_op);
+}
+
+static void ibs_test_inject_start_after_stop_fetch(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_START_AFTER_STOP, &perf_ibs_fetch);
+}
+
+static void ibs_test_inject_stop_update_op(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_STOP_UPDATE, &perf_ibs_op);
+}
+
+static void ibs_test_inject_stop_update_fetch(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_STOP_UPDATE, &perf_ibs_fetch);
+}
+
+static void ibs_test_inject_stop_op(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_STOP, &perf_ibs_op);
+}
+
+static void ibs_test_inject_stop_fetch(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_STOP, &perf_ibs_fetch);
+}
+
+static void ibs_test_inject_del_op(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_DEL, &perf_ibs_op);
+}
+
+static void ibs_test_inject_del_fetch(struct kunit *test)
+{
+	ibs_kunit_inject_all(test, IBS_SEQ_DEL, &perf_ibs_fetch);
+}
+
 static int ibs_kunit_init(struct kunit *test)
 {
 	struct ibs_kunit_ctx *ctx;
@@ -539,6 +904,7 @@ static int ibs_kunit_init(struct kunit *test)
 	perf_ibs_op.pmu.type = IBS_KUNIT_OP_TYPE;
 	ibs_caps = IBS_CAPS_DEFAULT;
 
+	ctx->inject_at = -1;
 	test->priv = ctx;
 	WRITE_ONCE(ibs_kunit_ctx, ctx);
 	return 0;
@@ -561,6 +927,16 @@ static struct kunit_case ibs_test_cases[] = {
 	KUNIT_CASE(ibs_test_fetch_clean_ctl_nmi_in_start),
 	KUNIT_CASE(ibs_test_op_ctl_cleared_before_started),
 	KUNIT_CASE(ibs_test_fetch_ctl_cleared_before_started),
+	KUNIT_CASE(ibs_test_inject_add_op),
+	KUNIT_CASE(ibs_test_inject_add_fetch),
+	KUNIT_CASE(ibs_test_inject_start_after_stop_op),
+	KUNIT_CASE(ibs_test_inject_start_after_stop_fetch),
+	KUNIT_CASE(ibs_test_inject_stop_update_op),
+	KUNIT_CASE(ibs_test_inject_stop_update_fetch),
+	KUNIT_CASE(ibs_test_inject_stop_op),
+	KUNIT_CASE(ibs_test_inject_stop_fetch),
+	KUNIT_CASE(ibs_test_inject_del_op),
+	KUNIT_CASE(ibs_test_inject_del_fetch),
 	{}
 };
 

@@ -40,6 +40,10 @@ RACE_CASES = [
     "ibs_test_op_stale_ctl_fetch_nmi_in_start",
     "ibs_test_op_ctl_cleared_before_started",
     "ibs_test_fetch_ctl_cleared_before_started",
+    "ibs_test_inject_add_op",
+    "ibs_test_inject_add_fetch",
+    "ibs_test_inject_start_after_stop_op",
+    "ibs_test_inject_start_after_stop_fetch",
 ]
 
 PACKAGES = {  # command -> Debian package
@@ -1063,3 +1067,106 @@ def checkpatch(wt, patch_text, log):
     if not m:
         return None, p.stdout
     return tuple(int(x or 0) for x in m.groups()), p.stdout
+
+
+# --- mutation check ---------------------------------------------------------------
+
+def _fn_span(src, name):
+    m = re.search(r"\n(static [^\n]*\b" + name + r"\([^\n]*\n(?:[^\n]*\n)*?}\n)",
+                  src)
+    if not m:
+        raise Error(f"{name}() not found in ibs.c")
+    return m.start(1), m.end(1)
+
+
+def _in_fn(src, name, edit):
+    a, b = _fn_span(src, name)
+    body = edit(src[a:b])
+    if body == src[a:b]:
+        raise Error(f"mutant does not apply to {name}() of this tree")
+    return src[:a] + body + src[b:]
+
+
+def _move(body, line, after=None, before=None):
+    """Move @line (a whole line, with its indent) after/before another."""
+    if line not in body:
+        return body
+    body = body.replace(line, "", 1)
+    if after:
+        return body.replace(after, after + line, 1) if after in body else ""
+    return body.replace(before, line + before, 1) if before in body else ""
+
+
+CLEAR_CTL = "\tperf_ibs_disable_event(perf_ibs, hwc, 0);\n"
+SET_STARTED = "\tset_bit(IBS_STARTED,    pcpu->state);\n"
+CLEAR_STOPPING = "\tclear_bit(IBS_STOPPING, pcpu->state);\n"
+ENABLE = "\tperf_ibs_enable_event(perf_ibs, hwc, config);\n"
+STOP_DISABLE = "\t\tperf_ibs_disable_event(perf_ibs, hwc, config);\n"
+STOP_CLEAR_STARTED = "\t\tclear_bit(IBS_STARTED, pcpu->state);\n"
+VAL_CHECK = "\tif (!(*buf++ & perf_ibs->valid_mask))\n\t\tgoto fail;\n"
+
+# name -> (what it breaks, edit of ibs.c).  Applied to the tree WITH the fix.
+MUTANTS = {
+    "fix-removed": (
+        "perf_ibs_start() does not clear the CTL (the fix removed)",
+        lambda s: _in_fn(s, "perf_ibs_start",
+                         lambda b: b.replace(CLEAR_CTL, "", 1))),
+    "clear-after-started": (
+        "perf_ibs_start() clears the CTL after setting IBS_STARTED",
+        lambda s: _in_fn(s, "perf_ibs_start",
+                         lambda b: _move(b, CLEAR_CTL, after=CLEAR_STOPPING))),
+    "started-after-enable": (
+        "perf_ibs_start() sets IBS_STARTED after the enable write",
+        lambda s: _in_fn(s, "perf_ibs_start",
+                         lambda b: _move(b, SET_STARTED, after=ENABLE))),
+    "stop-clears-started-first": (
+        "perf_ibs_stop() clears IBS_STARTED before disabling the hardware",
+        lambda s: _in_fn(s, "perf_ibs_stop",
+                         lambda b: _move(b, STOP_CLEAR_STARTED,
+                                         before=STOP_DISABLE))),
+    "no-val-check": (
+        "perf_ibs_handle_irq() does not check the Val bit",
+        lambda s: _in_fn(s, "perf_ibs_handle_irq",
+                         lambda b: b.replace(VAL_CHECK, "\tbuf++;\n", 1))),
+}
+
+
+def mutation_check(t, log_dir=None):
+    """Run the suite on @t (with the fix) and on each mutant of its ibs.c."""
+    log_dir = log_dir or os.path.join(cache_dir(), "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    log = os.path.join(log_dir, f"{t.label}-mutation.log")
+    open(log, "w").close()
+    wt, _, _ = prepare(t, "fixed", log)
+    ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")
+    pristine = open(ibs).read()
+    bdir = build_dir(t)
+    rows = []
+    for name, (what, edit) in [("none", ("the tree with the fix", None))] + \
+            list(MUTANTS.items()):
+        src = pristine if edit is None else edit(pristine)
+        if not src:
+            raise Error(f"mutant {name} does not apply to {t.label}")
+        with open(ibs, "w") as f:
+            f.write(src)
+        progress(f"{t.label}: mutant {name}: building")
+        build_s = build(wt, bdir, log)
+        out, run_s = boot(bdir, log)
+        res = parse_ktap(out)
+        if res["suite"] is None:
+            raise Error(f"{t.label}: mutant {name}: no suite result "
+                        f"(log: {log})")
+        failed = sorted(n for n, v in res["cases"].items() if v == "fail")
+        verdict = ("passes" if not failed else "FAILS") if edit is None \
+            else ("killed" if failed else "SURVIVED")
+        progress(f"{t.label}: mutant {name}: {verdict} "
+                 f"({len(failed)} cases fail)")
+        rows.append({"mutant": name, "what": what, "verdict": verdict,
+                     "failed_cases": failed, "cases": len(res["cases"]),
+                     "build_seconds": round(build_s, 1),
+                     "run_seconds": round(run_s, 1)})
+    with open(ibs, "w") as f:
+        f.write(pristine)
+    return {"tree": t.as_dict(), "suite": file_hash(
+        os.path.join(KUNIT_DIR, "ibs_kunit.c")), "date": time.strftime(
+        "%Y-%m-%d"), "mutants": rows}
