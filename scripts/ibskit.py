@@ -6,6 +6,7 @@ Nothing here writes outside the cache directory (IBS_KIT_CACHE, default
 user's kernel checkout is only read, and used through a git worktree.
 """
 
+import fcntl
 import glob
 import json
 import os
@@ -424,6 +425,27 @@ def missing_blobs(repo, rev):
     return missing, present
 
 
+_LOCKS = {}
+
+
+def lock_tree(t):
+    """Hold the tree's worktree and build directory for this process.
+
+    Two verbs on the same tree would check out, patch and build over each
+    other; the second waits here until the first exits."""
+    if t.label in _LOCKS:
+        return
+    d = os.path.join(cache_dir(), "locks")
+    os.makedirs(d, exist_ok=True)
+    fd = os.open(os.path.join(d, t.label + ".lock"), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        progress(f"{t.label} is in use by another run; waiting")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _LOCKS[t.label] = fd
+
+
 def prime_cache_tree(wt):
     """Fill the index's cache-tree (the trees of @wt's HEAD all exist), so
     that a commit never has to rebuild a tree whose blobs a snapshot lacks;
@@ -441,6 +463,7 @@ def worktree(t):
     build does not use them."""
     wt = os.path.join(cache_dir(), "work", t.label)
     os.makedirs(os.path.dirname(wt), exist_ok=True)
+    lock_tree(t)
     if os.path.exists(os.path.join(wt, ".git")):
         git(["checkout", "-q", "-f", "--detach", t.rev], cwd=wt)
         git(["clean", "-q", "-f", "-d", "-x"], cwd=wt)
