@@ -53,7 +53,6 @@
 #include <linux/syscore_ops.h>
 #include <asm/apic.h>
 #include <asm/msr.h>
-#include <asm/nmi.h>
 
 struct ibs_kunit_ctx;
 
