@@ -633,6 +633,23 @@ def build(wt, bdir, log):
     return time.time() - t0
 
 
+def w1_warnings(wt, bdir, log):
+    """Warnings of 'make W=1' that point into the suite's own source.
+
+    The suite object is rebuilt with W=1; warnings inside the included
+    ibs.c are the tree's own and not counted."""
+    p = subprocess.run(["make", "ARCH=x86_64", f"O={bdir}", "W=1",
+                        "arch/x86/events/amd/ibs_kunit.o"], cwd=wt,
+                       capture_output=True, text=True)
+    with open(log, "a") as f:
+        f.write("$ make W=1 arch/x86/events/amd/ibs_kunit.o\n" + p.stdout +
+                p.stderr)
+    if p.returncode:
+        raise Error(f"W=1 build of ibs_kunit.o failed (log: {log})")
+    return [line for line in p.stderr.splitlines()
+            if re.search(r"ibs_kunit\.c:\d+:\d+: warning:", line)]
+
+
 def boot(bdir, log, timeout=300):
     """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
     kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
@@ -737,6 +754,7 @@ def kunit_run(t, variant, log_dir=None):
     build_s = build(wt, bdir, log)
     progress(f"{t.label} [{variant}]: built in {build_s:.0f}s, booting QEMU")
     out, run_s = boot(bdir, log)
+    warnings = w1_warnings(wt, bdir, log)
     res = parse_ktap(out)
     if res["suite"] is None:
         raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
@@ -747,13 +765,15 @@ def kunit_run(t, variant, log_dir=None):
     return {"tree": t.as_dict(), "variant": variant, "action": action,
             "fix_in_tree": fixed_before, "cases": res["cases"],
             "failed": failed, "diagnostics": res["diagnostics"],
+            "w1_warnings": warnings,
             "build_seconds": round(build_s, 1), "run_seconds": round(run_s, 1),
             "log": log}
 
 
 def expectations(red, green):
     """(name, ok) pairs: what red -> green must show, case by case."""
-    checks = []
+    checks = [("suite builds without W=1 warnings",
+               not red.get("w1_warnings") and not green.get("w1_warnings"))]
     names = sorted(set(red["cases"]) | set(green["cases"]) | set(RACE_CASES))
     for name in names:
         want = "fail" if name in RACE_CASES else "pass"
@@ -796,6 +816,8 @@ def series_record(rec, origin=None):
         "apply_action": green["action"] if not red["fix_in_tree"]
         else red["action"],
         "builds": True,
+        "w1_warnings": red.get("w1_warnings", []) +
+        green.get("w1_warnings", []),
         "race_cases": RACE_CASES,
         "unfixed_failed": red["failed"],
         "race_red": all(red["cases"].get(n) == "fail" for n in RACE_CASES),
