@@ -447,6 +447,14 @@ def lock_tree(t):
     _LOCKS[t.label] = fd
 
 
+def unlock_trees():
+    """Let go of every tree this process holds, before another verb
+    (a child process) works on one of them."""
+    for fd in _LOCKS.values():
+        os.close(fd)
+    _LOCKS.clear()
+
+
 def prime_cache_tree(wt):
     """Fill the index's cache-tree (the trees of @wt's HEAD all exist), so
     that a commit never has to rebuild a tree whose blobs a snapshot lacks;
