@@ -662,7 +662,7 @@ def boot(bdir, log, timeout=300):
     """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
     kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
     cmdline = ("console=ttyS0 kunit.filter_glob=" + SUITE +
-               " kunit_shutdown=poweroff panic=-1")
+               " kunit_shutdown=poweroff panic=-1 printk.time=1")
     # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
     cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", "1",
            "-accel", "tcg", "-kernel", kernel, "-append", cmdline,
@@ -682,7 +682,7 @@ def boot(bdir, log, timeout=300):
     return out, secs
 
 
-_TS = re.compile(r"^\s*\[\s*\d+\.\d+\]\s?")
+_TS = re.compile(r"^\s*\[\s*(\d+\.\d+)\]\s?")
 _RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? ([^\s#]+)(?:\s*#\s*(\S+))?")
 
 
@@ -690,14 +690,18 @@ def parse_ktap(text, suite=SUITE):
     """Per-case results of @suite in KTAP/TAP console output.
 
     Returns {"cases": {name: "pass"|"fail"|"skip"}, "suite": result or None,
-    "diagnostics": {name: [lines]}}; understands the 5.10 TAP dialect
+    "diagnostics": {name: [lines]}, "seconds": the suite's own time from
+    the printk timestamps, or None}; understands the 5.10 TAP dialect
     ("ok 1 - name") and KTAP ("ok 1 name")."""
     cases, diags, result = {}, {}, None
     inside, pending = False, []
+    start = seconds = None
     for raw in text.splitlines():
+        ts = _TS.match(raw)
         line = _TS.sub("", raw.rstrip("\r"))
         if re.match(rf"^\s*# Subtest: {re.escape(suite)}\s*$", line):
             inside, pending = True, []
+            start = float(ts.group(1)) if ts else None
             continue
         if not inside:
             continue
@@ -710,6 +714,8 @@ def parse_ktap(text, suite=SUITE):
             if name == suite and len(indent) == 0:
                 result = verdict
                 inside = False
+                if ts and start is not None:
+                    seconds = round(float(ts.group(1)) - start, 3)
                 continue
             if len(indent) > 0 and name not in cases:
                 cases[name] = verdict
@@ -718,7 +724,8 @@ def parse_ktap(text, suite=SUITE):
             continue
         if line.strip().startswith("#"):
             pending.append(line.strip())
-    return {"cases": cases, "suite": result, "diagnostics": diags}
+    return {"cases": cases, "suite": result, "diagnostics": diags,
+            "seconds": seconds}
 
 
 # --- one run and the red/green verdict -----------------------------------------
@@ -773,7 +780,7 @@ def kunit_run(t, variant, log_dir=None):
     return {"tree": t.as_dict(), "variant": variant, "action": action,
             "fix_in_tree": fixed_before, "cases": res["cases"],
             "failed": failed, "diagnostics": res["diagnostics"],
-            "w1_warnings": warnings,
+            "w1_warnings": warnings, "suite_seconds": res["seconds"],
             "build_seconds": round(build_s, 1), "run_seconds": round(run_s, 1),
             "log": log}
 
@@ -835,6 +842,8 @@ def series_record(rec, origin=None):
         "fixed_failed": green["failed"],
         "all_green": bool(green["cases"]) and not green["failed"],
         "cases": len(green["cases"]),
+        "suite_seconds": {"unfixed": red.get("suite_seconds"),
+                          "fixed": green.get("suite_seconds")},
         "seconds": {"build_unfixed": red["build_seconds"],
                     "build_fixed": green["build_seconds"],
                     "run_unfixed": red["run_seconds"],
