@@ -303,11 +303,16 @@ class Tree:
         # the registry's fixed trees (that is how they show red); for a
         # user's tree only when asked (--revert-fix).
         self.allow_revert = origin == "registry"
+        # Kconfig lines this tree needs beyond the suite's (--kconfig).
+        self.extra_kconfig = []
 
     def as_dict(self):
-        return {"version": self.version, "label": self.label,
-                "origin": self.origin, "commit": self.rev,
-                "series": self.series}
+        d = {"version": self.version, "label": self.label,
+             "origin": self.origin, "commit": self.rev,
+             "series": self.series}
+        if self.extra_kconfig:
+            d["extra_kconfig"] = self.extra_kconfig
+        return d
 
 
 def registry_tree(series):
@@ -614,8 +619,9 @@ def build_dir(t):
     return d
 
 
-def configure(wt, bdir, log):
-    frag = open(os.path.join(KUNIT_DIR, "kunitconfig")).read() + QEMU_KCONFIG
+def configure(wt, bdir, log, extra=()):
+    frag = open(os.path.join(KUNIT_DIR, "kunitconfig")).read() + \
+        QEMU_KCONFIG + "".join(line + "\n" for line in extra)
     cfg = os.path.join(bdir, ".config")
     want = [line for line in frag.splitlines() if line.startswith("CONFIG_")]
     if os.path.exists(cfg):
@@ -631,10 +637,10 @@ def configure(wt, bdir, log):
         raise Error(f"kconfig dropped {', '.join(lost)} (log: {log})")
 
 
-def build(wt, bdir, log):
+def build(wt, bdir, log, extra_kconfig=()):
     """Configure and build bzImage; returns seconds."""
     t0 = time.time()
-    configure(wt, bdir, log)
+    configure(wt, bdir, log, extra_kconfig)
     jobs = str((os.cpu_count() or 1) + 1)
     run(["make", "-j" + jobs, "ARCH=x86_64", f"O={bdir}", "bzImage"], cwd=wt,
         log=log)
@@ -766,7 +772,7 @@ def kunit_run(t, variant, log_dir=None):
     wt, action, fixed_before = prepare(t, variant, log)
     bdir = build_dir(t)
     progress(f"{t.label} [{variant}]: building (log: {log})")
-    build_s = build(wt, bdir, log)
+    build_s = build(wt, bdir, log, t.extra_kconfig)
     progress(f"{t.label} [{variant}]: built in {build_s:.0f}s, booting QEMU")
     out, run_s = boot(bdir, log)
     warnings = w1_warnings(wt, bdir, log)
@@ -885,9 +891,21 @@ def add_tree_args(ap, series_help="stable series, e.g. 6.1"):
                          "in the cache is used)")
     ap.add_argument("--ref", metavar="REF",
                     help="commit or branch of --tree (default HEAD)")
+    ap.add_argument("--kconfig", action="append", metavar="CONFIG_X=y",
+                    help="with --tree: one more Kconfig line this tree "
+                         "needs to build (repeatable; recorded)")
     ap.add_argument("--revert-fix", action="store_true",
                     help="with --tree: if the tree already carries the fix, "
                          "revert it (git apply -R) for the unfixed run")
+
+
+def check_kconfig(lines):
+    """--kconfig values: whole CONFIG_ lines, nothing else."""
+    lines = lines or []
+    for line in lines:
+        if not re.fullmatch(r"CONFIG_\w+=(y|n|m|\d+|\"[^\"]*\")", line):
+            raise Error(f"--kconfig {line}: not a CONFIG_X=value line")
+    return lines
 
 
 def tree_from_args(args, default_series=None):
@@ -896,9 +914,12 @@ def tree_from_args(args, default_series=None):
             raise Error("--series and --tree exclude each other")
         t = user_tree(args.tree, args.ref)
         t.allow_revert = getattr(args, "revert_fix", False)
+        t.extra_kconfig = check_kconfig(getattr(args, "kconfig", None))
         return t
     if args.ref:
         raise Error("--ref goes with --tree")
+    if getattr(args, "kconfig", None):
+        raise Error("--kconfig goes with --tree")
     series = args.series or default_series
     if not series:
         raise Error("name a --series or a --tree")
@@ -1274,7 +1295,7 @@ def mutation_check(t, log_dir=None):
         with open(ibs, "w") as f:
             f.write(src)
         progress(f"{t.label}: mutant {name}: building")
-        build_s = build(wt, bdir, log)
+        build_s = build(wt, bdir, log, t.extra_kconfig)
         out, run_s = boot(bdir, log)
         res = parse_ktap(out)
         if res["suite"] is None:
