@@ -619,20 +619,35 @@ def build_dir(t):
     return d
 
 
+def kconfig_line(line):
+    """The .config form of a fragment line: =n is written 'is not set'."""
+    m = re.fullmatch(r"(CONFIG_\w+)=n", line)
+    return f"# {m.group(1)} is not set" if m else line
+
+
+def kconfig_holds(line, have):
+    """Is fragment @line in effect in the .config lines @have?"""
+    m = re.fullmatch(r"# (CONFIG_\w+) is not set", line)
+    if m:
+        return not any(h.startswith(m.group(1) + "=") for h in have)
+    return line in have
+
+
 def configure(wt, bdir, log, extra=()):
     frag = open(os.path.join(KUNIT_DIR, "kunitconfig")).read() + \
-        QEMU_KCONFIG + "".join(line + "\n" for line in extra)
+        QEMU_KCONFIG + "".join(kconfig_line(line) + "\n" for line in extra)
     cfg = os.path.join(bdir, ".config")
-    want = [line for line in frag.splitlines() if line.startswith("CONFIG_")]
+    want = [line for line in frag.splitlines()
+            if line.startswith("CONFIG_") or line.endswith(" is not set")]
     if os.path.exists(cfg):
         have = set(open(cfg).read().splitlines())
-        if all(line in have for line in want):
+        if all(kconfig_holds(line, have) for line in want):
             return
     with open(cfg, "w") as f:
         f.write(frag)
     run(["make", "ARCH=x86_64", f"O={bdir}", "olddefconfig"], cwd=wt, log=log)
     have = set(open(cfg).read().splitlines())
-    lost = [line for line in want if line not in have]
+    lost = [line for line in want if not kconfig_holds(line, have)]
     if lost:
         raise Error(f"kconfig dropped {', '.join(lost)} (log: {log})")
 
