@@ -1217,6 +1217,8 @@ def checkpatch(wt, patch_text, log):
 def exception_holds(wt, kind, text, patch_text):
     """Is this checkpatch report one the series may carry (and is its
     reason still true)?"""
+    if kind not in CHECKPATCH_EXCEPTIONS:
+        return False
     if kind == "UNKNOWN_COMMIT_ID":
         return f"'{UPSTREAM_SHA[:12]}'" in text
     if kind == "FILE_PATH_CHANGES":
