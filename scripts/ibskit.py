@@ -32,6 +32,9 @@ REGISTRY = {
     "7.2": ("linux-source-7.2", "sid", "debian"),
     "7.3": ("linux-source-7.3", "trixie-backports", "debian"),
 }
+# The tree the mainline series is based on, checked and sent against: the
+# newest registry tree.
+MAINLINE_BASE = "7.3"
 STABLE_SERIES = ["5.10", "5.15", "6.1", "6.6", "6.12", "6.18", "6.19", "7.0"]
 
 # Cases that reproduce the race: red without the fix.  Every other case of
