@@ -962,6 +962,64 @@ def upstream_message():
     return author, subject, body
 
 
+STABLE_HEADER = f"commit {UPSTREAM_SHA} upstream."
+
+
+def message_span(text):
+    """The upstream part of a patch's message: from the first line of the
+    body (after the stable header line and its blank line, if any) down to
+    and including the Link: trailer.  Returns (start, end) offsets."""
+    head_end = text.index("\n\n") + 2
+    start = head_end
+    if text.startswith(STABLE_HEADER + "\n\n", start):
+        start += len(STABLE_HEADER) + 2
+    m = re.compile(r"^Link: .*\n", re.M).search(text, start)
+    if not m:
+        raise Error("no Link: trailer in the patch's message")
+    return start, m.end()
+
+
+def message_problems(path):
+    """Why the backport @path does not carry the upstream message byte for
+    byte behind 'commit <sha> upstream.' and a blank line ([] if it does)."""
+    text = open(path).read()
+    up = open(UPSTREAM_FIX).read()
+    a, b = message_span(up)
+    problems = []
+    head_end = text.index("\n\n") + 2
+    if not text.startswith(STABLE_HEADER + "\n\n", head_end):
+        problems.append(f"the body does not start with '{STABLE_HEADER}' "
+                        "and a blank line")
+    try:
+        c, d = message_span(text)
+    except Error as e:
+        return problems + [str(e)]
+    if text[c:d] != up[a:b]:
+        mine, theirs = text[c:d].splitlines(), up[a:b].splitlines()
+        for n, (x, y) in enumerate(zip(mine + [None] * len(theirs),
+                                       theirs + [None] * len(mine))):
+            if x != y:
+                problems.append(f"message line {n + 1} differs from "
+                                f"fix/upstream.patch: {x!r} != {y!r}")
+                break
+    return problems
+
+
+def rewrite_backport_message(path):
+    """Put the upstream message into the backport @path, keeping its
+    header, stable line, notes after the trailers and diff.  Returns True
+    if the file changed."""
+    text = open(path).read()
+    up = open(UPSTREAM_FIX).read()
+    a, b = message_span(up)
+    c, d = message_span(text)
+    new = text[:c] + up[a:b] + text[d:]
+    if new != text:
+        with open(path, "w") as f:
+            f.write(new)
+    return new != text
+
+
 def backport_name(subject):
     return re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-") + ".patch"
 
