@@ -101,6 +101,19 @@ static void ibs_kunit_wrmsr(u32 msr, u64 val)
 
 #include "ibs.c"
 
+/*
+ * IBS_CAPS_DIS: hardware with a control-only IBS_{FETCH|OP}_CTL2 MSR whose
+ * Dis bit disables IBS without touching the status bits of the CTL, added by
+ * commit efa5700ec0da ("perf/amd/ibs: Support IBS_{FETCH|OP}_CTL2[Dis] to
+ * eliminate RMW race", v7.1).  Trees before it have no such capability and
+ * run the amd_ibs_dis suite as skipped.
+ */
+#ifdef IBS_CAPS_DIS
+#define IBS_KUNIT_HAVE_DIS	1
+#else
+#define IBS_KUNIT_HAVE_DIS	0
+#endif
+
 #define IBS_KUNIT_MAX_MSRS	16
 #define IBS_KUNIT_MAX_TRACE	64
 /* A valid sample period for both PMUs on every IBS generation. */
@@ -117,6 +130,7 @@ struct ibs_kunit_access {
 	u64 val;		/* value read or written */
 	u64 before;		/* register contents before the access */
 	unsigned long state;	/* pcpu->state, if @msr is a CTL MSR */
+	bool enables;		/* the write turned its PMU from disabled to enabled */
 };
 
 struct ibs_kunit_ctx {
@@ -137,7 +151,7 @@ struct ibs_kunit_ctx {
 	unsigned int nmis;
 	int nmi_handled;
 	unsigned long nmi_state;	/* inject_pmu's pcpu->state at the NMI */
-	u64 nmi_ctl;			/* inject_pmu's CTL MSR at the NMI */
+	bool nmi_enabled;		/* inject_pmu was enabled at the NMI */
 
 	unsigned int fetch_samples;
 	unsigned int op_samples;
@@ -166,14 +180,52 @@ static u64 *ibs_kunit_reg(struct ibs_kunit_ctx *ctx, u32 msr)
 	return &ctx->val[i];
 }
 
-/* The PMU whose CTL MSR is @msr, or NULL. */
+/* The PMU whose CTL (or, with IBS_CAPS_DIS, CTL2) MSR is @msr, or NULL. */
 static struct perf_ibs *ibs_kunit_pmu_of(u32 msr)
 {
 	if (msr == perf_ibs_fetch.msr)
 		return &perf_ibs_fetch;
 	if (msr == perf_ibs_op.msr)
 		return &perf_ibs_op;
+#if IBS_KUNIT_HAVE_DIS
+	if (msr == perf_ibs_fetch.msr2)
+		return &perf_ibs_fetch;
+	if (msr == perf_ibs_op.msr2)
+		return &perf_ibs_op;
+#endif
 	return NULL;
+}
+
+/*
+ * Is @perf_ibs enabled in the mock's registers, with @val written to @msr
+ * (@msr 0: as they are)?  The hardware rule: without IBS_CAPS_DIS, IBS runs
+ * while CTL[En] = 1.  With it, as commit efa5700ec0da states it:
+ *
+ *   Enabled:  IBS_{FETCH|OP}_CTL[En] = 1 && IBS_{FETCH|OP}_CTL2[Dis] = 0
+ *   Disabled: IBS_{FETCH|OP}_CTL[En] = 0 || IBS_{FETCH|OP}_CTL2[Dis] = 1
+ */
+static bool ibs_kunit_enabled_with(struct ibs_kunit_ctx *ctx,
+				   struct perf_ibs *perf_ibs, u32 msr, u64 val)
+{
+	u64 ctl = msr == perf_ibs->msr ? val : *ibs_kunit_reg(ctx, perf_ibs->msr);
+
+	if (!(ctl & perf_ibs->enable_mask))
+		return false;
+#if IBS_KUNIT_HAVE_DIS
+	if (ibs_caps & IBS_CAPS_DIS) {
+		u64 ctl2 = msr == perf_ibs->msr2 ? val :
+			   *ibs_kunit_reg(ctx, perf_ibs->msr2);
+
+		return !(ctl2 & perf_ibs->disable_mask);
+	}
+#endif
+	return true;
+}
+
+static bool ibs_kunit_enabled(struct ibs_kunit_ctx *ctx,
+			      struct perf_ibs *perf_ibs)
+{
+	return ibs_kunit_enabled_with(ctx, perf_ibs, 0, 0);
 }
 
 static unsigned long ibs_kunit_state(struct perf_ibs *perf_ibs)
@@ -197,7 +249,7 @@ static void ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx)
 	struct pt_regs regs = {};
 
 	ctx->nmi_state = ibs_kunit_state(perf_ibs);
-	ctx->nmi_ctl = *ibs_kunit_reg(ctx, perf_ibs->msr);
+	ctx->nmi_enabled = ibs_kunit_enabled(ctx, perf_ibs);
 	ctx->in_nmi = true;
 	ctx->nmi_handled = perf_ibs_nmi_handler(NMI_LOCAL, &regs);
 	ctx->in_nmi = false;
@@ -227,13 +279,18 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 
 	reg = ibs_kunit_reg(ctx, msr);
 	if (ctx->nr_trace < IBS_KUNIT_MAX_TRACE) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmu_of(msr);
+
 		acc = &ctx->trace[ctx->nr_trace++];
 		acc->msr = msr;
 		acc->write = write;
 		acc->in_nmi = ctx->in_nmi;
 		acc->before = *reg;
 		acc->val = write ? val : *reg;
-		acc->state = ibs_kunit_state(ibs_kunit_pmu_of(msr));
+		acc->state = ibs_kunit_state(perf_ibs);
+		acc->enables = write && perf_ibs &&
+			       !ibs_kunit_enabled(ctx, perf_ibs) &&
+			       ibs_kunit_enabled_with(ctx, perf_ibs, msr, val);
 	}
 
 	if (write)
@@ -316,7 +373,7 @@ static void ibs_kunit_add(struct kunit *test, struct perf_event *event)
 	KUNIT_ASSERT_EQ(test, ret, 0);
 }
 
-/* The number of writes the injected NMI made that set @perf_ibs's En bit. */
+/* The number of writes of the injected NMI that enabled @perf_ibs. */
 static unsigned int ibs_kunit_nmi_enables(struct kunit *test,
 					  struct perf_ibs *perf_ibs)
 {
@@ -324,10 +381,8 @@ static unsigned int ibs_kunit_nmi_enables(struct kunit *test,
 	unsigned int i, n = 0;
 
 	for (i = 0; i < ctx->nr_trace; i++) {
-		if (ctx->trace[i].in_nmi &&
-		    ibs_kunit_is_enable_write(perf_ibs, ctx->trace[i].msr,
-					      ctx->trace[i].write,
-					      ctx->trace[i].val))
+		if (ctx->trace[i].in_nmi && ctx->trace[i].enables &&
+		    ibs_kunit_pmu_of(ctx->trace[i].msr) == perf_ibs)
 			n++;
 	}
 	return n;
@@ -354,8 +409,8 @@ static void ibs_kunit_assert_in_window(struct kunit *test,
 			    ibs_kunit_name(perf_ibs));
 	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STARTED),
 			      "NMI was injected before IBS_STARTED became visible");
-	KUNIT_ASSERT_FALSE_MSG(test, ctx->nmi_ctl & perf_ibs->enable_mask,
-			       "%s had En=1 before perf_ibs_start() enabled it",
+	KUNIT_ASSERT_FALSE_MSG(test, ctx->nmi_enabled,
+			       "%s was enabled before perf_ibs_start() enabled it",
 			       ibs_kunit_name(perf_ibs));
 }
 
@@ -370,7 +425,7 @@ static void ibs_kunit_expect_started(struct kunit *test,
 	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_state(perf_ibs), want,
 			    "pcpu->state of %s after pmu::add() is not ENABLED|STARTED",
 			    ibs_kunit_name(perf_ibs));
-	KUNIT_EXPECT_TRUE_MSG(test, ctl & perf_ibs->enable_mask,
+	KUNIT_EXPECT_TRUE_MSG(test, ibs_kunit_enabled(test->priv, perf_ibs),
 			      "%s not enabled after pmu::add()",
 			      ibs_kunit_name(perf_ibs));
 	KUNIT_EXPECT_FALSE_MSG(test, ctl & perf_ibs->valid_mask,
@@ -581,7 +636,7 @@ enum ibs_kunit_inv_id {
 
 static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
 	[IBS_INV_NMI_ENABLED] =
-		"the NMI set En on a PMU that process context had not enabled yet, or had stopped",
+		"the NMI enabled a PMU that process context had not enabled yet, or had stopped",
 	[IBS_INV_SAMPLE_LOST] =
 		"a valid sample present while the PMU was enabled was not consumed by the NMI",
 	[IBS_INV_SAMPLE_TWICE] =
@@ -589,15 +644,15 @@ static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
 	[IBS_INV_STALE_SAMPLE] =
 		"the NMI built a sample from stale register contents (Val=1 while the PMU was not enabled)",
 	[IBS_INV_ENABLED_UNSTARTED] =
-		"process context set En while IBS_STARTED was not visible",
+		"process context enabled the PMU while IBS_STARTED was not visible",
 	[IBS_INV_LATE_NMI_UNCLAIMED] =
 		"the NMI after stop() disabled the PMU was not claimed (unknown NMI)",
 	[IBS_INV_LATE_NMI_TWICE] =
 		"the IBS_STOPPED bit claimed a second NMI",
 	[IBS_INV_DEL_LEFTOVER] =
-		"after del() pcpu->state still has ENABLED or STARTED, or the CTL has En=1",
+		"after del() pcpu->state still has ENABLED or STARTED, or the PMU is still enabled",
 	[IBS_INV_HW_STATE] =
-		"at the end the CTL En bit differs from what process context last wrote",
+		"at the end the PMU is enabled or not, other than process context last left it",
 };
 
 #define IBS_KUNIT_RS_VAL	BIT(0)
@@ -606,7 +661,7 @@ static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
 
 struct ibs_kunit_inv {
 	struct perf_ibs *pmu;	/* the PMU under test */
-	bool en[2];		/* process context's last CTL write set En */
+	bool en[2];		/* process context's last write left the PMU enabled */
 	unsigned long violated;	/* BIT(enum ibs_kunit_inv_id) */
 	int nmi_handled;	/* return value of the last NMI */
 };
@@ -632,7 +687,7 @@ static void ibs_kunit_inv_access(struct ibs_kunit_ctx *ctx, u32 msr,
 
 	if (!perf_ibs || !write)
 		return;
-	en = val & perf_ibs->enable_mask;
+	en = ibs_kunit_enabled_with(ctx, perf_ibs, msr, val);
 	if (ctx->in_nmi) {
 		if (en && !inv->en[ibs_kunit_idx(perf_ibs)])
 			inv->violated |= BIT(IBS_INV_NMI_ENABLED);
@@ -703,6 +758,22 @@ static void ibs_kunit_seq_run(enum ibs_kunit_seq seq, struct perf_event *event)
 	}
 }
 
+#if IBS_KUNIT_HAVE_DIS
+/*
+ * The registers as x86_pmu_amd_ibs_starting_cpu() leaves them on a CPU that
+ * comes up: with IBS_CAPS_DIS, CTL2[Dis] set in both CTL2 MSRs ("This is
+ * needed to make enable sequence effective").  The function itself also
+ * programs the APIC, so the tests set the MSRs it writes instead.
+ */
+static void ibs_kunit_cpu_starting(struct ibs_kunit_ctx *ctx)
+{
+	if (ibs_caps & IBS_CAPS_DIS) {
+		*ibs_kunit_reg(ctx, MSR_AMD64_IBSFETCHCTL2) = IBS_FETCH_2_DIS;
+		*ibs_kunit_reg(ctx, MSR_AMD64_IBSOPCTL2) = IBS_OP_2_DIS;
+	}
+}
+#endif
+
 static void ibs_kunit_reset(struct ibs_kunit_ctx *ctx, struct ibs_kunit_inv *inv,
 			    struct perf_ibs *perf_ibs)
 {
@@ -710,6 +781,9 @@ static void ibs_kunit_reset(struct ibs_kunit_ctx *ctx, struct ibs_kunit_inv *inv
 	memset(raw_cpu_ptr(perf_ibs_op.pcpu), 0, sizeof(struct cpu_perf_ibs));
 	ctx->nr_msrs = 0;
 	ctx->msrs_overflow = false;
+#if IBS_KUNIT_HAVE_DIS
+	ibs_kunit_cpu_starting(ctx);
+#endif
 	ctx->nr_trace = 0;
 	ctx->inject_pmu = NULL;
 	ctx->inject_at = -1;
@@ -776,9 +850,9 @@ static unsigned int ibs_kunit_run_point(struct kunit *test,
 	state = ibs_kunit_state(perf_ibs);
 	if (seq == IBS_SEQ_DEL &&
 	    ((state & (BIT(IBS_ENABLED) | BIT(IBS_STARTED))) ||
-	     (*ctl & perf_ibs->enable_mask)))
+	     ibs_kunit_enabled(ctx, perf_ibs)))
 		inv.violated |= BIT(IBS_INV_DEL_LEFTOVER);
-	if (!!(*ctl & perf_ibs->enable_mask) != inv.en[ibs_kunit_idx(perf_ibs)])
+	if (ibs_kunit_enabled(ctx, perf_ibs) != inv.en[ibs_kunit_idx(perf_ibs)])
 		inv.violated |= BIT(IBS_INV_HW_STATE);
 	ctx->inv = NULL;
 	local_irq_restore(flags);
@@ -884,6 +958,25 @@ static void ibs_test_inject_del_fetch(struct kunit *test)
 	ibs_kunit_inject_all(test, IBS_SEQ_DEL, &perf_ibs_fetch);
 }
 
+/*
+ * The driver's capability-dependent state as perf_ibs_fetch_init() and
+ * perf_ibs_op_init() set it up for @caps, then the CPU coming up.  The
+ * tests only use capabilities whose setup is reproduced here.
+ */
+static void ibs_kunit_set_caps(struct ibs_kunit_ctx *ctx, u32 caps)
+{
+	ibs_caps = caps;
+#if IBS_KUNIT_HAVE_DIS
+	perf_ibs_fetch.disable_mask = 0;
+	perf_ibs_op.disable_mask = 0;
+	if (caps & IBS_CAPS_DIS) {
+		perf_ibs_fetch.disable_mask = IBS_FETCH_2_DIS;
+		perf_ibs_op.disable_mask = IBS_OP_2_DIS;
+	}
+	ibs_kunit_cpu_starting(ctx);
+#endif
+}
+
 static int ibs_kunit_init(struct kunit *test)
 {
 	struct ibs_kunit_ctx *ctx;
@@ -901,12 +994,31 @@ static int ibs_kunit_init(struct kunit *test)
 	}
 	perf_ibs_fetch.pmu.type = IBS_KUNIT_FETCH_TYPE;
 	perf_ibs_op.pmu.type = IBS_KUNIT_OP_TYPE;
-	ibs_caps = IBS_CAPS_DEFAULT;
+	ibs_kunit_set_caps(ctx, IBS_CAPS_DEFAULT);
 
 	ctx->inject_at = -1;
 	test->priv = ctx;
 	WRITE_ONCE(ibs_kunit_ctx, ctx);
 	return 0;
+}
+
+/*
+ * The amd_ibs_dis suite: every case again, on hardware with IBS_CAPS_DIS.
+ * On such hardware perf_ibs_disable_event() only sets CTL2[Dis] and leaves
+ * the CTL, a stale Val bit included, as it is.
+ */
+static int ibs_kunit_init_dis(struct kunit *test)
+{
+#if IBS_KUNIT_HAVE_DIS
+	int ret = ibs_kunit_init(test);
+
+	if (!ret)
+		ibs_kunit_set_caps(test->priv, IBS_CAPS_DEFAULT | IBS_CAPS_DIS);
+	return ret;
+#else
+	kunit_skip(test, "this tree's ibs.c has no IBS_CAPS_DIS (efa5700ec0da, v7.1)");
+	return 0;
+#endif
 }
 
 static void ibs_kunit_exit(struct kunit *test)
@@ -947,6 +1059,14 @@ static struct kunit_suite ibs_test_suite = {
 };
 
 kunit_test_suite(ibs_test_suite);
+
+static struct kunit_suite ibs_test_suite_dis = {
+	.name = "amd_ibs_dis",
+	.init = ibs_kunit_init_dis,
+	.exit = ibs_kunit_exit,
+	.test_cases = ibs_test_cases,
+};
+kunit_test_suite(ibs_test_suite_dis);
 
 MODULE_DESCRIPTION("KUnit tests for the AMD IBS PMU driver");
 MODULE_LICENSE("GPL");
