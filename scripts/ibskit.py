@@ -23,6 +23,11 @@ KUNIT_DIR = os.path.join(TOP, "kunit")
 BACKPORTS_DIR = os.path.join(TOP, "backports")
 UPSTREAM_FIX = os.path.join(TOP, "fix", "upstream.patch")
 SUITE = "amd_ibs"
+# The same cases again on hardware with IBS_CAPS_DIS (the case names of its
+# results carry this prefix); skipped on trees without the capability, not
+# built on 5.10 (no kunit_skip() there: kunit/adapt/).
+SUITE_DIS = "amd_ibs_dis"
+DIS_PREFIX = SUITE_DIS + "."
 
 # Series the package registry carries: package, suite, archive (the last
 # path component of the mirror URI in the machine's own apt sources).
@@ -609,6 +614,36 @@ def has_fix(wt):
     return clear != -1 and started != -1 and clear < started
 
 
+DIS_FIX = os.path.join(TOP, "fix", "caps-dis.patch")
+
+
+def has_caps_dis(wt):
+    """Does the tree's ibs.c know IBS_CAPS_DIS (efa5700ec0da, v7.1)?"""
+    return "IBS_CAPS_DIS" in open(
+        os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
+
+
+def has_dis_fix(wt):
+    """True if perf_ibs_start() also writes the CTL itself with
+    IBS_CAPS_DIS before setting IBS_STARTED (fix/caps-dis.patch)."""
+    body = ibs_start_body(wt)
+    m = re.search(r"if \(ibs_caps & IBS_CAPS_DIS\)\n\t\twrmsr[lq]\("
+                  r"hwc->config_base, 0\);", body)
+    started = body.find("set_bit(IBS_STARTED")
+    return bool(m) and started != -1 and m.start() < started
+
+
+def apply_dis_fix(wt, log):
+    p = subprocess.run(["git", "am", "-q", DIS_FIX], cwd=wt,
+                       capture_output=True, text=True, env=git_env())
+    with open(log, "a") as f:
+        f.write(f"$ git am {DIS_FIX}\n{p.stdout}{p.stderr}")
+    if p.returncode:
+        subprocess.run(["git", "am", "--abort"], cwd=wt, capture_output=True)
+        raise Error(f"fix/caps-dis.patch does not apply with git am "
+                    f"(log: {log})")
+
+
 def backport_patches(series):
     d = os.path.join(BACKPORTS_DIR, series)
     sf = os.path.join(d, "series")
@@ -717,7 +752,7 @@ def w1_warnings(wt, bdir, log):
 def boot(bdir, log, timeout=300):
     """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
     kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
-    cmdline = ("console=ttyS0 kunit.filter_glob=" + SUITE +
+    cmdline = ("console=ttyS0 kunit.filter_glob=" + SUITE + "*" +
                " kunit_shutdown=poweroff panic=-1 printk.time=1")
     # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
     cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", "1",
@@ -784,33 +819,75 @@ def parse_ktap(text, suite=SUITE):
             "seconds": seconds}
 
 
+def parse_run(text):
+    """parse_ktap() of both suites, merged: the amd_ibs_dis cases carry
+    DIS_PREFIX.  "suite" is amd_ibs's result, "suite_dis" amd_ibs_dis's
+    (None where it did not run), "seconds" the sum of both."""
+    res = parse_ktap(text, SUITE)
+    dis = parse_ktap(text, SUITE_DIS)
+    res["suite_dis"] = dis["suite"]
+    for name, verdict in dis["cases"].items():
+        res["cases"][DIS_PREFIX + name] = verdict
+        res["diagnostics"][DIS_PREFIX + name] = dis["diagnostics"][name]
+    if dis["seconds"] is not None and res["seconds"] is not None:
+        res["seconds"] = round(res["seconds"] + dis["seconds"], 3)
+    return res
+
+
+def run_passed(res):
+    """Did every case that ran pass (skips allowed in amd_ibs_dis only)?"""
+    return (res["suite"] == "pass" and
+            res.get("suite_dis") in (None, "pass", "skip") and
+            all(v == "pass" or (v == "skip" and n.startswith(DIS_PREFIX))
+                for n, v in res["cases"].items()) and bool(res["cases"]))
+
+
 # --- one run and the red/green verdict -----------------------------------------
+
+VARIANTS = ("unfixed", "shipped", "fixed", "as-is")
+
 
 def prepare(t, variant, log):
     """Worktree of @t with the suite and the fix state @variant.
 
-    variant: "unfixed" (fix removed if the tree carries it and that is
-    allowed), "fixed" (backport applied with git am if the tree lacks it),
-    "as-is" (nothing but the suite).  Returns (worktree, action, fix_in_tree).
-    """
+    variant: "unfixed" (1b044ff3c17e removed if the tree carries it and
+    that is allowed), "shipped" (1b044ff3c17e applied with git am of the
+    backport if the tree lacks it, nothing else), "fixed" (as "shipped",
+    and on a tree with IBS_CAPS_DIS also fix/caps-dis.patch if the tree
+    lacks it), "as-is" (nothing but the suite).  Returns (worktree, action,
+    fix_in_tree, info) where info says {"caps_dis": the tree knows
+    IBS_CAPS_DIS, "dis_fix_in_tree": perf_ibs_start() has the DIS fix}."""
+    if variant not in VARIANTS:
+        raise Error(f"unknown variant {variant}")
     wt = worktree(t)
     install_suite(wt, t.series)
     fixed_before = has_fix(wt)
-    action = "none"
+    info = {"caps_dis": has_caps_dis(wt), "dis_fix_in_tree": has_dis_fix(wt)}
+    actions = []
     if variant == "unfixed" and fixed_before:
         if not t.allow_revert:
             raise Error(f"{t.label} already carries the fix (perf_ibs_start() "
                         "clears the CTL before IBS_STARTED); pass --revert-fix "
                         "to run it unfixed with the fix reverted")
+        if info["dis_fix_in_tree"]:
+            raise Error(f"{t.label} carries fix/caps-dis.patch too; an "
+                        "unfixed run of it is not supported")
         revert_fix(wt, log)
-        action = "git apply -R fix/upstream.patch"
-    elif variant == "fixed" and not fixed_before:
+        actions.append("git apply -R fix/upstream.patch")
+    elif variant in ("shipped", "fixed") and not fixed_before:
         apply_fix(wt, t.series, log)
-        action = f"git am backports/{t.series}/"
-    if variant != "as-is" and has_fix(wt) != (variant == "fixed"):
+        actions.append(f"git am backports/{t.series}/")
+    if variant == "fixed" and info["caps_dis"] and not info["dis_fix_in_tree"]:
+        apply_dis_fix(wt, log)
+        actions.append("git am fix/caps-dis.patch")
+    action = " + ".join(actions) or "none"
+    if variant != "as-is" and has_fix(wt) != (variant != "unfixed"):
         raise Error(f"{t.label}: perf_ibs_start() is not {variant} after "
                     f"'{action}'")
-    return wt, action, fixed_before
+    if variant == "fixed" and info["caps_dis"] and not has_dis_fix(wt):
+        raise Error(f"{t.label}: perf_ibs_start() lacks the IBS_CAPS_DIS "
+                    f"fix after '{action}'")
+    return wt, action, fixed_before, info
 
 
 def kunit_run(t, variant, log_dir=None):
@@ -819,14 +896,14 @@ def kunit_run(t, variant, log_dir=None):
     os.makedirs(log_dir, exist_ok=True)
     log = os.path.join(log_dir, f"{t.label}-{variant}.log")
     open(log, "w").close()
-    wt, action, fixed_before = prepare(t, variant, log)
+    wt, action, fixed_before, info = prepare(t, variant, log)
     bdir = build_dir(t)
     progress(f"{t.label} [{variant}]: building (log: {log})")
     build_s = build(wt, bdir, log, t.extra_kconfig)
     progress(f"{t.label} [{variant}]: built in {build_s:.0f}s, booting QEMU")
     out, run_s = boot(bdir, log)
     warnings = w1_warnings(wt, bdir, log)
-    res = parse_ktap(out)
+    res = parse_run(out)
     if res["suite"] is None:
         raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
                     f"output (log: {log})")
@@ -835,36 +912,70 @@ def kunit_run(t, variant, log_dir=None):
              f"passed, {len(failed)} failed in {run_s:.1f}s")
     return {"tree": t.as_dict(), "variant": variant, "action": action,
             "fix_in_tree": fixed_before, "cases": res["cases"],
+            "caps_dis": info["caps_dis"],
+            "dis_fix_in_tree": info["dis_fix_in_tree"],
+            "dis_suite_built": SUITE_DIS in suite_source(t.series),
             "failed": failed, "diagnostics": res["diagnostics"],
             "w1_warnings": warnings, "suite_seconds": res["seconds"],
             "build_seconds": round(build_s, 1), "run_seconds": round(run_s, 1),
             "log": log}
 
 
-def expectations(red, green):
-    """(name, ok) pairs: what red -> green must show, case by case."""
+def expectations(runs):
+    """(name, ok) pairs: what the runs of verify() must show, case by case.
+
+    amd_ibs: the race cases fail and the controls pass without
+    1b044ff3c17e; every case passes with it.  amd_ibs_dis, on a tree whose
+    ibs.c knows IBS_CAPS_DIS: the race cases fail without 1b044ff3c17e and
+    with it alone ("shipped"), every case passes with fix/caps-dis.patch
+    too; the controls pass everywhere.  On a tree without the capability
+    every amd_ibs_dis case is skipped, and on one whose KUnit cannot skip
+    (5.10) the suite is not built at all."""
     checks = [("suite builds without W=1 warnings",
-               not red.get("w1_warnings") and not green.get("w1_warnings"))]
-    names = sorted(set(red["cases"]) | set(green["cases"]) | set(RACE_CASES))
-    for name in names:
-        want = "fail" if name in RACE_CASES else "pass"
-        checks.append((f"unfixed {name} {want}s",
-                       red["cases"].get(name) == want))
-    for name in names:
-        checks.append((f"fixed {name} passes",
-                       green["cases"].get(name) == "pass"))
+               not any(r.get("w1_warnings") for r in runs.values()))]
+    any_run = next(iter(runs.values()))
+    names = sorted({n for r in runs.values() for n in r["cases"]
+                    if not n.startswith(DIS_PREFIX)} | set(RACE_CASES))
+    for variant, r in runs.items():
+        for name in names:
+            want = "fail" if variant == "unfixed" and name in RACE_CASES \
+                else "pass"
+            checks.append((f"{variant} {name} {want}s",
+                           r["cases"].get(name) == want))
+    dis_names = [DIS_PREFIX + n for n in names]
+    for variant, r in runs.items():
+        if not any_run["dis_suite_built"]:
+            checks.append((f"{variant}: {SUITE_DIS} not built (no "
+                           "kunit_skip() in this KUnit)",
+                           not any(n in r["cases"] for n in dis_names)))
+            continue
+        for name in dis_names:
+            base = name[len(DIS_PREFIX):]
+            if not r["caps_dis"]:
+                want = "skip"
+            elif variant != "fixed" and base in RACE_CASES:
+                want = "fail"
+            else:
+                want = "pass"
+            checks.append((f"{variant} {name} {want}s",
+                           r["cases"].get(name) == want))
     return checks
 
 
 def verify(t, log_dir=None):
-    """Red then green on @t; returns the record of both runs."""
-    red = kunit_run(t, "unfixed", log_dir)
-    green = kunit_run(t, "fixed", log_dir)
-    checks = expectations(red, green)
-    return {"tree": t.as_dict(), "unfixed": red, "fixed": green,
-            "checks": [{"check": n, "ok": ok} for n, ok in checks],
-            "verdict": "red->green" if all(ok for _, ok in checks)
-            else "NOT red->green"}
+    """Red then green on @t (and, on a tree that knows IBS_CAPS_DIS and
+    lacks its fix, the tree as shipped in between); the record of all runs."""
+    runs = {"unfixed": kunit_run(t, "unfixed", log_dir)}
+    if runs["unfixed"]["caps_dis"] and not runs["unfixed"]["dis_fix_in_tree"]:
+        runs["shipped"] = kunit_run(t, "shipped", log_dir)
+    runs["fixed"] = kunit_run(t, "fixed", log_dir)
+    checks = expectations(runs)
+    rec = {"tree": t.as_dict(), "checks": [{"check": n, "ok": ok}
+                                           for n, ok in checks],
+           "verdict": "red->green" if all(ok for _, ok in checks)
+           else "NOT red->green"}
+    rec.update(runs)
+    return rec
 
 
 def file_hash(path):
@@ -894,11 +1005,12 @@ def series_record(rec, origin=None):
         "unfixed_failed": red["failed"],
         "race_red": all(red["cases"].get(n) == "fail" for n in RACE_CASES),
         "controls_green_unfixed": all(
-            v == "pass" for n, v in red["cases"].items()
-            if n not in RACE_CASES),
+            v == "pass" or (v == "skip" and n.startswith(DIS_PREFIX))
+            for n, v in red["cases"].items() if n not in RACE_CASES),
         "fixed_failed": green["failed"],
         "all_green": bool(green["cases"]) and not green["failed"],
         "cases": len(green["cases"]),
+        "skipped": count(green, green["cases"], "skip"),
         "suite_seconds": {"unfixed": red.get("suite_seconds"),
                           "fixed": green.get("suite_seconds")},
         "seconds": {"build_unfixed": red["build_seconds"],
@@ -917,22 +1029,68 @@ def write_json(path, data):
         f.write("\n")
 
 
+def count(run, names, verdict):
+    return sum(1 for n in names if run["cases"].get(n) == verdict)
+
+
 def summary_table(records):
     """A short text table of verify records."""
-    rows = [("tree", "unfixed: failed race cases", "fixed", "build s",
-             "run s", "verdict")]
+    rows = [("tree", "unfixed: race cases red", "shipped: DIS race cases red",
+             "fixed", "build s", "run s", "verdict")]
+    dis_race = [DIS_PREFIX + n for n in RACE_CASES]
     for r in records:
         red, green = r["unfixed"], r["fixed"]
-        nrace = sum(1 for n in RACE_CASES if red["cases"].get(n) == "fail")
-        rows.append((r["tree"]["label"], f"{nrace}/{len(RACE_CASES)}",
-                     f"{sum(v == 'pass' for v in green['cases'].values())}/"
-                     f"{len(green['cases'])} pass",
-                     f"{red['build_seconds']:.0f}+{green['build_seconds']:.0f}",
-                     f"{red['run_seconds']:.1f}+{green['run_seconds']:.1f}",
-                     r["verdict"]))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-                     for row in rows)
+        shipped = r.get("shipped")
+        nskip = count(green, green["cases"], "skip")
+        runs = [r[v] for v in ("unfixed", "shipped", "fixed") if v in r]
+        rows.append((
+            r["tree"]["label"],
+            f"{count(red, RACE_CASES, 'fail')}/{len(RACE_CASES)}" +
+            (f" + {count(red, dis_race, 'fail')}/{len(dis_race)} DIS"
+             if red["caps_dis"] else ""),
+            f"{count(shipped, dis_race, 'fail')}/{len(dis_race)}"
+            if shipped else "-",
+            f"{count(green, green['cases'], 'pass')}/{len(green['cases'])} "
+            "pass" + (f", {nskip} skipped" if nskip else ""),
+            "+".join(f"{x['build_seconds']:.0f}" for x in runs),
+            "+".join(f"{x['run_seconds']:.1f}" for x in runs),
+            r["verdict"]))
+    return text_table([list(x) for x in rows])
+
+
+def mainline_record(rec):
+    """The machine-readable result of one verify of a tree that carries
+    1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
+    dis_race = [DIS_PREFIX + n for n in RACE_CASES]
+    runs = {v: rec[v] for v in ("unfixed", "shipped", "fixed") if v in rec}
+    return {
+        "_generated": generated_note("scripts/verify --record",
+                                     "a run of the suite in every fix state"),
+        "tree": rec["tree"],
+        "suite": file_hash(SUITE_FILE),
+        "fix": fix_hashes(rec["tree"]["series"], True,
+                          rec["fixed"]["caps_dis"] and
+                          not rec["fixed"]["dis_fix_in_tree"]),
+        "caps_dis": rec["fixed"]["caps_dis"],
+        "race_cases": RACE_CASES,
+        "runs": {v: {"action": r["action"], "failed": r["failed"],
+                     "cases": len(r["cases"]),
+                     "skipped": count(r, r["cases"], "skip"),
+                     "build_seconds": r["build_seconds"],
+                     "run_seconds": r["run_seconds"],
+                     "suite_seconds": r.get("suite_seconds")}
+                 for v, r in runs.items()},
+        "race_red_unfixed": count(rec["unfixed"], RACE_CASES, "fail") ==
+        len(RACE_CASES),
+        "dis_race_red_shipped": "shipped" in rec and
+        count(rec["shipped"], dis_race, "fail") == len(dis_race),
+        "all_green_fixed": run_passed({"suite": "pass", "suite_dis": None,
+                                       "cases": rec["fixed"]["cases"]}),
+        "w1_warnings": [w for r in runs.values()
+                        for w in r.get("w1_warnings", [])],
+        "date": time.strftime("%Y-%m-%d"),
+        "verdict": rec["verdict"],
+    }
 
 
 # --- records and the generated results page -----------------------------------
@@ -979,8 +1137,9 @@ def backport_rows():
             _yn(r["applies"]), _yn(r["builds"]),
             "not checked" if w1 is None else str(len(w1)),
             f"{_yn(r['race_red'])} ({red}/{len(r['race_cases'])})",
-            f"{_yn(r['all_green'])} ({r['cases'] - len(r['fixed_failed'])}/"
-            f"{r['cases']})",
+            f"{_yn(r['all_green'])} ({r['cases'] - len(r['fixed_failed']) - r.get('skipped', 0)}/"
+            f"{r['cases']}" + (f", {r['skipped']} skipped" if r.get("skipped")
+                               else "") + ")",
             f"{sec['build_unfixed']:.0f}+{sec['build_fixed']:.0f}",
             f"{sec['run_unfixed']:.1f}+{sec['run_fixed']:.1f}",
             "+".join("-" if suite.get(k) is None else f"{suite[k]:.2f}"
@@ -1035,6 +1194,17 @@ def results_markdown():
           "measurement; W=1 warnings counts the warnings in the suite's own",
           "source).", ""]
     md += md_table([BACKPORT_COLS] + backport_rows())
+    ml = mainline_rows()
+    if len(ml) > 1:
+        md += ["", "## Mainline trees: 1b044ff3c17e on IBS_CAPS_DIS hardware",
+               "",
+               "From `results/mainline/<tree>.json` (written by",
+               "`scripts/verify --record` on a tree that carries 1b044ff3c17e):",
+               "unfixed = 1b044ff3c17e reverted; as shipped = the tree as it is;",
+               "with fix/caps-dis.patch = as shipped plus our fix. The",
+               "amd_ibs_dis suite runs every case on IBS_CAPS_DIS hardware;",
+               "see Documentation/findings.md.", ""]
+        md += md_table(ml)
     mut = mutation_rows()
     if mut:
         md += ["", "## Mutation check", "",
@@ -1058,13 +1228,15 @@ def refresh_command(tree, verb):
     return f"scripts/{verb} {where}{kc} --record{origin}"
 
 
-def fix_hashes(series, fix_in_tree):
+def fix_hashes(series, fix_in_tree, dis_fix=False):
     """What a record says the fix was: the hashes of the backport's patch
-    files, or nothing for a tree that carries the fix itself."""
-    if fix_in_tree:
-        return {}
-    return {os.path.basename(p): file_hash(p)
-            for p in backport_patches(series)}
+    files (none for a tree that carries 1b044ff3c17e itself), and of
+    fix/caps-dis.patch where the run applied it."""
+    out = {} if fix_in_tree else {os.path.basename(p): file_hash(p)
+                                  for p in backport_patches(series)}
+    if dis_fix:
+        out[os.path.basename(DIS_FIX)] = file_hash(DIS_FIX)
+    return out
 
 
 def record_problems():
@@ -1089,9 +1261,53 @@ def record_problems():
         if r.get("suite") != suite:
             out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
         if r.get("fix") != fix_hashes(r["tree"]["series"],
-                                      r.get("fix_in_tree", False)):
+                                      r.get("fix_in_tree", False),
+                                      r.get("dis_fix_applied", False)):
             out.append((rel, "ran with another fix (or records none)", cmd))
+    for r in mainline_records():
+        rel = os.path.join("results", "mainline", r["tree"]["label"] + ".json")
+        cmd = refresh_command(r["tree"], "verify")
+        if r.get("suite") != suite:
+            out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
+        applied = "caps-dis.patch" in r.get("fix", {})
+        if r.get("fix") != fix_hashes(r["tree"]["series"], True, applied):
+            out.append((rel, "ran with another fix/caps-dis.patch", cmd))
     return out
+
+
+MAINLINE_RESULTS = os.path.join(TOP, "results", "mainline")
+
+
+def mainline_records():
+    if not os.path.isdir(MAINLINE_RESULTS):
+        return []
+    recs = [json.load(open(os.path.join(MAINLINE_RESULTS, n)))
+            for n in sorted(os.listdir(MAINLINE_RESULTS)) if n.endswith(".json")]
+    return sorted(recs, key=lambda r: series_key(r["tree"]["series"]))
+
+
+def mainline_rows():
+    """One row per mainline record: the IBS_CAPS_DIS verdict."""
+    rows = [["tree", "tree from", "caps_dis", "unfixed: race cases red",
+             "as shipped: DIS race cases red", "with fix/caps-dis.patch",
+             "verdict"]]
+    for r in mainline_records():
+        runs = r["runs"]
+        n = len(r["race_cases"])
+        sh = runs.get("shipped")
+        fx = runs["fixed"]
+        rows.append([
+            r["tree"]["version"], short_origin(r["tree"]["origin"]),
+            _yn(r["caps_dis"]),
+            f"{_yn(r['race_red_unfixed'])}",
+            (f"{_yn(r['dis_race_red_shipped'])} "
+             f"({len([x for x in sh['failed'] if x.startswith(DIS_PREFIX)])}"
+             f"/{n}; {len(sh['failed'])} failed of {sh['cases']})")
+            if sh else "-",
+            f"{_yn(r['all_green_fixed'])} ({fx['cases'] - len(fx['failed']) - fx['skipped']}"
+            f"/{fx['cases']} pass)",
+            r["verdict"]])
+    return rows
 
 
 def add_tree_args(ap, series_help="stable series, e.g. 6.1"):
@@ -1139,6 +1355,11 @@ def tree_from_args(args, default_series=None):
 # --- backports ----------------------------------------------------------------
 
 UPSTREAM_SHA = "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5"
+# "perf/amd/ibs: Support IBS_{FETCH|OP}_CTL2[Dis] to eliminate RMW race",
+# as merged (linux-next, then mainline 7.1); tip-bot2 first announced it as
+# 28063f05f38b with a mangled subject, and the branch was rebased to fix it
+# (Documentation/findings.md).
+DIS_SHA = "efa5700ec0da66662dc8375fe4e4b888487a6b84"
 # The seed has no author date; the submission's Message-ID
 # (20260216042216.1440-6-ravi.bangoria@amd.com) carries its send time.
 UPSTREAM_DATE = "2026-02-16T04:22:16+00:00"
@@ -1265,8 +1486,17 @@ def generate_backport(t, check=False):
 
 # --- the mainline series ----------------------------------------------------------
 
-MAINLINE_DIR = os.path.join(KUNIT_DIR, "mainline")
 PATCHES_DIR = os.path.join(TOP, "patches")
+# Our mainline series, in the order they apply (each on top of the ones
+# before it): name -> (source directory, cover letter template, output
+# directory).  A source directory holds one manifest file per patch.
+MAINLINE_SERIES = {
+    "kunit": (os.path.join(KUNIT_DIR, "mainline"),
+              os.path.join(KUNIT_DIR, "cover"), PATCHES_DIR),
+    "caps-dis": (os.path.join(KUNIT_DIR, "caps-dis"),
+                 os.path.join(KUNIT_DIR, "caps-dis", "cover"),
+                 os.path.join(PATCHES_DIR, "caps-dis")),
+}
 
 
 def c_chunks(src):
@@ -1320,47 +1550,91 @@ def chunk_name(text):
 
 
 def mainline_manifest():
-    """The patches of the mainline series, from kunit/mainline/."""
+    """Every patch of every mainline series, in the order they apply.
+
+    A manifest file is a header ('Key: value' lines), a blank line and the
+    commit message body.  Either it names a patch file of ours ('Patch:',
+    committed with git am, its own message and author), or it adds pieces
+    of ibs_kunit.c: 'Subject:', 'Chunks:' (top-level pieces, by name),
+    'Files:' (the build files come with it) and 'Guard: SYMBOL' (the
+    '#if SYMBOL' blocks inside earlier pieces, and the piece that defines
+    SYMBOL, appear with this patch)."""
     patches = []
-    for name in sorted(os.listdir(MAINLINE_DIR)):
-        text = open(os.path.join(MAINLINE_DIR, name)).read()
-        head, body = text.split("\n\n", 1)
-        fields = dict(line.split(": ", 1) for line in head.splitlines())
-        patches.append({"file": name, "subject": fields["Subject"],
-                        "files": fields.get("Files", "").split(),
-                        "chunks": fields["Chunks"].split(),
-                        "body": body.strip() + "\n"})
+    for series, (src, cover, _) in MAINLINE_SERIES.items():
+        for name in sorted(os.listdir(src)):
+            path = os.path.join(src, name)
+            if path == cover or name == "cover":
+                continue
+            text = open(path).read()
+            head, _, body = text.partition("\n\n")
+            fields = dict(line.split(": ", 1) for line in head.splitlines())
+            patches.append({"series": series, "file": name,
+                            "patch": fields.get("Patch"),
+                            "subject": fields.get("Subject"),
+                            "files": fields.get("Files", "").split(),
+                            "chunks": fields.get("Chunks", "").split(),
+                            "guard": fields.get("Guard"),
+                            "body": body.strip() + "\n"})
     return patches
 
 
+def strip_guard(text, guard):
+    """@text without its '#if @guard' ... '#endif' blocks (not nested)."""
+    out, skip = [], False
+    for line in text.splitlines(keepends=True):
+        if line.strip() == f"#if {guard}":
+            skip = True
+            continue
+        if skip:
+            skip = line.strip() != "#endif"
+            continue
+        out.append(line)
+    return "".join(out)
+
+
 def suite_stages():
-    """ibs_kunit.c as it stands after each patch of the mainline series."""
-    src = open(os.path.join(KUNIT_DIR, "ibs_kunit.c")).read()
+    """ibs_kunit.c as it stands after each patch of the mainline series
+    (None for a patch that does not change it)."""
+    src = open(SUITE_FILE).read()
     chunks = c_chunks(src)
     manifest = mainline_manifest()
-    owner = {}
+    owner, guards = {}, []
     for idx, p in enumerate(manifest):
         for c in p["chunks"]:
             if c != "*":
                 owner[c] = idx
+        if p["guard"]:
+            guards.append((idx, p["guard"]))
     names = {n for n, _ in chunks}
     unknown = sorted(set(owner) - names)
     if unknown:
-        raise Error("kunit/mainline names chunks ibs_kunit.c does not have: "
+        raise Error("kunit/ manifests name chunks ibs_kunit.c does not have: "
                     + ", ".join(unknown))
     stages = []
-    for k in range(len(manifest)):
+    for k, p in enumerate(manifest):
+        if p["patch"]:
+            stages.append(None)
+            continue
         keep = []
         for name, text in chunks:
             if owner.get(name, 0) > k:
+                continue
+            for g_idx, guard in guards:
+                if g_idx > k:
+                    if f"#define {guard}" in text:
+                        text = ""
+                    text = strip_guard(text, guard)
+            if not text:
                 continue
             lines = [line for line in text.splitlines(keepends=True)
                      if not (m := re.match(r"\s*KUNIT_CASE\((\w+)\),", line))
                      or owner.get(m.group(1), 0) <= k]
             keep.append("".join(lines))
         stages.append("\n".join(keep))
-    if stages and stages[-1] != src:
-        raise Error("the last stage of kunit/mainline is not ibs_kunit.c")
+    last = [x for x in stages if x is not None]
+    if last and last[-1] != src:
+        raise Error("the last stage of the kunit/ manifests is not "
+                    "ibs_kunit.c")
     return manifest, stages
 
 
@@ -1380,22 +1654,49 @@ def source_date():
     return d or "2026-01-01T00:00:00+00:00"
 
 
-def commit_series(t, upto=None):
-    """Commit the mainline series (or its first @upto patches) on a clean
-    worktree of @t; returns (worktree, number of patches)."""
+def commit_series(t, series="kunit", upto=None):
+    """Commit the mainline series @series (or its first @upto patches), on
+    top of the series before it, on a clean worktree of @t; returns
+    (worktree, number of patches of @series committed)."""
+    if series not in MAINLINE_SERIES:
+        raise Error(f"unknown mainline series '{series}' (known: "
+                    f"{', '.join(MAINLINE_SERIES)})")
     manifest, stages = suite_stages()
-    n = len(manifest) if upto is None else upto
+    order = list(MAINLINE_SERIES)
     wt = worktree(t)
     env = git_env()
     env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = source_date()
     env["GIT_AUTHOR_NAME"], env["GIT_AUTHOR_EMAIL"] = PLACEHOLDER
-    for k in range(n):
-        p = manifest[k]
+    n = 0
+    for k, p in enumerate(manifest):
+        if order.index(p["series"]) > order.index(series):
+            break
+        if p["series"] == series:
+            if upto is not None and n == upto:
+                break
+            n += 1
+        if p["patch"]:
+            path = os.path.join(TOP, p["patch"])
+            am = subprocess.run(["git", "am", "-q", path], cwd=wt, env=env,
+                                capture_output=True, text=True)
+            if am.returncode:
+                subprocess.run(["git", "am", "--abort"], cwd=wt,
+                               capture_output=True)
+                raise Error(f"{p['patch']} does not apply to {t.label} with "
+                            f"the series before it: {am.stderr.strip()[-200:]}")
+            continue
         kunit_files_at(wt, stages[k], with_build_files=bool(p["files"]))
         git(["add", "-f", "arch/x86/events"], cwd=wt)
         run(["git", "commit", "-q", "-F", "-"], cwd=wt, env=env,
             input=f"{p['subject']}\n\n{p['body']}")
     return wt, n
+
+
+def series_patches(series):
+    """The generated patch files of mainline series @series, in order."""
+    out = MAINLINE_SERIES[series][2]
+    return sorted(os.path.join(out, n) for n in os.listdir(out)
+                  if n.endswith(".patch")) if os.path.isdir(out) else []
 
 
 def sender():
@@ -1473,15 +1774,17 @@ def trailer_people(text):
     return out
 
 
-def mainline_mails():
-    """The mails of the mainline series in patches/ as the sender sends
-    them: [(name, text)], To and Cc (get_maintainer.pl of the base tree)."""
-    names = sorted(n for n in os.listdir(PATCHES_DIR) if n.endswith(".patch"))
-    if not names:
-        raise Error("patches/ is empty (run scripts/gen-patches)")
+def mainline_mails(series="kunit"):
+    """The mails of mainline series @series (patches/, patches/caps-dis/)
+    as the sender sends them: [(name, text)], To and Cc (get_maintainer.pl
+    of the base tree)."""
+    paths = series_patches(series)
+    if not paths:
+        raise Error(f"no patches of the {series} series (run "
+                    "scripts/gen-patches)")
+    names = [os.path.basename(p) for p in paths]
     wt = worktree(registry_tree(MAINLINE_BASE))
-    real = [os.path.join(PATCHES_DIR, n) for n in names
-            if not n.startswith("0000-")]
+    real = [p for p in paths if not os.path.basename(p).startswith("0000-")]
     out = run(["perl", "scripts/get_maintainer.pl", "--no-rolestats",
                "--no-git", "--no-git-fallback"] + real, cwd=wt)
     to, cc = [], []
@@ -1492,8 +1795,8 @@ def mainline_mails():
     if not to:
         to, cc = cc[:1], cc[1:]
     mails = []
-    for n in names:
-        text = as_sender(open(os.path.join(PATCHES_DIR, n)).read())
+    for n, path in zip(names, paths):
+        text = as_sender(open(path).read())
         if not n.startswith("0000-"):
             text = with_signoff(text)
         mails.append((n, text))
@@ -1573,8 +1876,8 @@ CHECKPATCH_EXCEPTIONS = {
         "get_maintainer.pl of the base tree shows",
     "UNKNOWN_COMMIT_ID":
         "the base is a release source tree without git history, so "
-        "checkpatch cannot look up " + UPSTREAM_SHA[:12] + "; it is the "
-        "mainline commit of the fix",
+        "checkpatch cannot look up " + UPSTREAM_SHA[:12] + " or " +
+        DIS_SHA[:12] + "; they are the mainline commits named",
 }
 
 
@@ -1630,7 +1933,7 @@ def exception_holds(wt, kind, text, patch_text):
     if kind not in CHECKPATCH_EXCEPTIONS:
         return False
     if kind == "UNKNOWN_COMMIT_ID":
-        return f"'{UPSTREAM_SHA[:12]}'" in text
+        return any(f"'{sha[:12]}'" in text for sha in (UPSTREAM_SHA, DIS_SHA))
     if kind == "FILE_PATH_CHANGES":
         with tempfile.NamedTemporaryFile("w", suffix=".patch") as f:
             f.write(patch_text)
@@ -1709,7 +2012,8 @@ def mutation_check(t, log_dir=None):
     os.makedirs(log_dir, exist_ok=True)
     log = os.path.join(log_dir, f"{t.label}-mutation.log")
     open(log, "w").close()
-    wt, _, fix_in_tree = prepare(t, "fixed", log)
+    wt, _, fix_in_tree, info = prepare(t, "fixed", log)
+    dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
     ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")
     pristine = open(ibs).read()
     bdir = build_dir(t)
@@ -1724,7 +2028,7 @@ def mutation_check(t, log_dir=None):
         progress(f"{t.label}: mutant {name}: building")
         build_s = build(wt, bdir, log, t.extra_kconfig)
         out, run_s = boot(bdir, log)
-        res = parse_ktap(out)
+        res = parse_run(out)
         if res["suite"] is None:
             raise Error(f"{t.label}: mutant {name}: no suite result "
                         f"(log: {log})")
@@ -1742,6 +2046,6 @@ def mutation_check(t, log_dir=None):
     return {"_generated": generated_note(
         "scripts/mutate --record", "a run of the suite on each mutant"),
             "tree": t.as_dict(), "suite": file_hash(SUITE_FILE),
-            "fix_in_tree": fix_in_tree,
-            "fix": fix_hashes(t.series, fix_in_tree),
+            "fix_in_tree": fix_in_tree, "dis_fix_applied": dis_applied,
+            "fix": fix_hashes(t.series, fix_in_tree, dis_applied),
             "date": time.strftime("%Y-%m-%d"), "mutants": rows}
