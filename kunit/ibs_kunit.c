@@ -1066,6 +1066,7 @@ static struct kunit_suite ibs_test_suite_dis = {
 	.exit = ibs_kunit_exit,
 	.test_cases = ibs_test_cases,
 };
+
 kunit_test_suite(ibs_test_suite_dis);
 
 MODULE_DESCRIPTION("KUnit tests for the AMD IBS PMU driver");

@@ -1541,6 +1541,9 @@ def chunk_name(text):
     for line in code.splitlines():
         if not line or line[0] in " \t#}":
             continue
+        m = re.fullmatch(r"(\w+\(\w+\));", line)
+        if m:  # a macro invocation such as kunit_test_suite(suite);
+            return m.group(1)
         m = (re.match(r"struct (\w+) \{", line) or
              re.match(r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*(?:\[\])?\s*=", line) or
              re.match(r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*\(", line))
