@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # KUnit before v5.12 has no kunit_skip() and no SKIP result: there the
 # amd_ibs_dis suite (which can only skip on trees without IBS_CAPS_DIS,
 # and IBS_CAPS_DIS is v7.1+) is left out: its init function, with the
