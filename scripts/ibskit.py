@@ -1220,12 +1220,17 @@ def backport_rows():
     return rows
 
 
-def mutation_records():
-    if not os.path.isdir(MUTATION_DIR):
+def records_in(d):
+    """The JSON records in directory @d, oldest series first."""
+    if not os.path.isdir(d):
         return []
-    recs = [json.load(open(os.path.join(MUTATION_DIR, n)))
-            for n in sorted(os.listdir(MUTATION_DIR)) if n.endswith(".json")]
+    recs = [json.load(open(os.path.join(d, n)))
+            for n in sorted(os.listdir(d)) if n.endswith(".json")]
     return sorted(recs, key=lambda r: series_key(r["tree"]["series"]))
+
+
+def mutation_records():
+    return records_in(MUTATION_DIR)
 
 
 def mutation_rows():
@@ -1352,11 +1357,7 @@ MAINLINE_RESULTS = os.path.join(TOP, "results", "mainline")
 
 
 def mainline_records():
-    if not os.path.isdir(MAINLINE_RESULTS):
-        return []
-    recs = [json.load(open(os.path.join(MAINLINE_RESULTS, n)))
-            for n in sorted(os.listdir(MAINLINE_RESULTS)) if n.endswith(".json")]
-    return sorted(recs, key=lambda r: series_key(r["tree"]["series"]))
+    return records_in(MAINLINE_RESULTS)
 
 
 def mainline_rows():
