@@ -723,7 +723,14 @@ def revert_fix(wt, log):
 
 # --- build and boot -----------------------------------------------------------
 
-QEMU_KCONFIG = "CONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\n"
+# The kernel the suite runs in is allnoconfig plus exactly this, the
+# suite's kunitconfig and a tree's --kconfig lines: 64-bit, printk and the
+# serial console for the KTAP output under QEMU.  KUnit tests run from
+# kernel_init() before any init process, so no block, filesystem or ELF
+# support is needed, and kunit_shutdown=reboot with QEMU's -no-reboot ends
+# the run (poweroff would need ACPI).
+MIN_KCONFIG = ("CONFIG_64BIT=y\nCONFIG_PRINTK=y\nCONFIG_TTY=y\n"
+               "CONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\n")
 
 
 def build_dir(t):
@@ -747,31 +754,47 @@ def kconfig_holds(line, have):
 
 
 def configure(wt, bdir, log, extra=()):
-    frag = open(os.path.join(KUNIT_DIR, "kunitconfig")).read() + \
-        QEMU_KCONFIG + "".join(kconfig_line(line) + "\n" for line in extra)
+    """'make allnoconfig' with KCONFIG_ALLCONFIG = MIN_KCONFIG, the suite's
+    kunitconfig and @extra; skipped when the build directory was configured
+    from the same recipe and every line still holds."""
+    frag = MIN_KCONFIG + without_spdx(
+        open(os.path.join(KUNIT_DIR, "kunitconfig")).read()) + \
+        "".join(kconfig_line(line) + "\n" for line in extra)
+    recipe = "allnoconfig\n" + frag
     cfg = os.path.join(bdir, ".config")
+    stamp = os.path.join(bdir, ".ibs-kit-kconfig")
     want = [line for line in frag.splitlines()
             if line.startswith("CONFIG_") or line.endswith(" is not set")]
-    if os.path.exists(cfg):
+    if os.path.exists(cfg) and os.path.exists(stamp) and \
+            open(stamp).read() == recipe:
         have = set(open(cfg).read().splitlines())
         if all(kconfig_holds(line, have) for line in want):
             return
-    with open(cfg, "w") as f:
+    allconfig = os.path.join(bdir, ".ibs-kit-allconfig")
+    with open(allconfig, "w") as f:
         f.write(frag)
-    run(["make", "ARCH=x86_64", f"O={bdir}", "olddefconfig"], cwd=wt, log=log)
+    run(["make", "ARCH=x86_64", f"O={bdir}", f"KCONFIG_ALLCONFIG={allconfig}",
+         "allnoconfig"], cwd=wt, log=log)
     have = set(open(cfg).read().splitlines())
     lost = [line for line in want if not kconfig_holds(line, have)]
     if lost:
         raise Error(f"kconfig dropped {', '.join(lost)} (log: {log})")
+    with open(stamp, "w") as f:
+        f.write(recipe)
 
 
 def build(wt, bdir, log, extra_kconfig=()):
-    """Configure and build bzImage; returns seconds."""
+    """Configure and build bzImage; returns seconds.  The driver and the
+    suite must have been built (ibs.o, ibs_kunit.o)."""
     t0 = time.time()
     configure(wt, bdir, log, extra_kconfig)
     jobs = str((os.cpu_count() or 1) + 1)
     run(["make", "-j" + jobs, "ARCH=x86_64", f"O={bdir}", "bzImage"], cwd=wt,
         log=log)
+    for obj in ("ibs.o", "ibs_kunit.o"):
+        if not os.path.exists(os.path.join(bdir, "arch/x86/events/amd", obj)):
+            raise Error(f"the build made no arch/x86/events/amd/{obj} "
+                        f"(log: {log})")
     return time.time() - t0
 
 
@@ -795,8 +818,9 @@ def w1_warnings(wt, bdir, log):
 def boot(bdir, log, timeout=300):
     """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
     kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
-    cmdline = ("console=ttyS0 kunit.filter_glob=" + SUITE + "*" +
-               " kunit_shutdown=poweroff panic=-1 printk.time=1")
+    cmdline = ("console=ttyS0 kunit.enable=1 kunit.autorun=1 "
+               "kunit.filter_glob=" + SUITE +
+               "* kunit_shutdown=reboot panic=-1 printk.time=1")
     # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
     cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", "1",
            "-accel", "tcg", "-kernel", kernel, "-append", cmdline,
