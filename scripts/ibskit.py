@@ -2028,6 +2028,30 @@ def checkpatch(wt, patch_text, log):
             p.stdout)
 
 
+def checkpatch_mails(series, t, log):
+    """checkpatch --strict (of the base tree @t) on every patch mail of the
+    mainline series @series exactly as send would hand it to the mail
+    server, as git's configured identity: [(name, counts, justified)]."""
+    wt = worktree(t)
+    mails, to, cc = mainline_mails(series)
+    outdir = tempfile.mkdtemp(prefix="ibs-mails-")
+    try:
+        send_mails(mails, to, cc, outdir=outdir)
+        sent = [open(os.path.join(outdir, n)).read()
+                for n in sorted(os.listdir(outdir))]
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+    if len(sent) != len(mails):
+        raise Error(f"git send-email wrote {len(sent)} mails for "
+                    f"{len(mails)} patches")
+    out = []
+    for (name, _), text in zip(mails, sent):
+        if not name.startswith("0000-"):
+            counts, justified, _ = checkpatch(wt, text, log)
+            out.append((name, counts, justified))
+    return out
+
+
 def exception_holds(wt, kind, text, patch_text):
     """Is this checkpatch report one the series may carry (and is its
     reason still true)?"""
