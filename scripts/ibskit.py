@@ -568,6 +568,12 @@ def suite_source(series):
     return src
 
 
+def dis_suite_built(series):
+    """Does the suite as adapted to @series register amd_ibs_dis?"""
+    return re.search(r'\.name\s*=\s*"' + SUITE_DIS + '"',
+                     suite_source(series)) is not None
+
+
 def install_suite(wt, series):
     """Add the suite, Kconfig symbol, Makefile hook and .kunitconfig; commit."""
     amd = os.path.join(wt, "arch/x86/events/amd")
@@ -992,7 +998,7 @@ def kunit_run(t, variant, log_dir=None):
             "fix_in_tree": fixed_before, "cases": res["cases"],
             "caps_dis": info["caps_dis"],
             "dis_fix_in_tree": info["dis_fix_in_tree"],
-            "dis_suite_built": SUITE_DIS in suite_source(t.series),
+            "dis_suite_built": dis_suite_built(t.series),
             "failed": failed, "diagnostics": res["diagnostics"],
             "w1_warnings": warnings, "suite_seconds": res["seconds"],
             "build_seconds": round(build_s, 1), "run_seconds": round(run_s, 1),
