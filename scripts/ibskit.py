@@ -682,15 +682,20 @@ def has_dis_fix(wt):
     return bool(m) and started != -1 and m.start() < started
 
 
-def apply_dis_fix(wt, log):
-    p = subprocess.run(["git", "am", "-q", DIS_FIX], cwd=wt,
+def git_am(wt, patches, log, what):
+    """git am @patches on @wt (no fuzz, no three-way fallback), logged;
+    aborted and an Error naming @what if they do not apply."""
+    p = subprocess.run(["git", "am", "-q"] + patches, cwd=wt,
                        capture_output=True, text=True, env=git_env())
     with open(log, "a") as f:
-        f.write(f"$ git am {DIS_FIX}\n{p.stdout}{p.stderr}")
+        f.write(f"$ git am {' '.join(patches)}\n{p.stdout}{p.stderr}")
     if p.returncode:
         subprocess.run(["git", "am", "--abort"], cwd=wt, capture_output=True)
-        raise Error(f"fix/caps-dis.patch does not apply with git am "
-                    f"(log: {log})")
+        raise Error(f"{what} does not apply with git am (log: {log})")
+
+
+def apply_dis_fix(wt, log):
+    git_am(wt, [DIS_FIX], log, "fix/caps-dis.patch")
 
 
 def backport_patches(series):
@@ -707,14 +712,7 @@ def apply_fix(wt, series, log):
     patches = backport_patches(series)
     if not patches:
         raise Error(f"no backport for series {series} in backports/{series}/")
-    p = subprocess.run(["git", "am", "-q"] + patches, cwd=wt,
-                       capture_output=True, text=True, env=git_env())
-    with open(log, "a") as f:
-        f.write(f"$ git am {' '.join(patches)}\n{p.stdout}{p.stderr}")
-    if p.returncode:
-        subprocess.run(["git", "am", "--abort"], cwd=wt, capture_output=True)
-        raise Error(f"backports/{series} does not apply with git am "
-                    f"(log: {log})")
+    git_am(wt, patches, log, f"backports/{series}")
 
 
 def revert_fix(wt, log):
