@@ -400,7 +400,7 @@ def registry_tree(series):
     if p.returncode:
         raise Error(f"unpacking {deb} failed: {p.stderr.strip()[-200:]}")
     progress(f"importing {tag} into {repo}")
-    env = git_env()
+    env = import_env()
     with phase("import"):
         git(["init", "-q", "--bare", repo], cwd=cache)
         base = ["--git-dir", repo, "--work-tree", unpack]
@@ -424,6 +424,14 @@ IMPORT_IDENT = ("amd-ibs-race cache", "cache@localhost")
 IMPORT_DATE = "2000-01-01T00:00:00+00:00"
 
 
+def import_env():
+    env = dict(os.environ, GIT_AUTHOR_DATE=IMPORT_DATE,
+               GIT_COMMITTER_DATE=IMPORT_DATE)
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = IMPORT_IDENT[0]
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = IMPORT_IDENT[1]
+    return env
+
+
 def canonical_import(repo, tag):
     """Point @tag at the canonical commit of its tree and message (the
     same tree, so a worktree and its build directory stay as they are);
@@ -431,11 +439,7 @@ def canonical_import(repo, tag):
     rev = git(["rev-parse", tag + "^{commit}"], cwd=repo)
     tree = git(["rev-parse", rev + "^{tree}"], cwd=repo)
     msg = git(["log", "-1", "--format=%B", rev], cwd=repo).strip() + "\n"
-    env = dict(os.environ, GIT_AUTHOR_DATE=IMPORT_DATE,
-               GIT_COMMITTER_DATE=IMPORT_DATE)
-    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = IMPORT_IDENT[0]
-    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = IMPORT_IDENT[1]
-    canon = run(["git", "commit-tree", tree], cwd=repo, env=env,
+    canon = run(["git", "commit-tree", tree], cwd=repo, env=import_env(),
                 input=msg).strip()
     if canon != rev:
         git(["tag", "-f", tag, canon], cwd=repo)
@@ -536,11 +540,6 @@ def prime_cache_tree(wt):
 
 
 def worktree(t):
-    with phase("worktree"):
-        return _worktree(t)
-
-
-def _worktree(t):
     """A clean worktree of @t at its pristine commit, in the cache.
 
     The repository is only read (git worktree add writes its bookkeeping
@@ -548,6 +547,11 @@ def _worktree(t):
     lacks some large blobs (firmware, generated GPU headers) gets them
     marked skip-worktree in the worktree's own index; the x86_64 KUnit
     build does not use them."""
+    with phase("worktree"):
+        return _worktree(t)
+
+
+def _worktree(t):
     wt = os.path.join(cache_dir(), "work", t.label)
     os.makedirs(os.path.dirname(wt), exist_ok=True)
     lock_tree(t)
@@ -952,12 +956,18 @@ def parse_run(text):
     return res
 
 
+def cases_passed(cases):
+    """Did every case pass (skips allowed in amd_ibs_dis only)?"""
+    return bool(cases) and all(
+        v == "pass" or (v == "skip" and n.startswith(DIS_PREFIX))
+        for n, v in cases.items())
+
+
 def run_passed(res):
-    """Did every case that ran pass (skips allowed in amd_ibs_dis only)?"""
+    """Did both suites end well and every case that ran pass?"""
     return (res["suite"] == "pass" and
             res.get("suite_dis") in (None, "pass", "skip") and
-            all(v == "pass" or (v == "skip" and n.startswith(DIS_PREFIX))
-                for n, v in res["cases"].items()) and bool(res["cases"]))
+            cases_passed(res["cases"]))
 
 
 # --- one run and the red/green verdict -----------------------------------------
@@ -1050,6 +1060,9 @@ RACE_DIAG = re.compile(
     r"|the NMI built a sample from stale register contents)")
 
 
+DIS_RACE_CASES = [DIS_PREFIX + n for n in RACE_CASES]
+
+
 def red_with_race(run, name):
     return run["cases"].get(name) == "fail" and any(
         RACE_DIAG.search(line) for line in run["diagnostics"].get(name, []))
@@ -1140,7 +1153,7 @@ def series_record(rec, origin=None):
         green.get("w1_warnings", []),
         "race_cases": RACE_CASES,
         "unfixed_failed": red["failed"],
-        "race_red": all(red["cases"].get(n) == "fail" for n in RACE_CASES),
+        "race_red": all(red_with_race(red, n) for n in RACE_CASES),
         "controls_green_unfixed": all(
             v == "pass" or (v == "skip" and n.startswith(DIS_PREFIX))
             for n, v in red["cases"].items() if n not in RACE_CASES),
@@ -1174,7 +1187,6 @@ def summary_table(records):
     """A short text table of verify records."""
     rows = [("tree", "unfixed: race cases red", "shipped: DIS race cases red",
              "fixed", "build s", "run s", "verdict")]
-    dis_race = [DIS_PREFIX + n for n in RACE_CASES]
     for r in records:
         red, green = r["unfixed"], r["fixed"]
         shipped = r.get("shipped")
@@ -1183,9 +1195,11 @@ def summary_table(records):
         rows.append((
             r["tree"]["label"],
             f"{count(red, RACE_CASES, 'fail')}/{len(RACE_CASES)}" +
-            (f" + {count(red, dis_race, 'fail')}/{len(dis_race)} DIS"
+            (f" + {count(red, DIS_RACE_CASES, 'fail')}/"
+             f"{len(DIS_RACE_CASES)} DIS"
              if red["caps_dis"] else ""),
-            f"{count(shipped, dis_race, 'fail')}/{len(dis_race)}"
+            f"{count(shipped, DIS_RACE_CASES, 'fail')}/"
+            f"{len(DIS_RACE_CASES)}"
             if shipped else "-",
             f"{count(green, green['cases'], 'pass')}/{len(green['cases'])} "
             "pass" + (f", {nskip} skipped" if nskip else ""),
@@ -1198,7 +1212,6 @@ def summary_table(records):
 def mainline_record(rec):
     """The machine-readable result of one verify of a tree that carries
     1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
-    dis_race = [DIS_PREFIX + n for n in RACE_CASES]
     runs = {v: rec[v] for v in ("unfixed", "shipped", "fixed") if v in rec}
     return {
         "_generated": generated_note("scripts/verify --record",
@@ -1217,12 +1230,11 @@ def mainline_record(rec):
                      "run_seconds": r["run_seconds"],
                      "suite_seconds": r.get("suite_seconds")}
                  for v, r in runs.items()},
-        "race_red_unfixed": count(rec["unfixed"], RACE_CASES, "fail") ==
-        len(RACE_CASES),
-        "dis_race_red_shipped": "shipped" in rec and
-        count(rec["shipped"], dis_race, "fail") == len(dis_race),
-        "all_green_fixed": run_passed({"suite": "pass", "suite_dis": None,
-                                       "cases": rec["fixed"]["cases"]}),
+        "race_red_unfixed": all(red_with_race(rec["unfixed"], n)
+                                for n in RACE_CASES),
+        "dis_race_red_shipped": "shipped" in rec and all(
+            red_with_race(rec["shipped"], n) for n in DIS_RACE_CASES),
+        "all_green_fixed": cases_passed(rec["fixed"]["cases"]),
         "w1_warnings": [w for r in runs.values()
                         for w in r.get("w1_warnings", [])],
         "date": time.strftime("%Y-%m-%d"),
@@ -1325,8 +1337,8 @@ def text_table(rows):
 def results_markdown():
     """Documentation/backport-results.md as the records give it."""
     md = ["<!-- " + generated_note(
-        "scripts/report", "backports/*/verified.json and "
-        "results/mutation/*.json") + " -->", "",
+        "scripts/report", "backports/*/verified.json, "
+        "results/mainline/*.json and results/mutation/*.json") + " -->", "",
           "# Backport results", "",
           "Each record is written by `scripts/verify --record` after a real run",
           "(build s, run s and suite s: without the fix + with it; build s is",
@@ -1817,14 +1829,10 @@ def commit_series(t, series="kunit", upto=None):
                 break
             n += 1
         if p["patch"]:
-            path = os.path.join(TOP, p["patch"])
-            am = subprocess.run(["git", "am", "-q", path], cwd=wt, env=env,
-                                capture_output=True, text=True)
-            if am.returncode:
-                subprocess.run(["git", "am", "--abort"], cwd=wt,
-                               capture_output=True)
-                raise Error(f"{p['patch']} does not apply to {t.label} with "
-                            f"the series before it: {am.stderr.strip()[-200:]}")
+            log = os.path.join(cache_dir(), "logs", f"{t.label}-series.log")
+            os.makedirs(os.path.dirname(log), exist_ok=True)
+            git_am(wt, [os.path.join(TOP, p["patch"])], log,
+                   f"{p['patch']} (on {t.label} and the series before it)")
             continue
         kunit_files_at(wt, stages[k], with_build_files=bool(p["files"]))
         git(["add", "-f", "arch/x86/events"], cwd=wt)
