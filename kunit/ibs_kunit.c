@@ -92,6 +92,84 @@ static void ibs_kunit_wrmsr(u32 msr, u64 val)
 #define rdmsrq(msr, val)	((val) = ibs_kunit_rdmsr(msr))
 #define wrmsrq(msr, val)	ibs_kunit_wrmsr(msr, val)
 
+/*
+ * The bit operations of ibs.c on pcpu->state are injection points too: an
+ * NMI right after the disable write of perf_ibs_stop() and one right after
+ * its clear_bit(IBS_STARTED) find different states.  The wrapper does the
+ * operation itself; when process context does it on the state word of one
+ * of the two PMUs under test, the exploration may deliver an NMI just
+ * before it and just after it.
+ */
+enum ibs_kunit_bitop {
+	IBS_KUNIT_SET_BIT,
+	IBS_KUNIT_CLEAR_BIT,
+	IBS_KUNIT_TEST_BIT,
+	IBS_KUNIT_TEST_AND_SET_BIT,
+	IBS_KUNIT_TEST_AND_CLEAR_BIT,
+};
+
+static void ibs_kunit_bitop_point(struct ibs_kunit_ctx *ctx, bool after,
+				  enum ibs_kunit_bitop op, long nr,
+				  const unsigned long *addr);
+
+static bool ibs_kunit_bitop(enum ibs_kunit_bitop op, long nr,
+			    const unsigned long *addr)
+{
+	unsigned long *word = (unsigned long *)addr;
+	struct ibs_kunit_ctx *ctx = READ_ONCE(ibs_kunit_ctx);
+	bool ret = false;
+
+	if (ctx)
+		ibs_kunit_bitop_point(ctx, false, op, nr, addr);
+	switch (op) {
+	case IBS_KUNIT_SET_BIT:
+		set_bit(nr, word);
+		break;
+	case IBS_KUNIT_CLEAR_BIT:
+		clear_bit(nr, word);
+		break;
+	case IBS_KUNIT_TEST_BIT:
+		ret = test_bit(nr, addr);
+		break;
+	case IBS_KUNIT_TEST_AND_SET_BIT:
+		ret = test_and_set_bit(nr, word);
+		break;
+	case IBS_KUNIT_TEST_AND_CLEAR_BIT:
+		ret = test_and_clear_bit(nr, word);
+		break;
+	}
+	if (ctx)
+		ibs_kunit_bitop_point(ctx, true, op, nr, addr);
+	return ret;
+}
+
+#undef set_bit
+#undef clear_bit
+#undef test_bit
+#undef test_and_set_bit
+#undef test_and_clear_bit
+#define set_bit(nr, addr) \
+	((void)ibs_kunit_bitop(IBS_KUNIT_SET_BIT, nr, addr))
+#define clear_bit(nr, addr) \
+	((void)ibs_kunit_bitop(IBS_KUNIT_CLEAR_BIT, nr, addr))
+#define test_bit(nr, addr) \
+	ibs_kunit_bitop(IBS_KUNIT_TEST_BIT, nr, addr)
+#define test_and_set_bit(nr, addr) \
+	ibs_kunit_bitop(IBS_KUNIT_TEST_AND_SET_BIT, nr, addr)
+#define test_and_clear_bit(nr, addr) \
+	ibs_kunit_bitop(IBS_KUNIT_TEST_AND_CLEAR_BIT, nr, addr)
+
+/*
+ * The CPU family selects two hardware quirks in ibs.c: erratum #420 on
+ * family 10h (perf_ibs_disable_event() writes the CTL twice) and the
+ * fetch count that families 16h-18h do not reset (fetch_count_reset_broken).
+ * The copy of the driver reads a private copy of boot_cpu_data, so the
+ * cases can give it another family without touching the real one.
+ */
+static const struct cpuinfo_x86 *const ibs_kunit_real_cpu = &boot_cpu_data;
+static struct cpuinfo_x86 ibs_kunit_cpu;
+#define boot_cpu_data ibs_kunit_cpu
+
 /* The copy of the driver is never initialised, registered or exported. */
 #undef device_initcall
 #define device_initcall(fn) \
@@ -112,6 +190,10 @@ static void ibs_kunit_wrmsr(u32 msr, u64 val)
 #define IBS_KUNIT_HAVE_DIS	1
 #else
 #define IBS_KUNIT_HAVE_DIS	0
+#endif
+
+#ifndef KUNIT_PARAM_DESC_SIZE
+#define KUNIT_PARAM_DESC_SIZE	128
 #endif
 
 #define IBS_KUNIT_MAX_MSRS	16
@@ -144,20 +226,21 @@ struct ibs_kunit_ctx {
 
 	/* Deliver an NMI before the enable write of this PMU, if set. */
 	struct perf_ibs *inject_pmu;
-	/* Or before process-context MSR access #inject_at, if >= 0. */
-	int inject_at;
-	unsigned int proc_accesses;
+	/* Or right after the write that disables this PMU, if set. */
+	struct perf_ibs *inject_on_disable;
 	bool in_nmi;
 	unsigned int nmis;
 	int nmi_handled;
 	unsigned long nmi_state;	/* inject_pmu's pcpu->state at the NMI */
 	bool nmi_enabled;		/* inject_pmu was enabled at the NMI */
 
-	unsigned int fetch_samples;
-	unsigned int op_samples;
+	/* Samples delivered to perf, per PMU (ibs_kunit_pmu_idx()) */
+	unsigned int samples[2];
 
-	/* The invariant checker of the systematic cases, if set. */
-	struct ibs_kunit_inv *inv;
+	/* Who observes the injection points and writes, if anyone */
+	const struct ibs_kunit_observer *observer;
+	/* The exploration's step under test, while it observes */
+	struct ibs_kunit_run *run;
 };
 
 static u64 *ibs_kunit_reg(struct ibs_kunit_ctx *ctx, u32 msr)
@@ -243,9 +326,9 @@ static bool ibs_kunit_is_enable_write(struct perf_ibs *perf_ibs, u32 msr,
 }
 
 /* The injected NMI: the real handler, called where the hardware would. */
-static void ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx)
+static void ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx,
+				  struct perf_ibs *perf_ibs)
 {
-	struct perf_ibs *perf_ibs = ctx->inject_pmu;
 	struct pt_regs regs = {};
 
 	ctx->nmi_state = ibs_kunit_state(perf_ibs);
@@ -256,9 +339,59 @@ static void ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx)
 	ctx->nmis++;
 }
 
-static void ibs_kunit_inv_access(struct ibs_kunit_ctx *ctx, u32 msr,
-				 bool write, u64 val);
-static void ibs_kunit_inv_nmi(struct ibs_kunit_ctx *ctx);
+/*
+ * An injection point of process context: before or after an MSR access or
+ * a bit operation on pcpu->state, or after the pmu callback returned.
+ */
+struct ibs_kunit_point {
+	u32 msr;		/* the MSR accessed, 0 for a bit operation */
+	s8 bitop;		/* enum ibs_kunit_bitop, -1 for an MSR access */
+	u8 bit;			/* the pcpu->state bit */
+	u8 owner;		/* the PMU whose pcpu->state it is: 0 FETCH, 1 OP */
+	bool write;
+	bool after;		/* after the access rather than before */
+	bool returned;		/* after the callback returned */
+};
+
+/* What the exploration (amd_ibs_explore) hooks into the mock. */
+struct ibs_kunit_observer {
+	/* At every injection point of process context. */
+	void (*point)(struct ibs_kunit_ctx *ctx,
+		      const struct ibs_kunit_point *pt);
+	/* After every write to a CTL or CTL2 MSR, in process context or NMI. */
+	void (*written)(struct ibs_kunit_ctx *ctx, struct perf_ibs *perf_ibs,
+			u32 msr, u64 val, bool was_enabled);
+};
+
+static void ibs_kunit_msr_point(struct ibs_kunit_ctx *ctx, bool after,
+				u32 msr, bool write)
+{
+	struct ibs_kunit_point pt = {
+		.msr = msr, .bitop = -1, .write = write, .after = after,
+	};
+
+	if (ctx->observer && !ctx->in_nmi)
+		ctx->observer->point(ctx, &pt);
+}
+
+static void ibs_kunit_bitop_point(struct ibs_kunit_ctx *ctx, bool after,
+				  enum ibs_kunit_bitop op, long nr,
+				  const unsigned long *addr)
+{
+	struct ibs_kunit_point pt = {
+		.bitop = op, .bit = nr, .after = after,
+	};
+
+	if (!ctx->observer || ctx->in_nmi)
+		return;
+	if (addr == this_cpu_ptr(perf_ibs_fetch.pcpu)->state) {
+		pt.owner = 0;
+		ctx->observer->point(ctx, &pt);
+	} else if (addr == this_cpu_ptr(perf_ibs_op.pcpu)->state) {
+		pt.owner = 1;
+		ctx->observer->point(ctx, &pt);
+	}
+}
 
 static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 {
@@ -268,14 +401,8 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 
 	if (!ctx->in_nmi && !ctx->nmis &&
 	    ibs_kunit_is_enable_write(ctx->inject_pmu, msr, write, val))
-		ibs_kunit_deliver_nmi(ctx);
-	if (!ctx->in_nmi) {
-		if (ctx->inject_at >= 0 && ctx->proc_accesses == ctx->inject_at)
-			ibs_kunit_inv_nmi(ctx);
-		ctx->proc_accesses++;
-	}
-	if (ctx->inv)
-		ibs_kunit_inv_access(ctx, msr, write, val);
+		ibs_kunit_deliver_nmi(ctx, ctx->inject_pmu);
+	ibs_kunit_msr_point(ctx, false, msr, write);
 
 	reg = ibs_kunit_reg(ctx, msr);
 	if (ctx->nr_trace < IBS_KUNIT_MAX_TRACE) {
@@ -293,29 +420,40 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 			       ibs_kunit_enabled_with(ctx, perf_ibs, msr, val);
 	}
 
-	if (write)
+	if (write) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmu_of(msr);
+		bool was_enabled = perf_ibs && ibs_kunit_enabled(ctx, perf_ibs);
+
 		*reg = val;
-	return *reg;
+		if (ctx->observer && perf_ibs)
+			ctx->observer->written(ctx, perf_ibs, msr, val,
+					       was_enabled);
+		if (!ctx->in_nmi && !ctx->nmis && was_enabled &&
+		    perf_ibs == ctx->inject_on_disable &&
+		    !ibs_kunit_enabled(ctx, perf_ibs))
+			ibs_kunit_deliver_nmi(ctx, perf_ibs);
+	}
+	val = *reg;
+	ibs_kunit_msr_point(ctx, true, msr, write);
+	return val;
 }
 
 static void ibs_kunit_overflow(struct perf_event *event,
 			       struct perf_sample_data *data,
 			       struct pt_regs *regs)
 {
-	if (event->pmu == &perf_ibs_op.pmu)
-		ibs_kunit_ctx->op_samples++;
-	else
-		ibs_kunit_ctx->fetch_samples++;
+	ibs_kunit_ctx->samples[event->pmu == &perf_ibs_op.pmu]++;
+}
+
+/* The index of @perf_ibs in per-PMU arrays: FETCH 0, OP 1. */
+static unsigned int ibs_kunit_pmu_idx(struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op;
 }
 
 static const char *ibs_kunit_name(struct perf_ibs *perf_ibs)
 {
 	return perf_ibs == &perf_ibs_op ? "IBS_OP_CTL" : "IBS_FETCH_CTL";
-}
-
-static const char *ibs_kunit_pmu_name(struct perf_ibs *perf_ibs)
-{
-	return perf_ibs == &perf_ibs_op ? "OP" : "FETCH";
 }
 
 /* A register value the hardware leaves behind: a complete sample, En=0. */
@@ -355,6 +493,8 @@ static struct perf_event *ibs_kunit_event(struct kunit *test,
 	event->group_leader = event;
 	INIT_LIST_HEAD(&event->sibling_list);
 	event->overflow_handler = ibs_kunit_overflow;
+	/* perf core's throttle log reads it, as perf_event_alloc() sets it. */
+	event->clock = local_clock;
 
 	KUNIT_ASSERT_EQ(test, perf_ibs->pmu.event_init(event), 0);
 	KUNIT_ASSERT_EQ(test, (u64)event->hw.config_base, (u64)perf_ibs->msr);
@@ -393,7 +533,7 @@ static unsigned int ibs_kunit_samples(struct kunit *test,
 {
 	struct ibs_kunit_ctx *ctx = test->priv;
 
-	return perf_ibs == &perf_ibs_op ? ctx->op_samples : ctx->fetch_samples;
+	return ctx->samples[ibs_kunit_pmu_idx(perf_ibs)];
 }
 
 /* Checks that the NMI did land inside the window under test. */
@@ -501,14 +641,14 @@ static void ibs_test_op_stale_ctl_fetch_nmi_in_start(struct kunit *test)
 	ibs_kunit_add(test, op);
 
 	ibs_kunit_assert_in_window(test, &perf_ibs_op);
-	KUNIT_EXPECT_EQ_MSG(test, ctx->fetch_samples, 1U,
+	KUNIT_EXPECT_EQ_MSG(test, ctx->samples[0], 1U,
 			    "the genuine FETCH sample was not delivered exactly once");
 	KUNIT_EXPECT_NE_MSG(test, ctx->nmi_handled, 0,
 			    "the NMI of the FETCH PMU was not claimed");
 	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_nmi_enables(test, &perf_ibs_op), 0U,
 			    "race: the FETCH NMI ran the OP handler inside the perf_ibs_start() window; it found the stale IBS_OP_CTL=%#llx (Val=1, En=0) and enabled the OP event itself",
 			    stale);
-	KUNIT_EXPECT_EQ_MSG(test, ctx->op_samples, 0U,
+	KUNIT_EXPECT_EQ_MSG(test, ctx->samples[1], 0U,
 			    "race: the FETCH NMI built an OP sample from the stale IBS_OP_CTL");
 	ibs_kunit_expect_started(test, &perf_ibs_op, op);
 }
@@ -573,7 +713,7 @@ static void ibs_kunit_clear_before_started(struct kunit *test,
 			continue;
 		}
 		KUNIT_EXPECT_FALSE_MSG(test, acc->before & perf_ibs->valid_mask,
-				       "perf_ibs_start() made IBS_STARTED visible while %s still held the stale value %#llx (Val=1): an NMI here takes it for a sample",
+				       "race: perf_ibs_start() made IBS_STARTED visible while %s still held the stale value %#llx (Val=1): an NMI here takes it for a sample",
 				       ibs_kunit_name(perf_ibs), acc->before);
 		enabled = ibs_kunit_is_enable_write(perf_ibs, acc->msr,
 						    acc->write, acc->val);
@@ -586,6 +726,62 @@ static void ibs_kunit_clear_before_started(struct kunit *test,
 	ibs_kunit_expect_started(test, perf_ibs, event);
 }
 
+/*
+ * An NMI inside perf_ibs_stop(), found by the exploration (see
+ * Documentation/findings.md): the event runs and its PMU has completed a
+ * sample (Val=1) whose NMI is still on its way when perf_ibs_stop() begins.
+ * The NMI arrives right after the write that disables the PMU, before
+ * clear_bit(IBS_STARTED).  It sees IBS_STARTED and Val=1, but the event is
+ * being stopped: the handler must not enable the PMU again, and stop() must
+ * leave it disabled.
+ */
+static void ibs_kunit_sample_nmi_in_stop(struct kunit *test,
+					 struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
+	unsigned long flags;
+	u64 ctl;
+
+	ibs_kunit_add(test, event);
+	KUNIT_ASSERT_TRUE(test, ibs_kunit_enabled(ctx, perf_ibs));
+	/* The hardware completes a sample: Val=1, count reached. */
+	ctl = ibs_kunit_get_msr(test, perf_ibs->msr);
+	ibs_kunit_set_msr(test, perf_ibs->msr,
+			  ctl | ibs_kunit_stale_ctl(perf_ibs));
+
+	ctx->inject_on_disable = perf_ibs;
+	local_irq_save(flags);
+	event->pmu->stop(event, 0);
+	local_irq_restore(flags);
+
+	KUNIT_ASSERT_EQ_MSG(test, ctx->nmis, 1U,
+			    "perf_ibs_stop() did not disable %s: the NMI was not injected",
+			    ibs_kunit_name(perf_ibs));
+	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STARTED),
+			      "IBS_STARTED was clear at the NMI: not the window under test");
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_nmi_enables(test, perf_ibs), 0U,
+			    "stop-race: an NMI between the disable write of perf_ibs_stop() and clear_bit(IBS_STARTED) found the sample in %s and enabled the event again",
+			    ibs_kunit_name(perf_ibs));
+	KUNIT_EXPECT_FALSE_MSG(test, ibs_kunit_enabled(ctx, perf_ibs),
+			       "stop-race: %s is enabled after pmu::stop() returned",
+			       ibs_kunit_name(perf_ibs));
+	KUNIT_EXPECT_NE_MSG(test, ctx->nmi_handled, 0,
+			    "the NMI of the sample was not claimed");
+	KUNIT_EXPECT_FALSE(test, ibs_kunit_state(perf_ibs) & BIT(IBS_STARTED));
+	KUNIT_EXPECT_TRUE(test, event->hw.state & PERF_HES_STOPPED);
+}
+
+static void ibs_test_op_sample_nmi_in_stop(struct kunit *test)
+{
+	ibs_kunit_sample_nmi_in_stop(test, &perf_ibs_op);
+}
+
+static void ibs_test_fetch_sample_nmi_in_stop(struct kunit *test)
+{
+	ibs_kunit_sample_nmi_in_stop(test, &perf_ibs_fetch);
+}
+
 static void ibs_test_op_ctl_cleared_before_started(struct kunit *test)
 {
 	ibs_kunit_clear_before_started(test, &perf_ibs_op);
@@ -594,168 +790,6 @@ static void ibs_test_op_ctl_cleared_before_started(struct kunit *test)
 static void ibs_test_fetch_ctl_cleared_before_started(struct kunit *test)
 {
 	ibs_kunit_clear_before_started(test, &perf_ibs_fetch);
-}
-
-/*
- * Systematic injection.
- *
- * For each process-context sequence of the driver and each PMU, one NMI per
- * run is delivered just before the k-th MSR access process context makes in
- * the sequence, or after the last one, for every k, with the CTL MSR in each
- * combination of Val and En when the sequence starts.  The invariants below
- * are checked on every run; Documentation/invariants.md gives the reasons.
- */
-enum ibs_kunit_seq {
-	IBS_SEQ_ADD,
-	IBS_SEQ_START_AFTER_STOP,
-	IBS_SEQ_STOP_UPDATE,
-	IBS_SEQ_STOP,
-	IBS_SEQ_DEL,
-};
-
-static const char * const ibs_kunit_seq_name[] = {
-	[IBS_SEQ_ADD]			= "perf_ibs_add(PERF_EF_START)",
-	[IBS_SEQ_START_AFTER_STOP]	= "perf_ibs_start() after a stop",
-	[IBS_SEQ_STOP_UPDATE]		= "perf_ibs_stop(PERF_EF_UPDATE)",
-	[IBS_SEQ_STOP]			= "perf_ibs_stop(0)",
-	[IBS_SEQ_DEL]			= "perf_ibs_del()",
-};
-
-enum ibs_kunit_inv_id {
-	IBS_INV_NMI_ENABLED,
-	IBS_INV_SAMPLE_LOST,
-	IBS_INV_SAMPLE_TWICE,
-	IBS_INV_STALE_SAMPLE,
-	IBS_INV_ENABLED_UNSTARTED,
-	IBS_INV_LATE_NMI_UNCLAIMED,
-	IBS_INV_LATE_NMI_TWICE,
-	IBS_INV_DEL_LEFTOVER,
-	IBS_INV_HW_STATE,
-	IBS_INV_NR
-};
-
-static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
-	[IBS_INV_NMI_ENABLED] =
-		"the NMI enabled a PMU that process context had not enabled yet, or had stopped",
-	[IBS_INV_SAMPLE_LOST] =
-		"a valid sample present while the PMU was enabled was not consumed by the NMI",
-	[IBS_INV_SAMPLE_TWICE] =
-		"one NMI delivered more than one sample",
-	[IBS_INV_STALE_SAMPLE] =
-		"the NMI built a sample from stale register contents (Val=1 while the PMU was not enabled)",
-	[IBS_INV_ENABLED_UNSTARTED] =
-		"process context enabled the PMU while IBS_STARTED was not visible",
-	[IBS_INV_LATE_NMI_UNCLAIMED] =
-		"the NMI after stop() disabled the PMU was not claimed (unknown NMI)",
-	[IBS_INV_LATE_NMI_TWICE] =
-		"the IBS_STOPPED bit claimed a second NMI",
-	[IBS_INV_DEL_LEFTOVER] =
-		"after del() pcpu->state still has ENABLED or STARTED, or the PMU is still enabled",
-	[IBS_INV_HW_STATE] =
-		"at the end the PMU is enabled or not, other than process context last left it",
-};
-
-#define IBS_KUNIT_RS_VAL	BIT(0)
-#define IBS_KUNIT_RS_EN		BIT(1)
-#define IBS_KUNIT_NR_RS		4
-
-struct ibs_kunit_inv {
-	struct perf_ibs *pmu;	/* the PMU under test */
-	bool en[2];		/* process context's last write left the PMU enabled */
-	unsigned long violated;	/* BIT(enum ibs_kunit_inv_id) */
-	int nmi_handled;	/* return value of the last NMI */
-};
-
-static unsigned int ibs_kunit_idx(struct perf_ibs *perf_ibs)
-{
-	return perf_ibs == &perf_ibs_op;
-}
-
-static unsigned int ibs_kunit_ctx_samples(struct ibs_kunit_ctx *ctx,
-					  struct perf_ibs *perf_ibs)
-{
-	return perf_ibs == &perf_ibs_op ? ctx->op_samples : ctx->fetch_samples;
-}
-
-/* Called before every MSR access while a systematic case runs. */
-static void ibs_kunit_inv_access(struct ibs_kunit_ctx *ctx, u32 msr,
-				 bool write, u64 val)
-{
-	struct perf_ibs *perf_ibs = ibs_kunit_pmu_of(msr);
-	struct ibs_kunit_inv *inv = ctx->inv;
-	bool en;
-
-	if (!perf_ibs || !write)
-		return;
-	en = ibs_kunit_enabled_with(ctx, perf_ibs, msr, val);
-	if (ctx->in_nmi) {
-		if (en && !inv->en[ibs_kunit_idx(perf_ibs)])
-			inv->violated |= BIT(IBS_INV_NMI_ENABLED);
-		return;
-	}
-	if (en && !(ibs_kunit_state(perf_ibs) & BIT(IBS_STARTED)))
-		inv->violated |= BIT(IBS_INV_ENABLED_UNSTARTED);
-	inv->en[ibs_kunit_idx(perf_ibs)] = en;
-}
-
-/* One NMI through the real handler, with the sample invariants. */
-static void ibs_kunit_inv_nmi(struct ibs_kunit_ctx *ctx)
-{
-	struct ibs_kunit_inv *inv = ctx->inv;
-	struct perf_ibs *perf_ibs = inv->pmu;
-	u64 ctl = *ibs_kunit_reg(ctx, perf_ibs->msr);
-	bool valid = ctl & perf_ibs->valid_mask;
-	bool en = inv->en[ibs_kunit_idx(perf_ibs)];
-	unsigned int before = ibs_kunit_ctx_samples(ctx, perf_ibs);
-	struct pt_regs regs = {};
-	unsigned int n;
-
-	ctx->in_nmi = true;
-	inv->nmi_handled = perf_ibs_nmi_handler(NMI_LOCAL, &regs);
-	ctx->in_nmi = false;
-	ctx->nmis++;
-
-	n = ibs_kunit_ctx_samples(ctx, perf_ibs) - before;
-	if (valid && en && !n)
-		inv->violated |= BIT(IBS_INV_SAMPLE_LOST);
-	if (n > 1)
-		inv->violated |= BIT(IBS_INV_SAMPLE_TWICE);
-	if (valid && !en && n)
-		inv->violated |= BIT(IBS_INV_STALE_SAMPLE);
-}
-
-static bool ibs_kunit_seq_stops(enum ibs_kunit_seq seq)
-{
-	return seq >= IBS_SEQ_STOP_UPDATE;
-}
-
-static void ibs_kunit_seq_pre(enum ibs_kunit_seq seq, struct perf_event *event)
-{
-	if (seq != IBS_SEQ_ADD)
-		event->pmu->add(event, PERF_EF_START);
-	if (seq == IBS_SEQ_START_AFTER_STOP)
-		event->pmu->stop(event, PERF_EF_UPDATE);
-}
-
-static void ibs_kunit_seq_run(enum ibs_kunit_seq seq, struct perf_event *event)
-{
-	switch (seq) {
-	case IBS_SEQ_ADD:
-		event->pmu->add(event, PERF_EF_START);
-		break;
-	case IBS_SEQ_START_AFTER_STOP:
-		event->pmu->start(event, PERF_EF_RELOAD);
-		break;
-	case IBS_SEQ_STOP_UPDATE:
-		event->pmu->stop(event, PERF_EF_UPDATE);
-		break;
-	case IBS_SEQ_STOP:
-		event->pmu->stop(event, 0);
-		break;
-	case IBS_SEQ_DEL:
-		event->pmu->del(event, 0);
-		break;
-	}
 }
 
 #if IBS_KUNIT_HAVE_DIS
@@ -774,207 +808,1052 @@ static void ibs_kunit_cpu_starting(struct ibs_kunit_ctx *ctx)
 }
 #endif
 
-static void ibs_kunit_reset(struct ibs_kunit_ctx *ctx, struct ibs_kunit_inv *inv,
-			    struct perf_ibs *perf_ibs)
+/*
+ * Exploration.
+ *
+ * perf core drives an IBS event through pmu::add(), ::start(), ::stop() and
+ * ::del() in the orders its protocol allows, and an NMI can land at any
+ * instant of any of them.  The exploration enumerates every sequence of
+ * callbacks the protocol allows, up to IBS_KUNIT_MAX_SEQ long, for each PMU
+ * alone and with an event of the other PMU running, under every capability
+ * set the tree knows (ibs_kunit_params).  The last callback of a sequence is
+ * the step under test: it runs once per injection point - before and after
+ * every MSR access and every pcpu->state bit operation it makes in process
+ * context, and after it returned - and NMI content, with one NMI delivered
+ * through the real perf_ibs_nmi_handler() at that point.  The callbacks
+ * before it run once, without an NMI and unchecked: the state they leave is
+ * saved and restored before every run of the step, and the invariants are
+ * armed for the step under test only.
+ *
+ * What the hardware can put in front of the NMI: IbsVal is set only while
+ * the PMU is enabled, by a completed sample; IbsEn and CTL2[Dis] are written
+ * by software only.  So at a point the NMI carries
+ *  - nothing of IBS (another NMI source; the registers as they are),
+ *  - a sample that the PMU under test completes there, if it is enabled
+ *    there, that perf core takes or throttles,
+ *  - a sample of the other PMU, likewise (the scenario of 1b044ff3c17e),
+ *  - after a write that disabled the PMU under test: the late NMI without
+ *    Val that IBS_STOPPED exists to claim, and another NMI after it;
+ *  - before that write, the NMI of a sample pending in the CTL, and after
+ *    the callback the late NMI and another one: the late NMI must still
+ *    find IBS_STOPPED.
+ * And the CTL holds Val=0 or Val=1 when the step begins: a sample completed
+ * just before the step, whose NMI is still on its way, if the PMU is
+ * enabled; a stale sample left behind by an earlier stop if not.  The CTL
+ * thus meets the NMI with Val/En in each of the four combinations, wherever
+ * the hardware can produce them.  Documentation/invariants.md gives the
+ * invariants and their reasons.
+ */
+#define IBS_KUNIT_MAX_SEQ	5
+#define IBS_KUNIT_MAX_POINTS	48
+
+/* The pmu callbacks perf core issues. */
+enum ibs_kunit_cb {
+	IBS_CB_ADD_START,
+	IBS_CB_ADD,
+	IBS_CB_START,
+	IBS_CB_STOP,
+	IBS_CB_STOP_UPDATE,
+	IBS_CB_DEL,
+	IBS_CB_NR
+};
+
+static const char * const ibs_kunit_cb_name[IBS_CB_NR] = {
+	[IBS_CB_ADD_START]	= "add(PERF_EF_START)",
+	[IBS_CB_ADD]		= "add(0)",
+	[IBS_CB_START]		= "start(PERF_EF_RELOAD)",
+	[IBS_CB_STOP]		= "stop(0)",
+	[IBS_CB_STOP_UPDATE]	= "stop(PERF_EF_UPDATE)",
+	[IBS_CB_DEL]		= "del(0)",
+};
+
+/* Where perf core holds the event: not added, added but stopped, running. */
+enum ibs_kunit_ev {
+	IBS_EV_OFF,
+	IBS_EV_STOPPED,
+	IBS_EV_RUNNING,
+};
+
+/*
+ * The protocol: add() an event that is not added, start() one that is
+ * stopped; stop() and del() one that is added, stopped or not (perf core
+ * stops a throttled event again, and del() stops it anyway).
+ */
+static bool ibs_kunit_cb_allowed(enum ibs_kunit_ev ev, enum ibs_kunit_cb cb)
 {
-	memset(raw_cpu_ptr(perf_ibs_fetch.pcpu), 0, sizeof(struct cpu_perf_ibs));
-	memset(raw_cpu_ptr(perf_ibs_op.pcpu), 0, sizeof(struct cpu_perf_ibs));
-	ctx->nr_msrs = 0;
-	ctx->msrs_overflow = false;
-#if IBS_KUNIT_HAVE_DIS
-	ibs_kunit_cpu_starting(ctx);
+	switch (cb) {
+	case IBS_CB_ADD_START:
+	case IBS_CB_ADD:
+		return ev == IBS_EV_OFF;
+	case IBS_CB_START:
+		return ev == IBS_EV_STOPPED;
+	default:
+		return ev != IBS_EV_OFF;
+	}
+}
+
+static enum ibs_kunit_ev ibs_kunit_cb_result(enum ibs_kunit_cb cb)
+{
+	switch (cb) {
+	case IBS_CB_ADD_START:
+	case IBS_CB_START:
+		return IBS_EV_RUNNING;
+	case IBS_CB_DEL:
+		return IBS_EV_OFF;
+	default:
+		return IBS_EV_STOPPED;
+	}
+}
+
+static bool ibs_kunit_cb_stops(enum ibs_kunit_cb cb)
+{
+	return cb == IBS_CB_STOP || cb == IBS_CB_STOP_UPDATE || cb == IBS_CB_DEL;
+}
+
+/* What the NMI at a point carries. */
+enum ibs_kunit_nmi {
+	IBS_NMI_FOREIGN,
+	IBS_NMI_SAMPLE,
+	IBS_NMI_SAMPLE_THROTTLED,
+	IBS_NMI_OTHER,
+	IBS_NMI_OTHER_THROTTLED,
+	IBS_NMI_LATE,
+	IBS_NMI_PENDING_THEN_LATE,
+	IBS_NMI_NR
+};
+
+static const char * const ibs_kunit_nmi_name[IBS_NMI_NR] = {
+	[IBS_NMI_FOREIGN]		= "an NMI of another source",
+	[IBS_NMI_SAMPLE]		= "a sample of this PMU",
+	[IBS_NMI_SAMPLE_THROTTLED]	= "a sample of this PMU, throttled",
+	[IBS_NMI_OTHER]			= "a sample of the other PMU",
+	[IBS_NMI_OTHER_THROTTLED]	= "a sample of the other PMU, throttled",
+	[IBS_NMI_LATE]			= "the late NMI without Val, then another NMI",
+	[IBS_NMI_PENDING_THEN_LATE]	=
+		"the NMI of the pending sample, and after the callback the late NMI without Val, then another NMI",
+};
+
+enum ibs_kunit_inv_id {
+	IBS_INV_NMI_ENABLED,
+	IBS_INV_NMI_REENABLED,
+	IBS_INV_STALE_SAMPLE,
+	IBS_INV_SAMPLE_LOST,
+	IBS_INV_SAMPLE_TWICE,
+	IBS_INV_FOREIGN_CLAIMED,
+	IBS_INV_ENABLED_UNSTARTED,
+	IBS_INV_LATE_NMI_UNCLAIMED,
+	IBS_INV_LATE_NMI_TWICE,
+	IBS_INV_END_HW,
+	IBS_INV_END_STATE,
+	IBS_INV_NR
+};
+
+static const char * const ibs_kunit_inv_name[IBS_INV_NR] = {
+	[IBS_INV_NMI_ENABLED]		= "nmi-enabled",
+	[IBS_INV_NMI_REENABLED]		= "nmi-reenabled",
+	[IBS_INV_STALE_SAMPLE]		= "stale-sample",
+	[IBS_INV_SAMPLE_LOST]		= "sample-lost",
+	[IBS_INV_SAMPLE_TWICE]		= "sample-twice",
+	[IBS_INV_FOREIGN_CLAIMED]	= "foreign-claimed",
+	[IBS_INV_ENABLED_UNSTARTED]	= "enabled-unstarted",
+	[IBS_INV_LATE_NMI_UNCLAIMED]	= "late-nmi-unclaimed",
+	[IBS_INV_LATE_NMI_TWICE]	= "late-nmi-twice",
+	[IBS_INV_END_HW]		= "end-hw",
+	[IBS_INV_END_STATE]		= "end-state",
+};
+
+static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
+	[IBS_INV_NMI_ENABLED] =
+		"the NMI enabled a PMU that process context had not enabled yet",
+	[IBS_INV_NMI_REENABLED] =
+		"the NMI re-enabled a PMU that process context had disabled to stop it",
+	[IBS_INV_STALE_SAMPLE] =
+		"the NMI built a sample from stale register contents (Val=1 while the PMU was not enabled)",
+	[IBS_INV_SAMPLE_LOST] =
+		"a sample the PMU took while enabled and running was not delivered by its NMI",
+	[IBS_INV_SAMPLE_TWICE] =
+		"one NMI delivered more than one sample of a PMU",
+	[IBS_INV_FOREIGN_CLAIMED] =
+		"IBS claimed an NMI that carried no IBS sample while no IBS_STOPPED was pending",
+	[IBS_INV_ENABLED_UNSTARTED] =
+		"process context enabled the PMU while IBS_STARTED was not visible",
+	[IBS_INV_LATE_NMI_UNCLAIMED] =
+		"the late NMI after stop() disabled the PMU was not claimed (unknown NMI)",
+	[IBS_INV_LATE_NMI_TWICE] =
+		"after the late NMI, IBS claimed a second NMI of another source",
+	[IBS_INV_END_HW] =
+		"after the callback the PMU is enabled while its event is stopped or deleted, or disabled while it runs",
+	[IBS_INV_END_STATE] =
+		"after the callback pcpu->state or hw.state disagrees with the event (IBS_ENABLED iff added; IBS_STARTED and no PERF_HES_STOPPED iff running)",
+};
+
+static const char * const ibs_kunit_bitop_name[] = {
+	[IBS_KUNIT_SET_BIT]		= "set_bit",
+	[IBS_KUNIT_CLEAR_BIT]		= "clear_bit",
+	[IBS_KUNIT_TEST_BIT]		= "test_bit",
+	[IBS_KUNIT_TEST_AND_SET_BIT]	= "test_and_set_bit",
+	[IBS_KUNIT_TEST_AND_CLEAR_BIT]	= "test_and_clear_bit",
+};
+
+static const char * const ibs_kunit_state_bit_name[] = {
+	[IBS_ENABLED]	= "IBS_ENABLED",
+	[IBS_STARTED]	= "IBS_STARTED",
+	[IBS_STOPPING]	= "IBS_STOPPING",
+	[IBS_STOPPED]	= "IBS_STOPPED",
+};
+
+/* An injection point of the step under test, and what it finds. */
+struct ibs_kunit_at {
+	struct ibs_kunit_point pt;
+	bool en[2];		/* per PMU: enabled in the hardware here */
+	bool val[2];		/* per PMU: the CTL holds Val=1 here */
+	bool genuine[2];	/* per PMU: ... of a sample taken while enabled */
+	bool disabled;		/* the step has disabled the PMU under test */
+};
+
+/* One run of the step under test. */
+struct ibs_kunit_run {
+	struct perf_ibs *pmu;		/* the PMU under test */
+	struct perf_ibs *other;		/* the other PMU, if its event runs */
+	enum ibs_kunit_cb cb;
+	int inject;			/* point of the NMI, -1 for none */
+	enum ibs_kunit_nmi content;
+	bool dry;			/* no NMI: record every point */
+
+	unsigned int points;
+	struct ibs_kunit_at at[IBS_KUNIT_MAX_POINTS];
+	bool proc_en[2];	/* process context's last write left it enabled */
+	bool genuine[2];	/* the CTL's Val=1 is a sample taken while enabled */
+	bool disabled;		/* process context disabled the PMU under test */
+	bool nmi_val, nmi_en;	/* the PMU under test's CTL at the NMI */
+	unsigned long violated;	/* BIT(enum ibs_kunit_inv_id) */
+};
+
+/* The state a sequence of callbacks left behind, restored for each run. */
+struct ibs_kunit_snap {
+	u32 msr[IBS_KUNIT_MAX_MSRS];
+	u64 val[IBS_KUNIT_MAX_MSRS];
+	unsigned int nr_msrs;
+	struct cpu_perf_ibs pcpu[2];
+	struct perf_event event;	/* of the PMU under test */
+	struct perf_event other;	/* of the other PMU */
+	enum ibs_kunit_ev ev;
+};
+
+/*
+ * A capability set: IBS_CAPS_* as CPUID Fn8000_001B reports them and the
+ * CPU family (and model) that selects the quirks ibs.c knows.
+ */
+struct ibs_kunit_caps {
+	const char *name;
+	u32 caps;
+	u8 family;
+	u8 model;
+};
+
+/* The PMU under test, and whether an event of the other one runs. */
+struct ibs_kunit_param {
+	const struct ibs_kunit_caps *caps;
+	bool op;
+	bool both;
+};
+
+#define IBS_KUNIT_CAPS_OPCNT \
+	(IBS_CAPS_DEFAULT | IBS_CAPS_RDWROPCNT | IBS_CAPS_OPCNT | \
+	 IBS_CAPS_OPCNTEXT)
+#ifdef IBS_CAPS_ZEN4
+#define IBS_KUNIT_CAPS_ZEN4	IBS_CAPS_ZEN4
+#else
+#define IBS_KUNIT_CAPS_ZEN4	0
 #endif
-	ctx->nr_trace = 0;
-	ctx->inject_pmu = NULL;
-	ctx->inject_at = -1;
-	ctx->proc_accesses = 0;
-	ctx->nmis = 0;
-	ctx->fetch_samples = 0;
-	ctx->op_samples = 0;
-	memset(inv, 0, sizeof(*inv));
-	inv->pmu = perf_ibs;
-	ctx->inv = inv;
+#ifdef IBS_CAPS_BIT63_FILTER
+#define IBS_KUNIT_CAPS_BIT63	IBS_CAPS_BIT63_FILTER
+#else
+#define IBS_KUNIT_CAPS_BIT63	0
+#endif
+#if IBS_KUNIT_HAVE_DIS
+#define IBS_KUNIT_CAPS_DIS	IBS_CAPS_DIS
+#else
+#define IBS_KUNIT_CAPS_DIS	0
+#endif
+/* Every capability the tree's header names. */
+#define IBS_KUNIT_CAPS_ALL \
+	(IBS_KUNIT_CAPS_OPCNT | IBS_CAPS_BRNTRGT | IBS_CAPS_RIPINVALIDCHK | \
+	 IBS_CAPS_OPBRNFUSE | IBS_CAPS_FETCHCTLEXTD | IBS_CAPS_OPDATA4 | \
+	 IBS_KUNIT_CAPS_ZEN4 | IBS_KUNIT_CAPS_BIT63 | IBS_KUNIT_CAPS_DIS)
+
+static const struct ibs_kunit_caps ibs_kunit_caps_default = {
+	.name = "default",
+	.caps = IBS_CAPS_DEFAULT,
+	.family = 0x19,
+	.model = 0x10,
+};
+
+/* Erratum #420: perf_ibs_disable_event() clears the count first. */
+static const struct ibs_kunit_caps ibs_kunit_caps_fam10h = {
+	.name = "fam10h",
+	.caps = IBS_CAPS_DEFAULT,
+	.family = 0x10,
+	.model = 0x02,
+};
+
+/* perf_ibs_fetch_init(): fetch_count_reset_broken on 16h-18h. */
+static const struct ibs_kunit_caps ibs_kunit_caps_fam17h = {
+	.name = "fam17h",
+	.caps = IBS_CAPS_DEFAULT,
+	.family = 0x17,
+	.model = 0x31,
+};
+
+static const struct ibs_kunit_caps ibs_kunit_caps_opcnt = {
+	.name = "opcnt",
+	.caps = IBS_KUNIT_CAPS_OPCNT,
+	.family = 0x19,
+	.model = 0x10,
+};
+
+#ifdef IBS_CAPS_ZEN4
+static const struct ibs_kunit_caps ibs_kunit_caps_zen4 = {
+	.name = "zen4",
+	.caps = IBS_KUNIT_CAPS_OPCNT | IBS_CAPS_ZEN4,
+	.family = 0x19,
+	.model = 0x10,
+};
+#endif
+
+#ifdef IBS_CAPS_BIT63_FILTER
+static const struct ibs_kunit_caps ibs_kunit_caps_bit63 = {
+	.name = "bit63",
+	.caps = IBS_CAPS_DEFAULT | IBS_CAPS_BIT63_FILTER,
+	.family = 0x1a,
+	.model = 0x00,
+};
+#endif
+
+#if IBS_KUNIT_HAVE_DIS
+static const struct ibs_kunit_caps ibs_kunit_caps_dis = {
+	.name = "dis",
+	.caps = IBS_CAPS_DEFAULT | IBS_CAPS_DIS,
+	.family = 0x1a,
+	.model = 0x00,
+};
+#endif
+
+static const struct ibs_kunit_caps ibs_kunit_caps_all = {
+	.name = "all",
+	.caps = IBS_KUNIT_CAPS_ALL,
+	.family = 0x1a,
+	.model = 0x00,
+};
+
+static const struct ibs_kunit_param ibs_kunit_params[] = {
+	{ &ibs_kunit_caps_default, false, false },
+	{ &ibs_kunit_caps_default, true, false },
+	{ &ibs_kunit_caps_default, false, true },
+	{ &ibs_kunit_caps_default, true, true },
+	{ &ibs_kunit_caps_fam10h, false, false },
+	{ &ibs_kunit_caps_fam10h, true, false },
+	{ &ibs_kunit_caps_fam10h, false, true },
+	{ &ibs_kunit_caps_fam10h, true, true },
+	{ &ibs_kunit_caps_fam17h, false, false },
+	{ &ibs_kunit_caps_fam17h, true, false },
+	{ &ibs_kunit_caps_fam17h, false, true },
+	{ &ibs_kunit_caps_fam17h, true, true },
+	{ &ibs_kunit_caps_opcnt, false, false },
+	{ &ibs_kunit_caps_opcnt, true, false },
+	{ &ibs_kunit_caps_opcnt, false, true },
+	{ &ibs_kunit_caps_opcnt, true, true },
+#ifdef IBS_CAPS_ZEN4
+	{ &ibs_kunit_caps_zen4, false, false },
+	{ &ibs_kunit_caps_zen4, true, false },
+	{ &ibs_kunit_caps_zen4, false, true },
+	{ &ibs_kunit_caps_zen4, true, true },
+#endif
+#ifdef IBS_CAPS_BIT63_FILTER
+	{ &ibs_kunit_caps_bit63, false, false },
+	{ &ibs_kunit_caps_bit63, true, false },
+	{ &ibs_kunit_caps_bit63, false, true },
+	{ &ibs_kunit_caps_bit63, true, true },
+#endif
+#if IBS_KUNIT_HAVE_DIS
+	{ &ibs_kunit_caps_dis, false, false },
+	{ &ibs_kunit_caps_dis, true, false },
+	{ &ibs_kunit_caps_dis, false, true },
+	{ &ibs_kunit_caps_dis, true, true },
+#endif
+	{ &ibs_kunit_caps_all, false, false },
+	{ &ibs_kunit_caps_all, true, false },
+	{ &ibs_kunit_caps_all, false, true },
+	{ &ibs_kunit_caps_all, true, true },
+};
+
+static void ibs_kunit_param_desc(const struct ibs_kunit_param *param,
+				 char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "caps %s, %s PMU%s",
+		 param->caps->name, param->op ? "OP" : "FETCH",
+		 param->both ? " with the other PMU running" : " alone");
+}
+
+struct ibs_kunit_explorer {
+	struct kunit *test;
+	struct ibs_kunit_ctx *ctx;
+	const struct ibs_kunit_param *param;
+	struct perf_ibs *pmu, *other;
+	struct perf_event *event, *other_event;
+	unsigned int depth;
+	enum ibs_kunit_cb seq[IBS_KUNIT_MAX_SEQ];
+	struct ibs_kunit_snap snap[IBS_KUNIT_MAX_SEQ];
+	struct ibs_kunit_run run;
+	struct ibs_kunit_at dry[IBS_KUNIT_MAX_POINTS];
+	bool dry_disabled;	/* the step without an NMI disabled the PMU */
+	int error;
+
+	unsigned long sequences, tuples;
+	unsigned int points[IBS_CB_NR];	/* most points of one callback */
+	unsigned long violations[IBS_INV_NR];
+	unsigned long reported;
+};
+
+static struct perf_ibs *ibs_kunit_pmu_at(unsigned int idx)
+{
+	return idx ? &perf_ibs_op : &perf_ibs_fetch;
+}
+
+static const char *ibs_kunit_msr_name(u32 msr)
+{
+	if (msr == perf_ibs_fetch.msr)
+		return "IBS_FETCH_CTL";
+	if (msr == perf_ibs_op.msr)
+		return "IBS_OP_CTL";
+#if IBS_KUNIT_HAVE_DIS
+	if (msr == perf_ibs_fetch.msr2)
+		return "IBS_FETCH_CTL2";
+	if (msr == perf_ibs_op.msr2)
+		return "IBS_OP_CTL2";
+#endif
+	return "an IBS data MSR";
+}
+
+/* A completed sample in the CTL: Val=1, the count at its maximum. */
+static void ibs_kunit_complete_sample(struct ibs_kunit_ctx *ctx,
+				      struct perf_ibs *perf_ibs)
+{
+	*ibs_kunit_reg(ctx, perf_ibs->msr) |= ibs_kunit_stale_ctl(perf_ibs);
+}
+
+/* hw.interrupts of a throttled event: MAX_INTERRUPTS of kernel/events/core.c */
+#define IBS_KUNIT_THROTTLED	(~0ULL)
+
+/*
+ * Have perf core throttle the next sample of @event: it throttles once
+ * the interrupts of one tick reach max_samples_per_tick
+ * (__perf_event_account_interrupt()).  One accounted interrupt ties
+ * hw.interrupts to this CPU's tick, which cannot advance with interrupts
+ * off; the sample's own interrupt then crosses any limit.
+ */
+static void ibs_kunit_arm_throttle(struct perf_event *event)
+{
+	perf_event_account_interrupt(event);
+	event->hw.interrupts = IBS_KUNIT_THROTTLED - 1;
+}
+
+static void ibs_kunit_record(struct ibs_kunit_run *run,
+			     const struct ibs_kunit_point *pt)
+{
+	struct ibs_kunit_ctx *ctx = ibs_kunit_ctx;
+	struct ibs_kunit_at *at;
+	unsigned int i;
+
+	if (run->points >= IBS_KUNIT_MAX_POINTS)
+		return;
+	at = &run->at[run->points];
+	at->pt = *pt;
+	for (i = 0; i < 2; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+
+		at->en[i] = ibs_kunit_enabled(ctx, perf_ibs);
+		at->val[i] = *ibs_kunit_reg(ctx, perf_ibs->msr) &
+			     perf_ibs->valid_mask;
+		at->genuine[i] = at->val[i] && run->genuine[i];
+	}
+	at->disabled = run->disabled;
 }
 
 /*
- * One run: the sequence's precondition, the CTL set to @rs, the sequence
- * with an NMI before process-context MSR access @k (after the last one if
- * @k is the number of accesses, none if @k < 0).  Returns the number of
- * process-context accesses of the sequence and the violated invariants.
+ * The NMI through the real handler, with the invariants of one NMI.
+ * Returns what the handler returned.
  */
-static unsigned int ibs_kunit_run_point(struct kunit *test,
-					enum ibs_kunit_seq seq,
-					struct perf_ibs *perf_ibs,
-					unsigned int rs, int k,
-					unsigned long *violated)
+static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
+				 struct ibs_kunit_run *run)
 {
-	struct ibs_kunit_ctx *ctx = test->priv;
-	struct ibs_kunit_inv inv;
-	struct perf_event *event;
-	unsigned long flags, state;
-	unsigned int n;
+	bool valid[2], genuine[2], stopped = false;
+	unsigned int before[2], i, n;
+	struct pt_regs regs = {};
+	int handled;
+
+	for (i = 0; i < 2; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+
+		valid[i] = *ibs_kunit_reg(ctx, perf_ibs->msr) &
+			   perf_ibs->valid_mask;
+		genuine[i] = valid[i] && run->genuine[i];
+		stopped |= ibs_kunit_state(perf_ibs) & BIT(IBS_STOPPED);
+		before[i] = ctx->samples[i];
+	}
+	ctx->in_nmi = true;
+	handled = perf_ibs_nmi_handler(NMI_LOCAL, &regs);
+	ctx->in_nmi = false;
+	ctx->nmis++;
+
+	for (i = 0; i < 2; i++) {
+		n = ctx->samples[i] - before[i];
+		if (n > 1)
+			run->violated |= BIT(IBS_INV_SAMPLE_TWICE);
+		if (n && !genuine[i])
+			run->violated |= BIT(IBS_INV_STALE_SAMPLE);
+		if (genuine[i] && run->proc_en[i] && !n &&
+		    !ibs_kunit_cb_stops(run->cb))
+			run->violated |= BIT(IBS_INV_SAMPLE_LOST);
+	}
+	if (handled && !genuine[0] && !genuine[1] && !stopped)
+		run->violated |= BIT(IBS_INV_FOREIGN_CLAIMED);
+	return handled;
+}
+
+/* The late NMI without Val after a disable write, then a foreign one. */
+static void ibs_kunit_late_nmi(struct ibs_kunit_ctx *ctx,
+			       struct ibs_kunit_run *run)
+{
+	if (!ibs_kunit_explore_nmi(ctx, run))
+		run->violated |= BIT(IBS_INV_LATE_NMI_UNCLAIMED);
+	if (ibs_kunit_explore_nmi(ctx, run))
+		run->violated |= BIT(IBS_INV_LATE_NMI_TWICE);
+}
+
+static void ibs_kunit_inject(struct ibs_kunit_ctx *ctx,
+			     struct ibs_kunit_run *run)
+{
+	struct perf_ibs *target = NULL;
+	bool throttle = false;
+	u64 ctl;
+
+	switch (run->content) {
+	case IBS_NMI_SAMPLE_THROTTLED:
+		throttle = true;
+		fallthrough;
+	case IBS_NMI_SAMPLE:
+		target = run->pmu;
+		break;
+	case IBS_NMI_OTHER_THROTTLED:
+		throttle = true;
+		fallthrough;
+	case IBS_NMI_OTHER:
+		target = run->other;
+		break;
+	default:
+		break;
+	}
+	if (target) {
+		ibs_kunit_complete_sample(ctx, target);
+		run->genuine[ibs_kunit_pmu_idx(target)] = true;
+		if (throttle)
+			ibs_kunit_arm_throttle(this_cpu_ptr(target->pcpu)->event);
+	}
+	ctl = *ibs_kunit_reg(ctx, run->pmu->msr);
+	run->nmi_val = ctl & run->pmu->valid_mask;
+	run->nmi_en = ctl & run->pmu->enable_mask;
+
+	if (run->content != IBS_NMI_LATE) {
+		ibs_kunit_explore_nmi(ctx, run);
+		return;
+	}
+	ibs_kunit_late_nmi(ctx, run);
+}
+
+/* The point after the callback returned. */
+static const struct ibs_kunit_point ibs_kunit_returned = {
+	.bitop = -1, .returned = true,
+};
+
+/* An injection point of the step under test: record it, or deliver the NMI. */
+static void ibs_kunit_explore_point(struct ibs_kunit_ctx *ctx,
+				    const struct ibs_kunit_point *pt)
+{
+	struct ibs_kunit_run *run = ctx->run;
+
+	if (run->dry)
+		ibs_kunit_record(run, pt);
+	if (run->inject == (int)run->points)
+		ibs_kunit_inject(ctx, run);
+	run->points++;
+}
+
+/* A write to a CTL (or CTL2) MSR of the step under test or of its NMI. */
+static void ibs_kunit_explore_written(struct ibs_kunit_ctx *ctx,
+				      struct perf_ibs *perf_ibs, u32 msr,
+				      u64 val, bool was_enabled)
+{
+	struct ibs_kunit_run *run = ctx->run;
+	unsigned int i = ibs_kunit_pmu_idx(perf_ibs);
+	bool en = ibs_kunit_enabled(ctx, perf_ibs);
+
+	if (msr == perf_ibs->msr && !(val & perf_ibs->valid_mask))
+		run->genuine[i] = false;
+	if (ctx->in_nmi) {
+		if (en && !run->proc_en[i])
+			run->violated |= ibs_kunit_cb_stops(run->cb) ?
+					 BIT(IBS_INV_NMI_REENABLED) :
+					 BIT(IBS_INV_NMI_ENABLED);
+		return;
+	}
+	if (en && !(ibs_kunit_state(perf_ibs) & BIT(IBS_STARTED)))
+		run->violated |= BIT(IBS_INV_ENABLED_UNSTARTED);
+	if (perf_ibs == run->pmu && was_enabled && !en)
+		run->disabled = true;
+	run->proc_en[i] = en;
+}
+
+static const struct ibs_kunit_observer ibs_kunit_explorer = {
+	.point = ibs_kunit_explore_point,
+	.written = ibs_kunit_explore_written,
+};
+
+/*
+ * @cb on @event, with the event state perf core keeps around it: ACTIVE
+ * from event_sched_in() on, INACTIVE after event_sched_out() (perf core
+ * throttles only an ACTIVE event).
+ */
+static int ibs_kunit_call(struct perf_event *event, enum ibs_kunit_cb cb)
+{
+	switch (cb) {
+	case IBS_CB_ADD_START:
+		event->state = PERF_EVENT_STATE_ACTIVE;
+		return event->pmu->add(event, PERF_EF_START);
+	case IBS_CB_ADD:
+		event->state = PERF_EVENT_STATE_ACTIVE;
+		return event->pmu->add(event, 0);
+	case IBS_CB_START:
+		event->pmu->start(event, PERF_EF_RELOAD);
+		break;
+	case IBS_CB_STOP:
+		event->pmu->stop(event, 0);
+		break;
+	case IBS_CB_STOP_UPDATE:
+		event->pmu->stop(event, PERF_EF_UPDATE);
+		break;
+	case IBS_CB_DEL:
+		event->pmu->del(event, 0);
+		event->state = PERF_EVENT_STATE_INACTIVE;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void ibs_kunit_save(struct ibs_kunit_explorer *x,
+			   struct ibs_kunit_snap *snap, enum ibs_kunit_ev ev)
+{
+	struct ibs_kunit_ctx *ctx = x->ctx;
+	unsigned int i;
+
+	memcpy(snap->msr, ctx->msr, sizeof(snap->msr));
+	memcpy(snap->val, ctx->val, sizeof(snap->val));
+	snap->nr_msrs = ctx->nr_msrs;
+	for (i = 0; i < 2; i++)
+		snap->pcpu[i] = *this_cpu_ptr(ibs_kunit_pmu_at(i)->pcpu);
+	snap->event = *x->event;
+	snap->other = *x->other_event;
+	snap->ev = ev;
+}
+
+static void ibs_kunit_restore(struct ibs_kunit_explorer *x,
+			      const struct ibs_kunit_snap *snap)
+{
+	struct ibs_kunit_ctx *ctx = x->ctx;
+	unsigned int i;
+
+	memcpy(ctx->msr, snap->msr, sizeof(ctx->msr));
+	memcpy(ctx->val, snap->val, sizeof(ctx->val));
+	ctx->nr_msrs = snap->nr_msrs;
+	for (i = 0; i < 2; i++)
+		*this_cpu_ptr(ibs_kunit_pmu_at(i)->pcpu) = snap->pcpu[i];
+	*x->event = snap->event;
+	*x->other_event = snap->other;
+	ctx->nr_trace = 0;
+	ctx->nmis = 0;
+	ctx->samples[0] = 0;
+	ctx->samples[1] = 0;
+}
+
+/* The end state of one PMU's event after the step, against perf core's. */
+static void ibs_kunit_check_end(struct ibs_kunit_ctx *ctx,
+				struct ibs_kunit_run *run,
+				struct perf_ibs *perf_ibs,
+				struct perf_event *event, enum ibs_kunit_ev ev)
+{
+	unsigned long state = ibs_kunit_state(perf_ibs);
+	bool added = ev != IBS_EV_OFF;
+	bool running = ev == IBS_EV_RUNNING &&
+		       event->hw.interrupts != IBS_KUNIT_THROTTLED;
+
+	if (ibs_kunit_enabled(ctx, perf_ibs) != running)
+		run->violated |= BIT(IBS_INV_END_HW);
+	if (!!(state & BIT(IBS_ENABLED)) != added ||
+	    !!(state & BIT(IBS_STARTED)) != running ||
+	    (added && !(event->hw.state & PERF_HES_STOPPED) != running))
+		run->violated |= BIT(IBS_INV_END_STATE);
+}
+
+/*
+ * One run of the step under test from the saved state: @val is the CTL's
+ * Val bit when it begins; an NMI with @content at point @inject (none if
+ * -1).  Interrupts are off, as perf core has them in the callbacks, and
+ * the test cannot move to another CPU.
+ */
+static void ibs_kunit_run_step(struct ibs_kunit_explorer *x,
+			       enum ibs_kunit_cb cb, bool val, int inject,
+			       enum ibs_kunit_nmi content)
+{
+	const struct ibs_kunit_snap *snap = &x->snap[x->depth];
+	struct ibs_kunit_ctx *ctx = x->ctx;
+	struct ibs_kunit_run *run = &x->run;
+	unsigned long flags;
+	unsigned int i;
+	int ret;
 	u64 *ctl;
 
-	ibs_kunit_reset(ctx, &inv, perf_ibs);
-	event = ibs_kunit_event(test, perf_ibs);
+	local_irq_save(flags);
+	ibs_kunit_restore(x, snap);
+	run->pmu = x->pmu;
+	run->other = x->param->both ? x->other : NULL;
+	run->cb = cb;
+	run->inject = inject;
+	run->content = content;
+	run->dry = inject < 0;
+	run->points = 0;
+	run->disabled = false;
+	run->violated = 0;
+
+	ctl = ibs_kunit_reg(ctx, x->pmu->msr);
+	if (val)
+		*ctl |= ibs_kunit_stale_ctl(x->pmu);
+	else
+		*ctl &= ~x->pmu->valid_mask;
+	for (i = 0; i < 2; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+
+		run->proc_en[i] = ibs_kunit_enabled(ctx, perf_ibs);
+		run->genuine[i] = perf_ibs == x->pmu && val && run->proc_en[i];
+	}
+
+	ctx->run = run;
+	ctx->observer = &ibs_kunit_explorer;
+	ret = ibs_kunit_call(x->event, cb);
+	ibs_kunit_explore_point(ctx, &ibs_kunit_returned);
+	if (content == IBS_NMI_PENDING_THEN_LATE && inject >= 0) {
+		*ibs_kunit_reg(ctx, x->pmu->msr) &= ~x->pmu->valid_mask;
+		ibs_kunit_late_nmi(ctx, run);
+	}
+	ctx->observer = NULL;
+	ctx->run = NULL;
+
+	ibs_kunit_check_end(ctx, run, x->pmu, x->event, ibs_kunit_cb_result(cb));
+	if (x->param->both)
+		ibs_kunit_check_end(ctx, run, x->other, x->other_event,
+				    IBS_EV_RUNNING);
+	local_irq_restore(flags);
+	if (ret && !x->error)
+		x->error = ret;
+}
+
+static int ibs_kunit_where(char *buf, size_t size,
+			   const struct ibs_kunit_at *at)
+{
+	const struct ibs_kunit_point *pt = &at->pt;
+
+	if (pt->returned)
+		return scnprintf(buf, size, "after it returned");
+	if (pt->bitop < 0)
+		return scnprintf(buf, size, "%s %s(%s)",
+				 pt->after ? "after" : "before",
+				 pt->write ? "wrmsr" : "rdmsr",
+				 ibs_kunit_msr_name(pt->msr));
+	return scnprintf(buf, size, "%s %s(%s) of %s",
+			 pt->after ? "after" : "before",
+			 ibs_kunit_bitop_name[pt->bitop],
+			 ibs_kunit_state_bit_name[pt->bit],
+			 pt->owner ? "OP" : "FETCH");
+}
+
+static void ibs_kunit_report(struct ibs_kunit_explorer *x, bool val,
+			     int inject, unsigned int points)
+{
+	unsigned long violated = x->run.violated;
+	char seq[160], where[80], desc[KUNIT_PARAM_DESC_SIZE];
+	unsigned int i;
+	int id, len = 0;
+
+	if (!violated)
+		return;
+	for (i = 0; i <= x->depth; i++)
+		len += scnprintf(seq + len, sizeof(seq) - len, "%s%s",
+				 i ? " -> " : "",
+				 ibs_kunit_cb_name[x->seq[i]]);
+	ibs_kunit_param_desc(x->param, desc);
+	if (inject < 0)
+		scnprintf(where, sizeof(where), "no NMI");
+	else
+		ibs_kunit_where(where, sizeof(where), &x->dry[inject]);
+
+	for_each_set_bit(id, &violated, IBS_INV_NR) {
+		x->violations[id]++;
+		if (x->reported & BIT(id))
+			continue;
+		x->reported |= BIT(id);
+		if (inject < 0)
+			KUNIT_FAIL(x->test,
+				   "%s: %s [%s]: %s, no NMI, Val=%d at the start of the last callback",
+				   desc, ibs_kunit_inv_text[id],
+				   ibs_kunit_inv_name[id], seq, val);
+		else
+			KUNIT_FAIL(x->test,
+				   "%s: %s [%s]: %s, NMI %s (point %d of %u) with %s; Val=%d at the start of the last callback, CTL Val=%d En=%d at the NMI",
+				   desc, ibs_kunit_inv_text[id],
+				   ibs_kunit_inv_name[id], seq, where, inject + 1, points,
+				   ibs_kunit_nmi_name[x->run.content], val,
+				   x->run.nmi_val, x->run.nmi_en);
+	}
+}
+
+static bool ibs_kunit_applies(struct ibs_kunit_explorer *x,
+			      const struct ibs_kunit_at *pt,
+			      enum ibs_kunit_nmi content)
+{
+	unsigned int me = ibs_kunit_pmu_idx(x->pmu), other = !me;
+
+	switch (content) {
+	case IBS_NMI_FOREIGN:
+		return true;
+	case IBS_NMI_SAMPLE:
+	case IBS_NMI_SAMPLE_THROTTLED:
+		return pt->en[me] && !pt->val[me];
+	case IBS_NMI_OTHER:
+	case IBS_NMI_OTHER_THROTTLED:
+		return x->param->both && pt->en[other] && !pt->val[other];
+	case IBS_NMI_LATE:
+		return pt->disabled && !pt->val[me];
+	case IBS_NMI_PENDING_THEN_LATE:
+		return x->dry_disabled && !pt->disabled && !pt->pt.returned &&
+		       pt->genuine[me];
+	default:
+		return false;
+	}
+}
+
+/* The step under test: @cb from the state the sequence so far left. */
+static void ibs_kunit_test_step(struct ibs_kunit_explorer *x,
+				enum ibs_kunit_cb cb)
+{
+	enum ibs_kunit_nmi content;
+	unsigned int n, p;
+	int val;
+
+	x->sequences++;
+	for (val = 0; val <= 1; val++) {
+		ibs_kunit_run_step(x, cb, val, -1, IBS_NMI_FOREIGN);
+		n = min_t(unsigned int, x->run.points, IBS_KUNIT_MAX_POINTS);
+		memcpy(x->dry, x->run.at, sizeof(x->dry));
+		x->dry_disabled = x->run.disabled;
+		x->points[cb] = max(x->points[cb], n);
+		ibs_kunit_report(x, val, -1, n);
+		for (p = 0; p < n; p++) {
+			for (content = 0; content < IBS_NMI_NR; content++) {
+				if (!ibs_kunit_applies(x, &x->dry[p], content))
+					continue;
+				ibs_kunit_run_step(x, cb, val, p, content);
+				x->tuples++;
+				ibs_kunit_report(x, val, p, n);
+			}
+		}
+	}
+}
+
+static void ibs_kunit_explore_from(struct ibs_kunit_explorer *x)
+{
+	enum ibs_kunit_ev ev = x->snap[x->depth].ev;
+	unsigned long flags;
+	enum ibs_kunit_cb cb;
+	int ret;
+
+	for (cb = 0; cb < IBS_CB_NR; cb++) {
+		if (!ibs_kunit_cb_allowed(ev, cb))
+			continue;
+		x->seq[x->depth] = cb;
+		ibs_kunit_test_step(x, cb);
+		if (x->depth + 1 == IBS_KUNIT_MAX_SEQ)
+			continue;
+
+		local_irq_save(flags);
+		ibs_kunit_restore(x, &x->snap[x->depth]);
+		ret = ibs_kunit_call(x->event, cb);
+		ibs_kunit_save(x, &x->snap[x->depth + 1],
+			       ibs_kunit_cb_result(cb));
+		local_irq_restore(flags);
+		if (ret && !x->error)
+			x->error = ret;
+
+		x->depth++;
+		ibs_kunit_explore_from(x);
+		x->depth--;
+	}
+}
+
+static void ibs_kunit_setup_caps(struct ibs_kunit_ctx *ctx,
+				 const struct ibs_kunit_caps *caps);
+
+static void ibs_kunit_explore(struct kunit *test,
+			      const struct ibs_kunit_param *param)
+{
+	struct ibs_kunit_explorer *x;
+	unsigned long flags;
+	char desc[KUNIT_PARAM_DESC_SIZE];
+	int id, ret = 0;
+
+	x = kunit_kzalloc(test, sizeof(*x), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, x);
+	x->test = test;
+	x->ctx = test->priv;
+	x->param = param;
+	x->pmu = param->op ? &perf_ibs_op : &perf_ibs_fetch;
+	x->other = param->op ? &perf_ibs_fetch : &perf_ibs_op;
+
+	ibs_kunit_setup_caps(x->ctx, param->caps);
+	x->event = ibs_kunit_event(test, x->pmu);
+	x->other_event = ibs_kunit_event(test, x->other);
 
 	local_irq_save(flags);
-	ibs_kunit_seq_pre(seq, event);
-	ctl = ibs_kunit_reg(ctx, perf_ibs->msr);
-	if (rs & IBS_KUNIT_RS_VAL)
-		*ctl |= ibs_kunit_stale_ctl(perf_ibs);
-	else
-		*ctl &= ~perf_ibs->valid_mask;
-	if (rs & IBS_KUNIT_RS_EN)
-		*ctl |= perf_ibs->enable_mask;
-	else
-		*ctl &= ~perf_ibs->enable_mask;
-
-	ctx->proc_accesses = 0;
-	ctx->inject_at = k;
-	ibs_kunit_seq_run(seq, event);
-	ctx->inject_at = -1;
-	n = ctx->proc_accesses;
-
-	if (k >= 0 && k >= n) {
-		ibs_kunit_inv_nmi(ctx);
-		if (ibs_kunit_seq_stops(seq)) {
-			if (!inv.nmi_handled)
-				inv.violated |= BIT(IBS_INV_LATE_NMI_UNCLAIMED);
-			ibs_kunit_inv_nmi(ctx);
-			if (inv.nmi_handled)
-				inv.violated |= BIT(IBS_INV_LATE_NMI_TWICE);
-		}
-	}
-
-	state = ibs_kunit_state(perf_ibs);
-	if (seq == IBS_SEQ_DEL &&
-	    ((state & (BIT(IBS_ENABLED) | BIT(IBS_STARTED))) ||
-	     ibs_kunit_enabled(ctx, perf_ibs)))
-		inv.violated |= BIT(IBS_INV_DEL_LEFTOVER);
-	if (ibs_kunit_enabled(ctx, perf_ibs) != inv.en[ibs_kunit_idx(perf_ibs)])
-		inv.violated |= BIT(IBS_INV_HW_STATE);
-	ctx->inv = NULL;
+	/* No state of an earlier parameter: pcpu->state, registers. */
+	memset(this_cpu_ptr(perf_ibs_fetch.pcpu), 0, sizeof(struct cpu_perf_ibs));
+	memset(this_cpu_ptr(perf_ibs_op.pcpu), 0, sizeof(struct cpu_perf_ibs));
+	x->ctx->nr_msrs = 0;
+#if IBS_KUNIT_HAVE_DIS
+	ibs_kunit_cpu_starting(x->ctx);
+#endif
+	if (param->both)
+		ret = ibs_kunit_call(x->other_event, IBS_CB_ADD_START);
+	ibs_kunit_save(x, &x->snap[0], IBS_EV_OFF);
 	local_irq_restore(flags);
+	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "add() of the other PMU's event");
 
-	KUNIT_ASSERT_FALSE(test, ctx->msrs_overflow);
-	*violated = inv.violated;
-	return n;
-}
+	ibs_kunit_explore_from(x);
 
-static void ibs_kunit_inject_all(struct kunit *test, enum ibs_kunit_seq seq,
-				 struct perf_ibs *perf_ibs)
-{
-	unsigned int rs, n, points = 0, failures = 0;
-	unsigned long violated, reported = 0;
-	char where[48];
-	int id, k;
-
-	for (rs = 0; rs < IBS_KUNIT_NR_RS; rs++) {
-		n = ibs_kunit_run_point(test, seq, perf_ibs, rs, -1, &violated);
-		for (k = -1; k <= (int)n; k++) {
-			if (k >= 0) {
-				ibs_kunit_run_point(test, seq, perf_ibs, rs, k,
-						    &violated);
-				points++;
-			}
-			if (!violated)
-				continue;
-			failures++;
-			if (k < 0)
-				snprintf(where, sizeof(where), "no NMI");
-			else if (k < n)
-				snprintf(where, sizeof(where),
-					 "NMI before MSR access #%d", k + 1);
-			else
-				snprintf(where, sizeof(where),
-					 "NMI after the last MSR access (#%u)", n);
-			for_each_set_bit(id, &violated, IBS_INV_NR) {
-				if (reported & BIT(id))
-					continue;
-				reported |= BIT(id);
-				KUNIT_FAIL(test,
-					   "%s of %s, %s PMU, CTL Val=%u En=%u at the start: %s",
-					   where, ibs_kunit_seq_name[seq],
-					   ibs_kunit_pmu_name(perf_ibs),
-					   !!(rs & IBS_KUNIT_RS_VAL),
-					   !!(rs & IBS_KUNIT_RS_EN),
-					   ibs_kunit_inv_text[id]);
-			}
-		}
+	KUNIT_EXPECT_EQ_MSG(test, x->error, 0,
+			    "add() of an event that was not added failed");
+	KUNIT_ASSERT_FALSE(test, x->ctx->msrs_overflow);
+	ibs_kunit_param_desc(param, desc);
+	kunit_info(test, "%s: %lu sequences, %lu (sequence, point, NMI content) tuples explored; points per callback: add(START) %u, add %u, start %u, stop %u, stop(UPDATE) %u, del %u\n",
+		   desc, x->sequences, x->tuples,
+		   x->points[IBS_CB_ADD_START], x->points[IBS_CB_ADD],
+		   x->points[IBS_CB_START], x->points[IBS_CB_STOP],
+		   x->points[IBS_CB_STOP_UPDATE], x->points[IBS_CB_DEL]);
+	for (id = 0; id < IBS_INV_NR; id++) {
+		if (x->violations[id])
+			kunit_info(test, "%s: %lu tuples violate [%s]\n", desc,
+				   x->violations[id], ibs_kunit_inv_name[id]);
 	}
-	kunit_info(test, "%s, %s PMU: %u injection points explored, %u runs violated an invariant\n",
-		   ibs_kunit_seq_name[seq], ibs_kunit_pmu_name(perf_ibs), points,
-		   failures);
 }
 
-static void ibs_test_inject_add_op(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_ADD, &perf_ibs_op);
-}
+#ifdef KUNIT_CASE_PARAM
+KUNIT_ARRAY_PARAM(ibs_kunit_explore, ibs_kunit_params, ibs_kunit_param_desc);
 
-static void ibs_test_inject_add_fetch(struct kunit *test)
+static void ibs_test_explore(struct kunit *test)
 {
-	ibs_kunit_inject_all(test, IBS_SEQ_ADD, &perf_ibs_fetch);
+	ibs_kunit_explore(test, test->param_value);
 }
+#else
+/* KUnit before v5.11 has no parameterised cases: one case, a loop. */
+static void ibs_test_explore(struct kunit *test)
+{
+	unsigned int i;
 
-static void ibs_test_inject_start_after_stop_op(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_START_AFTER_STOP, &perf_ibs_op);
+	for (i = 0; i < ARRAY_SIZE(ibs_kunit_params); i++)
+		ibs_kunit_explore(test, &ibs_kunit_params[i]);
+	kunit_info(test, "all %zu parameters explored\n",
+		   ARRAY_SIZE(ibs_kunit_params));
 }
-
-static void ibs_test_inject_start_after_stop_fetch(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_START_AFTER_STOP, &perf_ibs_fetch);
-}
-
-static void ibs_test_inject_stop_update_op(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_STOP_UPDATE, &perf_ibs_op);
-}
-
-static void ibs_test_inject_stop_update_fetch(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_STOP_UPDATE, &perf_ibs_fetch);
-}
-
-static void ibs_test_inject_stop_op(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_STOP, &perf_ibs_op);
-}
-
-static void ibs_test_inject_stop_fetch(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_STOP, &perf_ibs_fetch);
-}
-
-static void ibs_test_inject_del_op(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_DEL, &perf_ibs_op);
-}
-
-static void ibs_test_inject_del_fetch(struct kunit *test)
-{
-	ibs_kunit_inject_all(test, IBS_SEQ_DEL, &perf_ibs_fetch);
-}
+#endif
 
 /*
  * The driver's capability-dependent state as perf_ibs_fetch_init() and
- * perf_ibs_op_init() set it up for @caps, then the CPU coming up.  The
- * tests only use capabilities whose setup is reproduced here.
+ * perf_ibs_op_init() set it up for @caps on a CPU of its family, then the
+ * CPU coming up.  The fields start from the values ibs.c initialises them
+ * with, saved before the first case changes them.
  */
-static void ibs_kunit_set_caps(struct ibs_kunit_ctx *ctx, u32 caps)
+static struct perf_ibs ibs_kunit_pristine[2];
+
+static void ibs_kunit_setup_caps(struct ibs_kunit_ctx *ctx,
+				 const struct ibs_kunit_caps *caps)
 {
-	ibs_caps = caps;
+	unsigned int i;
+
+	ibs_caps = caps->caps;
+	boot_cpu_data = *ibs_kunit_real_cpu;
+	boot_cpu_data.x86 = caps->family;
+	boot_cpu_data.x86_model = caps->model;
+	for (i = 0; i < 2; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+
+		perf_ibs->config_mask = ibs_kunit_pristine[i].config_mask;
+		perf_ibs->cnt_mask = ibs_kunit_pristine[i].cnt_mask;
+		perf_ibs->max_period = ibs_kunit_pristine[i].max_period;
+		perf_ibs->fetch_count_reset_broken = 0;
+		perf_ibs->fetch_ignore_if_zero_rip = 0;
+	}
+
+	/* perf_ibs_fetch_init() */
+	if (boot_cpu_data.x86 >= 0x16 && boot_cpu_data.x86 <= 0x18)
+		perf_ibs_fetch.fetch_count_reset_broken = 1;
+	if (boot_cpu_data.x86 == 0x19 && boot_cpu_data.x86_model < 0x10)
+		perf_ibs_fetch.fetch_ignore_if_zero_rip = 1;
+#ifdef IBS_CAPS_ZEN4
+	if (ibs_caps & IBS_CAPS_ZEN4)
+		perf_ibs_fetch.config_mask |= IBS_FETCH_L3MISSONLY;
+#endif
+
+	/* perf_ibs_op_init() */
+	if (ibs_caps & IBS_CAPS_OPCNT)
+		perf_ibs_op.config_mask |= IBS_OP_CNT_CTL;
+	if (ibs_caps & IBS_CAPS_OPCNTEXT) {
+		perf_ibs_op.max_period  |= IBS_OP_MAX_CNT_EXT_MASK;
+		perf_ibs_op.config_mask	|= IBS_OP_MAX_CNT_EXT_MASK;
+		perf_ibs_op.cnt_mask    |= (IBS_OP_MAX_CNT_EXT_MASK |
+					    IBS_OP_CUR_CNT_EXT_MASK);
+	}
+#ifdef IBS_CAPS_ZEN4
+	if (ibs_caps & IBS_CAPS_ZEN4)
+		perf_ibs_op.config_mask |= IBS_OP_L3MISSONLY;
+#endif
+
 #if IBS_KUNIT_HAVE_DIS
 	perf_ibs_fetch.disable_mask = 0;
 	perf_ibs_op.disable_mask = 0;
-	if (caps & IBS_CAPS_DIS) {
+	if (caps->caps & IBS_CAPS_DIS) {
 		perf_ibs_fetch.disable_mask = IBS_FETCH_2_DIS;
 		perf_ibs_op.disable_mask = IBS_OP_2_DIS;
 	}
 	ibs_kunit_cpu_starting(ctx);
 #endif
+}
+
+static void ibs_kunit_set_caps(struct ibs_kunit_ctx *ctx, u32 caps)
+{
+	struct ibs_kunit_caps set = {
+		.name = "", .caps = caps, .family = 0x19, .model = 0x10,
+	};
+
+	ibs_kunit_setup_caps(ctx, &set);
 }
 
 static int ibs_kunit_init(struct kunit *test)
@@ -994,9 +1873,12 @@ static int ibs_kunit_init(struct kunit *test)
 	}
 	perf_ibs_fetch.pmu.type = IBS_KUNIT_FETCH_TYPE;
 	perf_ibs_op.pmu.type = IBS_KUNIT_OP_TYPE;
+	if (!ibs_kunit_pristine[0].msr) {
+		ibs_kunit_pristine[0] = perf_ibs_fetch;
+		ibs_kunit_pristine[1] = perf_ibs_op;
+	}
 	ibs_kunit_set_caps(ctx, IBS_CAPS_DEFAULT);
 
-	ctx->inject_at = -1;
 	test->priv = ctx;
 	WRITE_ONCE(ibs_kunit_ctx, ctx);
 	return 0;
@@ -1038,16 +1920,8 @@ static struct kunit_case ibs_test_cases[] = {
 	KUNIT_CASE(ibs_test_fetch_clean_ctl_nmi_in_start),
 	KUNIT_CASE(ibs_test_op_ctl_cleared_before_started),
 	KUNIT_CASE(ibs_test_fetch_ctl_cleared_before_started),
-	KUNIT_CASE(ibs_test_inject_add_op),
-	KUNIT_CASE(ibs_test_inject_add_fetch),
-	KUNIT_CASE(ibs_test_inject_start_after_stop_op),
-	KUNIT_CASE(ibs_test_inject_start_after_stop_fetch),
-	KUNIT_CASE(ibs_test_inject_stop_update_op),
-	KUNIT_CASE(ibs_test_inject_stop_update_fetch),
-	KUNIT_CASE(ibs_test_inject_stop_op),
-	KUNIT_CASE(ibs_test_inject_stop_fetch),
-	KUNIT_CASE(ibs_test_inject_del_op),
-	KUNIT_CASE(ibs_test_inject_del_fetch),
+	KUNIT_CASE(ibs_test_op_sample_nmi_in_stop),
+	KUNIT_CASE(ibs_test_fetch_sample_nmi_in_stop),
 	{}
 };
 
@@ -1068,6 +1942,24 @@ static struct kunit_suite ibs_test_suite_dis = {
 };
 
 kunit_test_suite(ibs_test_suite_dis);
+
+static struct kunit_case ibs_explore_cases[] = {
+#ifdef KUNIT_CASE_PARAM
+	KUNIT_CASE_PARAM(ibs_test_explore, ibs_kunit_explore_gen_params),
+#else
+	KUNIT_CASE(ibs_test_explore),
+#endif
+	{}
+};
+
+static struct kunit_suite ibs_explore_suite = {
+	.name = "amd_ibs_explore",
+	.init = ibs_kunit_init,
+	.exit = ibs_kunit_exit,
+	.test_cases = ibs_explore_cases,
+};
+
+kunit_test_suite(ibs_explore_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the AMD IBS PMU driver");
 MODULE_LICENSE("GPL");
