@@ -40,6 +40,7 @@
 #define forward_event_to_ibs	ibs_kunit_forward_event_to_ibs
 
 #include <kunit/test.h>
+#include <linux/cpumask.h>
 #include <linux/export.h>
 #include <linux/hardirq.h>
 #include <linux/init.h>
@@ -49,6 +50,7 @@
 #include <linux/perf_event.h>
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
+#include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/syscore_ops.h>
 #include <asm/apic.h>
@@ -311,11 +313,17 @@ static bool ibs_kunit_enabled(struct ibs_kunit_ctx *ctx,
 	return ibs_kunit_enabled_with(ctx, perf_ibs, 0, 0);
 }
 
+/* pcpu->state of @perf_ibs on this CPU (the case is bound to it). */
 static unsigned long ibs_kunit_state(struct perf_ibs *perf_ibs)
 {
+	unsigned long state;
+
 	if (!perf_ibs)
 		return 0;
-	return READ_ONCE(this_cpu_ptr(perf_ibs->pcpu)->state[0]);
+	preempt_disable();
+	state = READ_ONCE(this_cpu_ptr(perf_ibs->pcpu)->state[0]);
+	preempt_enable();
+	return state;
 }
 
 static bool ibs_kunit_is_enable_write(struct perf_ibs *perf_ibs, u32 msr,
@@ -1859,10 +1867,19 @@ static void ibs_kunit_set_caps(struct ibs_kunit_ctx *ctx, u32 caps)
 static int ibs_kunit_init(struct kunit *test)
 {
 	struct ibs_kunit_ctx *ctx;
+	int ret;
 
 	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
+
+	/*
+	 * pcpu->state and the mock's view of it are per CPU: the case runs
+	 * on one CPU, as the driver's callbacks do between add() and del().
+	 */
+	ret = set_cpus_allowed_ptr(current, cpumask_of(raw_smp_processor_id()));
+	if (ret)
+		return ret;
 
 	perf_ibs_fetch.pcpu = alloc_percpu(struct cpu_perf_ibs);
 	perf_ibs_op.pcpu = alloc_percpu(struct cpu_perf_ibs);
