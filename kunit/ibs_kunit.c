@@ -1671,6 +1671,8 @@ static void ibs_kunit_test_step(struct ibs_kunit_explorer *x,
 	x->sequences++;
 	for (val = 0; val <= 1; val++) {
 		ibs_kunit_run_step(x, cb, val, -1, IBS_NMI_FOREIGN);
+		if (x->run.points > IBS_KUNIT_MAX_POINTS && !x->error)
+			x->error = -E2BIG;
 		n = min_t(unsigned int, x->run.points, IBS_KUNIT_MAX_POINTS);
 		memcpy(x->dry, x->run.at, sizeof(x->dry));
 		x->dry_disabled = x->run.disabled;
@@ -1758,7 +1760,8 @@ static void ibs_kunit_explore(struct kunit *test,
 	ibs_kunit_explore_from(x);
 
 	KUNIT_EXPECT_EQ_MSG(test, x->error, 0,
-			    "add() of an event that was not added failed");
+			    "add() of an event that was not added failed (or a callback has more than %d injection points)",
+			    IBS_KUNIT_MAX_POINTS);
 	KUNIT_ASSERT_FALSE(test, x->ctx->msrs_overflow);
 	ibs_kunit_param_desc(param, desc);
 	kunit_info(test, "%s: %lu sequences, %lu (sequence, point, NMI content) tuples explored; points per callback: add(START) %u, add %u, start %u, stop %u, stop(UPDATE) %u, del %u\n",
