@@ -2491,6 +2491,16 @@ def _drop_dis_reset(body):
     return body[:m.start()] + body[m.end():] if m else body
 
 
+def _swap(fn, old, new):
+    """The edit that replaces @old by @new once in function @fn."""
+    return lambda s: _in_fn(s, fn, lambda b: b.replace(old, new, 1))
+
+
+def _reorder(fn, line, after=None, before=None):
+    """The edit that moves @line of function @fn (see _move())."""
+    return lambda s: _in_fn(s, fn, lambda b: _move(b, line, after, before))
+
+
 class Mutant:
     """A hand-made breakage of ibs.c (applied to the tree with every fix)
     and the invariant it breaks: killed only if the exploration reports
@@ -2506,77 +2516,62 @@ class Mutant:
 MUTANTS = {
     "fix-removed": Mutant(
         "perf_ibs_start() does not clear the CTL (the fix removed)",
-        lambda s: _in_fn(s, "perf_ibs_start",
-                         lambda b: b.replace(CLEAR_CTL, "", 1)),
+        _swap("perf_ibs_start", CLEAR_CTL, ""),
         explore={"nmi-enabled", "stale-sample"},
         cases=("ibs_test_op_stale_ctl_nmi_in_start",
                "ibs_test_fetch_stale_ctl_nmi_in_start")),
     "clear-after-started": Mutant(
         "perf_ibs_start() clears the CTL after setting IBS_STARTED",
-        lambda s: _in_fn(s, "perf_ibs_start",
-                         lambda b: _move(b, CLEAR_CTL, after=CLEAR_STOPPING)),
+        _reorder("perf_ibs_start", CLEAR_CTL, after=CLEAR_STOPPING),
         explore={"nmi-enabled", "stale-sample"},
         cases=("ibs_test_op_ctl_cleared_before_started",
                "ibs_test_fetch_ctl_cleared_before_started")),
     "started-after-enable": Mutant(
         "perf_ibs_start() sets IBS_STARTED after the enable write",
-        lambda s: _in_fn(s, "perf_ibs_start",
-                         lambda b: _move(b, SET_STARTED, after=ENABLE)),
+        _reorder("perf_ibs_start", SET_STARTED, after=ENABLE),
         explore={"enabled-unstarted"}),
     "stop-clears-started-first": Mutant(
         "perf_ibs_stop() clears IBS_STARTED before disabling the hardware",
-        lambda s: _in_fn(s, "perf_ibs_stop",
-                         lambda b: _move(b, STOP_CLEAR_STARTED,
-                                         before=STOP_DISABLE)),
+        _reorder("perf_ibs_stop", STOP_CLEAR_STARTED, before=STOP_DISABLE),
         explore={"late-nmi-unclaimed"}),
     "stop-no-stopped": Mutant(
         "perf_ibs_stop() does not set IBS_STOPPED",
-        lambda s: _in_fn(s, "perf_ibs_stop",
-                         lambda b: b.replace(STOP_SET_STOPPED, "", 1)),
+        _swap("perf_ibs_stop", STOP_SET_STOPPED, ""),
         explore={"late-nmi-unclaimed"}),
     "stopped-kept": Mutant(
         "the NMI handler claims IBS_STOPPED without clearing it",
-        lambda s: _in_fn(s, "perf_ibs_handle_irq",
-                         lambda b: b.replace(FAIL_CLAIM, FAIL_CLAIM.replace(
-                             "test_and_clear_bit", "test_bit"), 1)),
+        _swap("perf_ibs_handle_irq", FAIL_CLAIM,
+              FAIL_CLAIM.replace("test_and_clear_bit", "test_bit")),
         explore={"late-nmi-twice"}),
     "no-val-check": Mutant(
         "perf_ibs_handle_irq() does not check the Val bit",
-        lambda s: _in_fn(s, "perf_ibs_handle_irq",
-                         lambda b: b.replace(VAL_CHECK, "\tbuf++;\n", 1)),
+        _swap("perf_ibs_handle_irq", VAL_CHECK, "\tbuf++;\n"),
         explore={"foreign-claimed", "stale-sample"}),
     "sample-dropped": Mutant(
         "perf_ibs_handle_irq() never reports a sample to perf",
-        lambda s: _in_fn(s, "perf_ibs_handle_irq",
-                         lambda b: b.replace(SET_PERIOD, SET_PERIOD.replace(
-                             "))\n", ") || 1)\n"), 1)),
+        _swap("perf_ibs_handle_irq", SET_PERIOD,
+              SET_PERIOD.replace("))\n", ") || 1)\n")),
         explore={"sample-lost"}),
     "sample-twice": Mutant(
         "perf_ibs_handle_irq() reports each sample twice",
-        lambda s: _in_fn(s, "perf_ibs_handle_irq",
-                         lambda b: b.replace(OVERFLOW, OVERFLOW.replace(
-                             "throttle = ", "") + OVERFLOW, 1)),
+        _swap("perf_ibs_handle_irq", OVERFLOW,
+              OVERFLOW.replace("throttle = ", "") + OVERFLOW),
         explore={"sample-twice"}),
     "throttle-ignored": Mutant(
         "perf_ibs_handle_irq() ignores perf core's throttle verdict",
-        lambda s: _in_fn(s, "perf_ibs_handle_irq",
-                         lambda b: b.replace(OVERFLOW, OVERFLOW.replace(
-                             "throttle = ", ""), 1)),
+        _swap("perf_ibs_handle_irq", OVERFLOW,
+              OVERFLOW.replace("throttle = ", "")),
         explore={"end-hw"}),
     "del-keeps-enabled": Mutant(
         "perf_ibs_del() leaves IBS_ENABLED set (a sequence with a second "
         "add fails)",
-        lambda s: _in_fn(s, "perf_ibs_del",
-                         lambda b: b.replace(DEL_CLEAR_ENABLED,
-                                             DEL_CLEAR_ENABLED.replace(
-                                                 "test_and_clear_bit",
-                                                 "test_bit"), 1)),
+        _swap("perf_ibs_del", DEL_CLEAR_ENABLED,
+              DEL_CLEAR_ENABLED.replace("test_and_clear_bit", "test_bit")),
         explore={"end-state"}),
     "stop-fix-removed": Mutant(
         "perf_ibs_handle_irq() re-enables a sample found with IBS_STOPPING "
         "(fix/stop-nmi.patch removed)",
-        lambda s: _in_fn(s, "perf_ibs_handle_irq",
-                         lambda b: b.replace(STOP_CHECK, "", 1)),
+        _swap("perf_ibs_handle_irq", STOP_CHECK, ""),
         explore={"nmi-reenabled", "end-hw"},
         cases=("ibs_test_op_sample_nmi_in_stop",
                "ibs_test_fetch_sample_nmi_in_stop")),
