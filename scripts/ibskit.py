@@ -231,14 +231,28 @@ def mirror_uris():
             text = open(path).read()
         except OSError:
             continue
-        for line in text.splitlines():
-            line = line.strip()
-            m = re.match(r"URIs:\s*(.*)", line)
-            if m:
-                uris += m.group(1).split()
-            m = re.match(r"deb\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
-            if m:
-                uris.append(m.group(1))
+        uris += apt_source_uris(text)
+    return debian_archives(uris)
+
+
+def apt_source_uris(text):
+    """The archive URIs of one apt sources file: one-line ("deb [opts]
+    URI suite ...") or deb822 ("URIs: ...") format."""
+    uris = []
+    for line in text.splitlines():
+        line = line.strip()
+        m = re.match(r"URIs:\s*(.*)", line)
+        if m:
+            uris += m.group(1).split()
+        m = re.match(r"deb\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
+        if m:
+            uris.append(m.group(1))
+    return uris
+
+
+def debian_archives(uris):
+    """{"debian": URI, "debian-security": URI} from archive URIs: each
+    found by its last path component, the other derived from it."""
     found = {}
     for uri in uris:
         uri = uri.rstrip("/")
@@ -645,6 +659,8 @@ SPDX_EXEMPT = [
     (r"kunit/(mainline/|caps-dis/|stop-nmi/|explore/|cover$)", "commit "
      "message and cover letter sources, copied into the mails as they "
      "are"),
+    (r"scripts/tests/data/.*\.log$", "console output captured from runs "
+     "of the suite (test fixtures)"),
     (r"(COPYING|LICENSES/.*)$", "the license texts"),
     (r"\.gitignore$", "not source"),
 ]
@@ -1479,7 +1495,7 @@ def short_origin(origin):
 
 
 def _runs_in(r):
-    return [v for v in VERIFY_RUNS if f"build_{v}" in r["seconds"]]
+    return [v for v in VERIFY_RUNS if f"build_{v}" in r.get("seconds", {})]
 
 
 def backport_rows():
@@ -1496,8 +1512,8 @@ def backport_rows():
         sec = r["seconds"]
         runs = _runs_in(r)
         red = len([n for n in r["race_cases"] if n in r["unfixed_failed"]])
-        race_fixed = [n for n in r["fixed_failed"] if n in r["race_cases"]]
-        stop = len([n for n in r["stop_cases"] if n in r["fixed_failed"]])
+        race_fixed = [n for n in r.get("fixed_failed", []) if n in r["race_cases"]]
+        stop = len([n for n in r.get("stop_cases", []) if n in r.get("fixed_failed", [])])
         w1 = r.get("w1_warnings")
         suite = r.get("suite_seconds") or {}
         rows.append([
@@ -1507,12 +1523,12 @@ def backport_rows():
             "not checked" if w1 is None else str(len(w1)),
             f"{_yn(r['race_red'])} ({red}/{len(r['race_cases'])})",
             _yn(not race_fixed),
-            f"{_yn(r['stop_red_fixed'])} ({stop}/{len(r['stop_cases'])})",
-            f"{_yn(r['all_green'])} ({r['cases'] - len(r['all_fixes_failed']) - r.get('skipped', 0)}/"
+            f"{_yn(r.get('stop_red_fixed'))} ({stop}/{len(r.get('stop_cases', []))})",
+            f"{_yn(r['all_green'])} ({r['cases'] - len(r.get('all_fixes_failed', [])) - r.get('skipped', 0)}/"
             f"{r['cases']}" + (f", {r['skipped']} skipped" if r.get("skipped")
                                else "") + ")",
-            "+".join(f"{sec['build_' + v]:.0f}" for v in runs),
-            "+".join(f"{sec['run_' + v]:.1f}" for v in runs),
+            "+".join(f"{sec.get('build_' + v, 0):.0f}" for v in runs),
+            "+".join(f"{sec.get('run_' + v, 0):.1f}" for v in runs),
             "+".join("-" if suite.get(k) is None else f"{suite[k]:.2f}"
                      for k in runs)])
     return rows

@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Offline self-test of scripts/ibskit.py: no kernel tree, no QEMU.
+
+Run by './scripts/test' first (and with --offline), or on its own:
+
+    python3 -m unittest discover -s scripts/tests
+
+The console logs in data/ were captured from real runs of the suite
+(5.10's TAP, 7.3.4's KTAP with KUnit parameters) or are cut to show one
+way a run breaks (a crash inside a case, a QEMU timeout, no suite at all).
+"""
+import os
+import re
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import ibskit  # noqa: E402
+
+
+def data(name):
+    with open(os.path.join(HERE, "data", name), errors="replace") as f:
+        return f.read()
+
+
+def run_of(name, variant, caps_dis=False, stop_fix=False):
+    """A verify run dict as kunit_run() makes it, from a captured log."""
+    res = ibskit.parse_run(data(name))
+    res.update(variant=variant, caps_dis=caps_dis, stop_fix=stop_fix,
+               dis_suite_built=caps_dis, w1_warnings=[])
+    return res
+
+
+class Ktap(unittest.TestCase):
+    def test_tap_510(self):
+        r = ibskit.parse_run(data("tap-5.10-unfixed.log"))
+        self.assertEqual(r["suite"], "fail")
+        self.assertEqual(r["cases"]["ibs_test_op_clean_ctl_nmi_in_start"],
+                         "pass")
+        self.assertEqual(r["cases"]["ibs_test_op_stale_ctl_nmi_in_start"],
+                         "fail")
+        self.assertEqual(r["cases"]["amd_ibs_explore.ibs_test_explore"],
+                         "fail")
+        self.assertEqual(r["params"], {})   # no KUnit parameters on 5.10
+        self.assertEqual(len(r["explore"]["params"]), 20)
+        self.assertIsNone(r["suite_dis"])
+
+    def test_ktap_params(self):
+        r = ibskit.parse_run(data("ktap-7.3.4-shipped.log"))
+        params = r["params"]["amd_ibs_explore.ibs_test_explore"]
+        self.assertEqual(len(params), 32)
+        self.assertEqual(set(params), set(r["explore"]["params"]))
+        dis = r["explore"]["violations"]["caps dis, OP PMU alone"]
+        self.assertIn("nmi-enabled", dis)
+        self.assertNotIn("nmi-enabled",
+                         r["explore"]["violations"]["caps default, OP PMU alone"])
+        self.assertGreater(r["explore"]["tuples"], 100000)
+        # parameters are not cases
+        self.assertNotIn("caps", " ".join(r["cases"]))
+
+    def test_crash_inside_a_case(self):
+        r = ibskit.parse_run(data("crashed.log"))
+        self.assertIsNone(r["suite"])
+        self.assertEqual(list(r["cases"]),
+                         ["ibs_test_op_stale_ctl_nmi_in_start"])
+
+    def test_qemu_timeout(self):
+        r = ibskit.parse_run(data("qemu-timeout.log"))
+        self.assertIsNone(r["suite"])
+        self.assertIsNone(r["suite_explore"])
+
+    def test_no_suite(self):
+        r = ibskit.parse_run(data("no-suite.log"))
+        self.assertIsNone(r["suite"])
+        self.assertEqual(r["cases"], {})
+        self.assertEqual(r["explore"]["params"], {})
+
+
+class Expectations(unittest.TestCase):
+    """verify's checks on captured runs: red means the finding."""
+
+    def test_shipped_73_finds_dis_race_only_in_dis_sets(self):
+        r = run_of("ktap-7.3.4-shipped.log", "shipped", caps_dis=True)
+        checks = dict(ibskit.explore_checks("shipped", r))
+        dis = [ok for n, ok in checks.items() if "caps dis," in n]
+        default = [ok for n, ok in checks.items() if "caps default," in n]
+        self.assertTrue(dis and all(dis))
+        self.assertTrue(default and all(default))
+
+    def test_the_same_run_as_if_fixed_is_wrong(self):
+        r = run_of("ktap-7.3.4-shipped.log", "fixed", caps_dis=True)
+        checks = ibskit.explore_checks("fixed", r)
+        self.assertFalse(all(ok for _, ok in checks))
+
+    def test_a_crash_is_not_red(self):
+        r = run_of("crashed.log", "unfixed")
+        self.assertFalse(ibskit.red_with(
+            r, "ibs_test_fetch_stale_ctl_nmi_in_start", "race"))
+        checks = dict(ibskit.explore_checks("unfixed", r))
+        self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
+                                "parameter explored (0)"])
+
+    def test_red_needs_the_diagnostic(self):
+        r = run_of("tap-5.10-unfixed.log", "unfixed")
+        name = "ibs_test_op_stale_ctl_nmi_in_start"
+        self.assertTrue(ibskit.red_with(r, name, "race"))
+        r["diagnostics"][name] = ["ASSERTION FAILED at x.c:1"]
+        self.assertFalse(ibskit.red_with(r, name, "race"))
+
+    def test_510_loop_counts_its_parameters(self):
+        r = run_of("tap-5.10-unfixed.log", "unfixed")
+        checks = dict(ibskit.explore_checks("unfixed", r))
+        self.assertTrue(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
+                               "parameter explored (20)"])
+        case = "amd_ibs_explore.ibs_test_explore"
+        r["diagnostics"][case] = [x for x in r["diagnostics"][case]
+                                  if "parameters explored" not in x]
+        checks = dict(ibskit.explore_checks("unfixed", r))
+        self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
+                                "parameter explored (20)"])
+
+
+class SuiteSource(unittest.TestCase):
+    def test_cases_of_each_finding_come_from_the_source(self):
+        suites, findings = ibskit.suite_cases()
+        self.assertIn("ibs_test_explore", suites[ibskit.SUITE_EXPLORE])
+        self.assertEqual(findings["ibs_test_op_stale_ctl_nmi_in_start"],
+                         "race")
+        self.assertEqual(findings["ibs_test_op_sample_nmi_in_stop"], "stop")
+        self.assertNotIn("ibs_test_op_clean_ctl_nmi_in_start", findings)
+
+    def test_510_has_no_dis_suite(self):
+        suites, _ = ibskit.suite_cases("5.10")
+        self.assertNotIn(ibskit.SUITE_DIS, suites)
+        self.assertIn(ibskit.SUITE, suites)
+
+    def test_chunk_names(self):
+        src = ("enum ibs_kunit_x {\n\tA,\n};\n\n"
+               "#ifdef X\n#define IBS_KUNIT_Y\t1\n#endif\n\n"
+               "static const char * const names[N] = {\n\t\"a\",\n};\n\n"
+               "kunit_test_suite(s);\n\n"
+               "static int f(void)\n{\n\treturn 0;\n}\n")
+        names = [n for n, _ in ibskit.c_chunks(src)]
+        self.assertEqual(names, ["ibs_kunit_x", "IBS_KUNIT_Y", "names",
+                                 "kunit_test_suite(s)", "f"])
+
+    def test_mainline_stages_end_in_the_suite(self):
+        manifest, stages = ibskit.suite_stages()
+        self.assertEqual(len(manifest), len(stages))
+        last = [s for s in stages if s is not None][-1]
+        with open(ibskit.SUITE_FILE) as f:
+            self.assertEqual(last, f.read())
+        # the first patch: no exploration, no IBS_CAPS_DIS
+        first = stages[0]
+        self.assertNotIn("ibs_test_explore", first)
+        self.assertNotIn("IBS_KUNIT_HAVE_DIS", first)
+        # at every stage each ibs_kunit_*() called is defined there
+        for k, stage in enumerate(stages):
+            if stage is None:
+                continue
+            with self.subTest(patch=manifest[k]["file"]):
+                defined = {n for n, _ in ibskit.c_chunks(stage) if n}
+                called = set(re.findall(r"\b(ibs_kunit_\w+)\(", stage))
+                self.assertEqual(called - defined, set())
+
+    def test_adaptations(self):
+        self.assertEqual(ibskit.adaptations("5.10"),
+                         ["msr-accessors-l.sed", "no-kunit-skip.sed"])
+        self.assertEqual(ibskit.adaptations("6.18"), [])
+        self.assertEqual(ibskit.adaptations("6.7"), ["msr-accessors-l.sed"])
+        self.assertEqual(ibskit.adaptations("4.19"), [])
+
+
+class Mutants(unittest.TestCase):
+    def setUp(self):
+        self.src = data("ibs-fixture.c")
+
+    FUNCTIONS = ("perf_ibs_start", "perf_ibs_stop", "perf_ibs_del",
+                 "perf_ibs_handle_irq")
+
+    def bodies(self, src):
+        return {fn: src[slice(*ibskit._fn_span(src, fn))]
+                for fn in self.FUNCTIONS}
+
+    def test_every_mutant_changes_exactly_one_function(self):
+        before = self.bodies(self.src)
+        for name, m in ibskit.MUTANTS.items():
+            with self.subTest(mutant=name):
+                after = self.bodies(m.edit(self.src))
+                changed = [fn for fn in self.FUNCTIONS
+                           if before[fn] != after[fn]]
+                self.assertEqual(len(changed), 1, changed)
+
+    def test_a_mutant_that_does_not_fit_raises(self):
+        src = self.src.replace("\tif (test_bit(IBS_STOPPING, pcpu->state))"
+                               "\n\t\treturn 1;\n", "")
+        with self.assertRaises(ibskit.Error):
+            ibskit.MUTANTS["stop-fix-removed"].edit(src)
+
+    def test_a_missing_function_raises_not_deletes(self):
+        src = self.src.replace("perf_ibs_del", "perf_ibs_gone")
+        with self.assertRaises(ibskit.Error):
+            ibskit.MUTANTS["del-keeps-enabled"].edit(src)
+
+
+class Kconfig(unittest.TestCase):
+    def test_lines(self):
+        self.assertEqual(ibskit.kconfig_line("CONFIG_NET=n"),
+                         "# CONFIG_NET is not set")
+        self.assertEqual(ibskit.kconfig_line("CONFIG_NET=y"), "CONFIG_NET=y")
+
+    def test_holds(self):
+        have = ["CONFIG_SMP=y", "# CONFIG_NET is not set"]
+        self.assertTrue(ibskit.kconfig_holds("CONFIG_SMP=y", have))
+        self.assertFalse(ibskit.kconfig_holds("CONFIG_PREEMPT=y", have))
+        self.assertTrue(ibskit.kconfig_holds("# CONFIG_NET is not set", have))
+        self.assertFalse(ibskit.kconfig_holds("# CONFIG_SMP is not set",
+                                              have))
+
+    def test_fragment_asks_for_two_cpus(self):
+        self.assertIn("CONFIG_SMP=y", ibskit.MIN_KCONFIG)
+        self.assertIn("CONFIG_DEBUG_PREEMPT=y", ibskit.MIN_KCONFIG)
+
+
+class Apt(unittest.TestCase):
+    def test_one_line_and_deb822(self):
+        text = ("deb [arch=amd64] http://mirror.invalid/debian bookworm main\n"
+                "# deb http://commented.invalid/debian x\n"
+                "Types: deb\nURIs: http://mirror.invalid/debian-security\n")
+        uris = ibskit.apt_source_uris(text)
+        self.assertEqual(uris, ["http://mirror.invalid/debian",
+                                "http://mirror.invalid/debian-security"])
+
+    def test_archives_derived(self):
+        found = ibskit.debian_archives(["http://m.invalid/debian/"])
+        self.assertEqual(found, {
+            "debian": "http://m.invalid/debian",
+            "debian-security": "http://m.invalid/debian-security"})
+        with self.assertRaises(ibskit.Error):
+            ibskit.debian_archives(["http://m.invalid/ubuntu"])
+
+
+class Records(unittest.TestCase):
+    def test_a_backport_message_one_byte_off_is_caught(self):
+        path = ibskit.backport_patches("6.1")[0]
+        text = open(path).read()
+        self.assertEqual(ibskit.message_problems(path), [])
+        with tempfile.NamedTemporaryFile("w", suffix=".patch",
+                                         delete=False) as f:
+            f.write(text.replace("Consider the following race:",
+                                 "Consider the following  race:", 1))
+        try:
+            self.assertTrue(ibskit.message_problems(f.name))
+        finally:
+            os.unlink(f.name)
+
+    def test_generated_note(self):
+        note = ibskit.generated_note("scripts/x", "y")
+        self.assertIn("scripts/x", note)
+
+
+if __name__ == "__main__":
+    unittest.main()
