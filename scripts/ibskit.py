@@ -496,12 +496,6 @@ def user_tree(path, ref):
                 os.path.abspath(path))
 
 
-def get_tree(series=None, tree=None, ref=None):
-    if tree:
-        return user_tree(tree, ref)
-    return registry_tree(series)
-
-
 def missing_blobs(repo, rev):
     """(missing, present) paths of @rev: snapshots may lack large blobs."""
     lt = subprocess.run(["git", "ls-tree", "-r", "-z", rev], cwd=repo,
@@ -1338,7 +1332,6 @@ def series_record(rec, origin=None):
         red["fix_in_tree"],
         "apply_action": green["action"] if not red["fix_in_tree"]
         else red["action"],
-        "builds": True,
         "w1_warnings": red.get("w1_warnings", []) +
         green.get("w1_warnings", []),
         "race_cases": race_cases(series),
