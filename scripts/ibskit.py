@@ -1823,6 +1823,10 @@ UPSTREAM_SHA = "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5"
 # 28063f05f38b with a mangled subject, and the branch was rebased to fix it
 # (Documentation/findings.md).
 DIS_SHA = "efa5700ec0da66662dc8375fe4e4b888487a6b84"
+# 85dc600263c2 ("perf/x86/amd/ibs: Fix pmu::stop() nesting", v5.2): it
+# moved the clear of IBS_STARTED after the disable write, the window
+# fix/stop-nmi.patch closes (Documentation/findings.md).
+STOP_FIXES_SHA = "85dc600263c2291cea33bffa90038808ee64198b"
 # The seed has no author date; the submission's Message-ID
 # (20260216042216.1440-6-ravi.bangoria@amd.com) carries its send time.
 UPSTREAM_DATE = "2026-02-16T04:22:16+00:00"
@@ -2356,8 +2360,9 @@ CHECKPATCH_EXCEPTIONS = {
         "get_maintainer.pl of the base tree shows",
     "UNKNOWN_COMMIT_ID":
         "the base is a release source tree without git history, so "
-        "checkpatch cannot look up " + UPSTREAM_SHA[:12] + " or " +
-        DIS_SHA[:12] + "; they are the mainline commits named",
+        "checkpatch cannot look up " + UPSTREAM_SHA[:12] + ", " +
+        DIS_SHA[:12] + " or " + STOP_FIXES_SHA[:12] + "; they are the "
+        "mainline commits named",
 }
 
 
@@ -2437,7 +2442,8 @@ def exception_holds(wt, kind, text, patch_text):
     if kind not in CHECKPATCH_EXCEPTIONS:
         return False
     if kind == "UNKNOWN_COMMIT_ID":
-        return any(f"'{sha[:12]}'" in text for sha in (UPSTREAM_SHA, DIS_SHA))
+        return any(f"'{sha[:12]}'" in text
+                   for sha in (UPSTREAM_SHA, DIS_SHA, STOP_FIXES_SHA))
     if kind == "FILE_PATH_CHANGES":
         with tempfile.NamedTemporaryFile("w", suffix=".patch") as f:
             f.write(patch_text)
