@@ -892,7 +892,7 @@ def boot(bdir, log, timeout=300):
     kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
     cmdline = ("console=ttyS0 kunit.enable=1 kunit.autorun=1 "
                "kunit.filter_glob=" + SUITE +
-               "* kunit_shutdown=reboot panic=-1 printk.time=1")
+               "* kunit_shutdown=reboot oops=panic panic=-1 printk.time=1")
     # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
     cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", QEMU_CPUS,
            "-accel", "tcg", "-kernel", kernel, "-append", cmdline,
