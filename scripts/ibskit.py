@@ -921,6 +921,7 @@ _RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? ([^\s#]+)(?:\s*#\s*(\S+))?
 
 _PARAM = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: -)? (.*?)(?:\s+#\s*(\S+).*)?$")
 _PLAN = re.compile(r"^(\s*)1\.\.\d+\s*$")
+_OLD_PARAM = re.compile(r"^\s*# (\w+): (not ok|ok) \d+ - (.*?)\s*$")
 
 
 def parse_ktap(text, suite=SUITE):
@@ -932,7 +933,8 @@ def parse_ktap(text, suite=SUITE):
     timestamps, or None}; understands the 5.10 TAP dialect ("ok 1 -
     name") and KTAP ("ok 1 name").  The cases are the results one level
     below the suite (the indentation of its plan line); results nested
-    deeper are the parameters of the case that follows them.  The
+    deeper are the parameters of the case that follows them (KUnit before
+    v5.18 prints them as "# case: ok N - description" lines instead).  The
     diagnostics of a case are the console lines between the previous
     result and its own (KUnit's '#' lines and the messages of failed
     expectations).  A kernel WARN inside a case fails that case, whatever
@@ -981,6 +983,10 @@ def parse_ktap(text, suite=SUITE):
                     params[name] = pending_params
                 pending, warned, pending_params = [], [], {}
             continue
+        om = _OLD_PARAM.match(line)
+        if om:  # KUnit 5.11-5.17: "# case: ok 1 - description"
+            pending_params[om.group(3)] = "pass" if om.group(2) == "ok" \
+                else "fail"
         w = _WARN.search(line)
         if w:
             warned.append(w.group(1) or w.group(2))

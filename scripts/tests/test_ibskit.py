@@ -47,6 +47,14 @@ class Ktap(unittest.TestCase):
         self.assertEqual(len(r["explore"]["params"]), 20)
         self.assertIsNone(r["suite_dis"])
 
+    def test_old_kunit_params(self):
+        """KUnit 5.11-5.17 prints parameters as '# case: ok N - desc'."""
+        r = ibskit.parse_run(data("tap-5.15-unfixed-explore.log"))
+        params = r["params"]["amd_ibs_explore.ibs_test_explore"]
+        self.assertEqual(len(params), 20)
+        self.assertEqual(set(params), set(r["explore"]["params"]))
+        self.assertEqual(params["caps default, OP PMU alone"], "fail")
+
     def test_ktap_params(self):
         r = ibskit.parse_run(data("ktap-7.3.4-shipped.log"))
         params = r["params"]["amd_ibs_explore.ibs_test_explore"]
