@@ -2073,7 +2073,8 @@ def mainline_manifest():
 
 
 def strip_guard(text, guard):
-    """@text without its '#if @guard' ... '#endif' blocks (not nested)."""
+    """@text without its '#if @guard' ... '#endif' blocks (not nested), and
+    without the blank line before a block that ended its function."""
     out, skip = [], False
     for line in text.splitlines(keepends=True):
         if line.strip() == f"#if {guard}":
@@ -2082,6 +2083,8 @@ def strip_guard(text, guard):
         if skip:
             skip = line.strip() != "#endif"
             continue
+        if line.startswith("}") and out and not out[-1].strip():
+            out.pop()
         out.append(line)
     return "".join(out)
 
