@@ -9,6 +9,7 @@ user's kernel checkout is only read, and used through a git worktree.
 
 import email.utils
 import fcntl
+import functools
 import glob
 import json
 import os
@@ -1163,9 +1164,10 @@ def kunit_run(t, variant, log_dir=None):
             "log": log}
 
 
+@functools.lru_cache(maxsize=None)
 def suite_cases(series=None):
     """What the suite as built for @series (the source as in kunit/ when
-    None) runs: {suite name: [case names]}, and {case name: finding} for
+    None; read once per process) runs: {suite name: [case names]}, and {case name: finding} for
     its window cases.  A case belongs to a finding when its function, or an
     ibs_kunit_*() helper it calls, prints a message that starts with that
     finding's CASE_DIAG_PREFIX ("race: ", "stop-race: ")."""
@@ -1312,10 +1314,11 @@ def verify(t, log_dir=None):
     return rec
 
 
-def race_cases(series=None):
-    """The amd_ibs cases of the race of 1b044ff3c17e, from the source."""
+def finding_cases(finding, series=None):
+    """The amd_ibs cases of @finding ("race": 1b044ff3c17e, "stop": the NMI
+    inside perf_ibs_stop()), from the source."""
     suites, findings = suite_cases(series)
-    return [c for c in suites.get(SUITE, []) if findings.get(c) == "race"]
+    return [c for c in suites.get(SUITE, []) if findings.get(c) == finding]
 
 
 def file_hash(path):
@@ -1326,6 +1329,7 @@ def series_record(rec, origin=None):
     """The machine-readable result of one verify, for backports/<series>/."""
     red, green, allf = rec["unfixed"], rec["fixed"], rec["all-fixes"]
     series = rec["tree"]["series"]
+    rc, sc = finding_cases("race", series), finding_cases("stop", series)
     return {
         "_generated": generated_note("scripts/verify --record",
                                      "a red -> green run"),
@@ -1340,14 +1344,12 @@ def series_record(rec, origin=None):
         else red["action"],
         "w1_warnings": red.get("w1_warnings", []) +
         green.get("w1_warnings", []),
-        "race_cases": race_cases(series),
+        "race_cases": rc,
         "unfixed_failed": red["failed"],
-        "race_red": all(red_with(red, n, "race")
-                        for n in race_cases(series)),
+        "race_red": all(red_with(red, n, "race") for n in rc),
         "fixed_failed": green["failed"],
-        "stop_cases": stop_cases(series),
-        "stop_red_fixed": all(red_with(green, n, "stop")
-                              for n in stop_cases(series)),
+        "stop_cases": sc,
+        "stop_red_fixed": all(red_with(green, n, "stop") for n in sc),
         "all_fixes_failed": allf["failed"],
         "all_green": bool(allf["cases"]) and not allf["failed"],
         "cases": len(allf["cases"]),
@@ -1364,11 +1366,6 @@ def series_record(rec, origin=None):
 
 
 VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes")
-
-
-def stop_cases(series=None):
-    suites, findings = suite_cases(series)
-    return [c for c in suites.get(SUITE, []) if findings.get(c) == "stop"]
 
 
 def explore_summary(rec):
@@ -1405,7 +1402,7 @@ def summary_table(records):
              "run s", "verdict")]
     for r in records:
         series = r["tree"]["series"]
-        rc, sc = race_cases(series), stop_cases(series)
+        rc, sc = finding_cases("race", series), finding_cases("stop", series)
         drc = [DIS_PREFIX + n for n in rc]
         red, green, allf = r["unfixed"], r["fixed"], r["all-fixes"]
         shipped = r.get("shipped")
@@ -1433,6 +1430,7 @@ def mainline_record(rec):
     1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
     runs = {v: rec[v] for v in VERIFY_RUNS if v in rec}
     series = rec["tree"]["series"]
+    rc, sc = finding_cases("race", series), finding_cases("stop", series)
     return {
         "_generated": generated_note("scripts/verify --record",
                                      "a run of the suite in every fix state"),
@@ -1442,8 +1440,8 @@ def mainline_record(rec):
                           rec["fixed"]["caps_dis"] and
                           not rec["fixed"]["dis_fix_in_tree"]),
         "caps_dis": rec["fixed"]["caps_dis"],
-        "race_cases": race_cases(series),
-        "stop_cases": stop_cases(series),
+        "race_cases": rc,
+        "stop_cases": sc,
         "explore": explore_summary(rec),
         "runs": {v: {"action": r["action"], "failed": r["failed"],
                      "cases": len(r["cases"]),
@@ -1453,12 +1451,10 @@ def mainline_record(rec):
                      "suite_seconds": r.get("suite_seconds")}
                  for v, r in runs.items()},
         "race_red_unfixed": all(red_with(rec["unfixed"], n, "race")
-                                for n in race_cases(series)),
+                                for n in rc),
         "dis_race_red_shipped": "shipped" in rec and all(
-            red_with(rec["shipped"], DIS_PREFIX + n, "race")
-            for n in race_cases(series)),
-        "stop_red_fixed": all(red_with(rec["fixed"], n, "stop")
-                              for n in stop_cases(series)),
+            red_with(rec["shipped"], DIS_PREFIX + n, "race") for n in rc),
+        "stop_red_fixed": all(red_with(rec["fixed"], n, "stop") for n in sc),
         "all_green_all_fixes": cases_passed(rec["all-fixes"]["cases"]),
         "w1_warnings": [w for r in runs.values()
                         for w in r.get("w1_warnings", [])],
@@ -1494,7 +1490,7 @@ def short_origin(origin):
 
 
 def _runs_in(r):
-    return [v for v in VERIFY_RUNS if f"build_{v}" in r.get("seconds", {})]
+    return [v for v in VERIFY_RUNS if f"build_{v}" in r["seconds"]]
 
 
 def backport_rows():
@@ -1511,8 +1507,8 @@ def backport_rows():
         sec = r["seconds"]
         runs = _runs_in(r)
         red = len([n for n in r["race_cases"] if n in r["unfixed_failed"]])
-        race_fixed = [n for n in r.get("fixed_failed", []) if n in r["race_cases"]]
-        stop = len([n for n in r.get("stop_cases", []) if n in r.get("fixed_failed", [])])
+        race_fixed = [n for n in r["fixed_failed"] if n in r["race_cases"]]
+        stop = len([n for n in r["stop_cases"] if n in r["fixed_failed"]])
         w1 = r.get("w1_warnings")
         suite = r.get("suite_seconds") or {}
         rows.append([
@@ -1522,12 +1518,12 @@ def backport_rows():
             "not checked" if w1 is None else str(len(w1)),
             f"{_yn(r['race_red'])} ({red}/{len(r['race_cases'])})",
             _yn(not race_fixed),
-            f"{_yn(r.get('stop_red_fixed'))} ({stop}/{len(r.get('stop_cases', []))})",
-            f"{_yn(r['all_green'])} ({r['cases'] - len(r.get('all_fixes_failed', [])) - r.get('skipped', 0)}/"
+            f"{_yn(r['stop_red_fixed'])} ({stop}/{len(r['stop_cases'])})",
+            f"{_yn(r['all_green'])} ({r['cases'] - len(r['all_fixes_failed']) - r.get('skipped', 0)}/"
             f"{r['cases']}" + (f", {r['skipped']} skipped" if r.get("skipped")
                                else "") + ")",
-            "+".join(f"{sec.get('build_' + v, 0):.0f}" for v in runs),
-            "+".join(f"{sec.get('run_' + v, 0):.1f}" for v in runs),
+            "+".join(f"{sec['build_' + v]:.0f}" for v in runs),
+            "+".join(f"{sec['run_' + v]:.1f}" for v in runs),
             "+".join("-" if suite.get(k) is None else f"{suite[k]:.2f}"
                      for k in runs)])
     return rows
