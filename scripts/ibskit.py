@@ -1063,9 +1063,10 @@ def cases_passed(cases):
 
 
 def run_passed(res):
-    """Did both suites end well and every case that ran pass?"""
+    """Did every suite that ran end well and every case that ran pass?"""
     return (res["suite"] == "pass" and
             res.get("suite_dis") in (None, "pass", "skip") and
+            res.get("suite_explore") in (None, "pass") and
             cases_passed(res["cases"]))
 
 

@@ -110,6 +110,13 @@ class Expectations(unittest.TestCase):
         self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
                                 "parameter explored (0)"])
 
+    def test_a_run_passes_only_if_every_suite_ended_well(self):
+        res = {"suite": "pass", "suite_dis": None, "suite_explore": None,
+               "cases": {"ibs_test_a": "pass"}}
+        self.assertTrue(ibskit.run_passed(res))
+        res["suite_explore"] = "fail"   # e.g. the suite broke off
+        self.assertFalse(ibskit.run_passed(res))
+
     def test_red_needs_the_diagnostic(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
         name = "ibs_test_op_stale_ctl_nmi_in_start"
