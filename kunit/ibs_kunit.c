@@ -333,9 +333,13 @@ static bool ibs_kunit_is_enable_write(struct perf_ibs *perf_ibs, u32 msr,
 	       (val & perf_ibs->enable_mask);
 }
 
-/* The injected NMI: the real handler, called where the hardware would. */
-static void ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx,
-				  struct perf_ibs *perf_ibs)
+/*
+ * The injected NMI: the real handler, called where the hardware would.
+ * Records what @perf_ibs's state was when it came; returns what the
+ * handler returned.
+ */
+static int ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx,
+				 struct perf_ibs *perf_ibs)
 {
 	struct pt_regs regs = {};
 
@@ -345,6 +349,7 @@ static void ibs_kunit_deliver_nmi(struct ibs_kunit_ctx *ctx,
 	ctx->nmi_handled = perf_ibs_nmi_handler(NMI_LOCAL, &regs);
 	ctx->in_nmi = false;
 	ctx->nmis++;
+	return ctx->nmi_handled;
 }
 
 /*
@@ -1297,7 +1302,6 @@ static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 {
 	bool valid[2], genuine[2], stopped = false;
 	unsigned int before[2], i, n;
-	struct pt_regs regs = {};
 	int handled;
 
 	for (i = 0; i < 2; i++) {
@@ -1309,10 +1313,7 @@ static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 		stopped |= ibs_kunit_state(perf_ibs) & BIT(IBS_STOPPED);
 		before[i] = ctx->samples[i];
 	}
-	ctx->in_nmi = true;
-	handled = perf_ibs_nmi_handler(NMI_LOCAL, &regs);
-	ctx->in_nmi = false;
-	ctx->nmis++;
+	handled = ibs_kunit_deliver_nmi(ctx, run->pmu);
 
 	for (i = 0; i < 2; i++) {
 		n = ctx->samples[i] - before[i];
@@ -1429,18 +1430,22 @@ static const struct ibs_kunit_observer ibs_kunit_explorer = {
 
 /*
  * @cb on @event, with the event state perf core keeps around it: ACTIVE
- * from event_sched_in() on, INACTIVE after event_sched_out() (perf core
- * throttles only an ACTIVE event).
+ * from event_sched_in() on, INACTIVE after event_sched_out() or a failed
+ * add() (perf core throttles only an ACTIVE event).
  */
 static int ibs_kunit_call(struct perf_event *event, enum ibs_kunit_cb cb)
 {
+	int ret;
+
 	switch (cb) {
 	case IBS_CB_ADD_START:
-		event->state = PERF_EVENT_STATE_ACTIVE;
-		return event->pmu->add(event, PERF_EF_START);
 	case IBS_CB_ADD:
 		event->state = PERF_EVENT_STATE_ACTIVE;
-		return event->pmu->add(event, 0);
+		ret = event->pmu->add(event, cb == IBS_CB_ADD_START ?
+				      PERF_EF_START : 0);
+		if (ret)
+			event->state = PERF_EVENT_STATE_INACTIVE;
+		return ret;
 	case IBS_CB_START:
 		event->pmu->start(event, PERF_EF_RELOAD);
 		break;
@@ -1711,8 +1716,17 @@ static void ibs_kunit_explore_from(struct ibs_kunit_explorer *x)
 		ibs_kunit_save(x, &x->snap[x->depth + 1],
 			       ibs_kunit_cb_result(cb));
 		local_irq_restore(flags);
-		if (ret && !x->error)
-			x->error = ret;
+		if (ret) {
+			/*
+			 * perf core leaves an event whose add() failed
+			 * INACTIVE and calls nothing else on it: the
+			 * sequence ends here (the step under test above
+			 * has reported it).
+			 */
+			if (!x->error)
+				x->error = ret;
+			continue;
+		}
 
 		x->depth++;
 		ibs_kunit_explore_from(x);
