@@ -2609,8 +2609,9 @@ MUTANTS = {
 def mutant_verdict(m, res):
     """(verdict, killers): "killed" when an expected case fails with its
     finding's diagnostic or the exploration reports an expected invariant
-    (killers: which); "broken" when the suite did not finish or a kernel
-    WARN hit a case while no expected killer fired; "caught elsewhere"
+    (killers: which) and the suite finished; "broken" when it did not
+    (a crash, a hang), or a kernel WARN hit a case while no expected killer
+    fired; "caught elsewhere"
     when only unexpected checks failed; "SURVIVED" when nothing failed."""
     findings = suite_cases()[1]
     killers = []
@@ -2625,9 +2626,11 @@ def mutant_verdict(m, res):
                  for n in failed for line in res["diagnostics"].get(n, []))
     complete = all(res.get(k) is not None
                    for k in ("suite", "suite_explore"))
+    if not complete:
+        return "broken", []
     if killers:
         return "killed", killers
-    if not complete or warned:
+    if warned:
         return "broken", []
     return ("caught elsewhere" if failed else "SURVIVED"), []
 

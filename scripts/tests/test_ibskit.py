@@ -220,6 +220,36 @@ class Mutants(unittest.TestCase):
             ibskit.MUTANTS["del-keeps-enabled"].edit(src)
 
 
+class MutantVerdicts(unittest.TestCase):
+    """mutant_verdict() on captured runs: killed needs the expected check
+    and a suite that ended; a crash is broken whatever fired before it."""
+    def setUp(self):
+        self.run = ibskit.parse_run(data("ktap-7.3.4-shipped.log"))
+
+    def test_killed_by_the_expected_invariant_only(self):
+        m = ibskit.MUTANTS["stop-fix-removed"]
+        verdict, killers = ibskit.mutant_verdict(m, self.run)
+        self.assertEqual(verdict, "killed")
+        self.assertIn("explore [nmi-reenabled]", killers)
+        self.assertNotIn("explore [stale-sample]", killers)
+
+    def test_unexpected_failures_are_caught_elsewhere(self):
+        m = ibskit.MUTANTS["del-keeps-enabled"]
+        self.assertEqual(ibskit.mutant_verdict(m, self.run),
+                         ("caught elsewhere", []))
+
+    def test_a_crash_is_broken_even_after_a_killer(self):
+        self.run["suite_explore"] = None
+        m = ibskit.MUTANTS["stop-fix-removed"]
+        self.assertEqual(ibskit.mutant_verdict(m, self.run), ("broken", []))
+
+    def test_nothing_failed_is_survived(self):
+        clean = ibskit.parse_run(data("no-suite.log"))
+        clean.update(suite="pass", suite_explore="pass")
+        m = ibskit.MUTANTS["sample-twice"]
+        self.assertEqual(ibskit.mutant_verdict(m, clean), ("SURVIVED", []))
+
+
 class Kconfig(unittest.TestCase):
     def test_lines(self):
         self.assertEqual(ibskit.kconfig_line("CONFIG_NET=n"),
