@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Offline self-test of scripts/ibskit.py: no kernel tree, no QEMU.
+"""Offline self-test of the scripts/ibskit package: no kernel tree, no QEMU.
 
 Run by './scripts/test' first (and with --offline), or on its own:
 
@@ -196,7 +196,7 @@ class Mutants(unittest.TestCase):
                  "perf_ibs_handle_irq")
 
     def bodies(self, src):
-        return {fn: src[slice(*ibskit._fn_span(src, fn))]
+        return {fn: src[slice(*ibskit.mutants._fn_span(src, fn))]
                 for fn in self.FUNCTIONS}
 
     def test_every_mutant_changes_exactly_one_function(self):

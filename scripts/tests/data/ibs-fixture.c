@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Fixture for the mutant edits of scripts/ibskit.py (scripts/tests/): the
- * statements each mutant looks for, in functions of the names and shapes
- * ibs.c has (v7.3 with fix/caps-dis.patch and fix/stop-nmi.patch).  Not a
+ * Fixture for the mutant edits of scripts/ibskit/mutants.py
+ * (scripts/tests/): the statements each mutant looks for, in functions of
+ * the names and shapes ibs.c has (v7.3 with fix/caps-dis.patch and fix/stop-nmi.patch).  Not a
  * driver: it is never compiled.
  */
 static void perf_ibs_start(struct perf_event *event, int flags)

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The library of the scripts/ verbs, one module per step of the pipeline.
+
+    registry, trees   a tree: from the package registry or the user's
+                      checkout (only read), into a worktree in the cache
+    suite             + the suite (kunit/) and the fix state asked for
+    kbuild, qemu      -> build -> boot under QEMU (TCG), console captured
+    ktap              -> KTAP/TAP parsed
+    verdict           -> one run per fix state, the red -> green verdict
+    records, results  -> JSON records, the generated results page
+    backports, series, mail
+                      what maintainers receive: stable backports, the
+                      mainline series, mails and checkpatch
+    mutants           the mutation check over all of the above
+    core, cli         shared: paths, errors, the command runner, tables;
+                      the verbs' common arguments
+
+Every verb in scripts/ is a thin command line around these functions; the
+names are re-exported here (ibskit.parse_run, ibskit.verify, ...).  Nothing
+writes outside the cache directory (IBS_KIT_CACHE, default
+~/.cache/amd-ibs-race) except the result files a verb is asked to write; a
+user's kernel checkout is only read, and used through a git worktree.
+"""
+
+from .core import *  # noqa: F401,F403
+from .registry import *  # noqa: F401,F403
+from .suite import *  # noqa: F401,F403
+from .trees import *  # noqa: F401,F403
+from .kbuild import *  # noqa: F401,F403
+from .qemu import *  # noqa: F401,F403
+from .ktap import *  # noqa: F401,F403
+from .series import *  # noqa: F401,F403
+from .verdict import *  # noqa: F401,F403
+from .records import *  # noqa: F401,F403
+from .results import *  # noqa: F401,F403
+from .cli import *  # noqa: F401,F403
+from .backports import *  # noqa: F401,F403
+from .mail import *  # noqa: F401,F403
+from .mutants import *  # noqa: F401,F403

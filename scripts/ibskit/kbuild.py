@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Kconfig and build: the suite's fragment, configure, build, W=1."""
+
+import os
+import re
+import subprocess
+import time
+
+from .core import Error, KUNIT_DIR, cache_dir, phase, run
+from .registry import have
+from .suite import without_spdx
+
+
+# The kernel the suite runs in is allnoconfig plus exactly this, the
+# suite's kunitconfig and a tree's --kconfig lines: 64-bit, printk and the
+# serial console for the KTAP output under QEMU.  KUnit tests run from
+# kernel_init() before any init process, so no block, filesystem or ELF
+# support is needed, and kunit_shutdown=reboot with QEMU's -no-reboot ends
+# the run (poweroff would need ACPI).
+# Two CPUs and a preemptible kernel that reports per-CPU accesses from
+# preemptible code (DEBUG_PREEMPT): pcpu->state is per CPU, and a test
+# that could migrate between two of its accesses would read another CPU's.
+MIN_KCONFIG = ("CONFIG_64BIT=y\nCONFIG_PRINTK=y\nCONFIG_TTY=y\n"
+               "CONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\n"
+               "CONFIG_SMP=y\nCONFIG_PREEMPT=y\nCONFIG_DEBUG_KERNEL=y\n"
+               "CONFIG_DEBUG_PREEMPT=y\n")
+QEMU_CPUS = "2"
+
+
+def build_dir(t):
+    d = os.path.join(cache_dir(), "build", t.label)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def kconfig_line(line):
+    """The .config form of a fragment line: =n is written 'is not set'."""
+    m = re.fullmatch(r"(CONFIG_\w+)=n", line)
+    return f"# {m.group(1)} is not set" if m else line
+
+
+def kconfig_holds(line, have):
+    """Is fragment @line in effect in the .config lines @have?"""
+    m = re.fullmatch(r"# (CONFIG_\w+) is not set", line)
+    if m:
+        return not any(h.startswith(m.group(1) + "=") for h in have)
+    return line in have
+
+
+def configure(wt, bdir, log, extra=()):
+    """'make allnoconfig' with KCONFIG_ALLCONFIG = MIN_KCONFIG, the suite's
+    kunitconfig and @extra; skipped when the build directory was configured
+    from the same recipe and every line still holds."""
+    frag = MIN_KCONFIG + without_spdx(
+        open(os.path.join(KUNIT_DIR, "kunitconfig")).read()) + \
+        "".join(kconfig_line(line) + "\n" for line in extra)
+    recipe = "allnoconfig\n" + frag
+    cfg = os.path.join(bdir, ".config")
+    stamp = os.path.join(bdir, ".ibs-kit-kconfig")
+    want = [line for line in frag.splitlines()
+            if line.startswith("CONFIG_") or line.endswith(" is not set")]
+    if os.path.exists(cfg) and os.path.exists(stamp) and \
+            open(stamp).read() == recipe:
+        have = set(open(cfg).read().splitlines())
+        if all(kconfig_holds(line, have) for line in want):
+            return
+    allconfig = os.path.join(bdir, ".ibs-kit-allconfig")
+    with open(allconfig, "w") as f:
+        f.write(frag)
+    run(["make", "ARCH=x86_64", f"O={bdir}", f"KCONFIG_ALLCONFIG={allconfig}",
+         "allnoconfig"], cwd=wt, log=log)
+    have = set(open(cfg).read().splitlines())
+    lost = [line for line in want if not kconfig_holds(line, have)]
+    if lost:
+        raise Error(f"kconfig dropped {', '.join(lost)} (log: {log})")
+    with open(stamp, "w") as f:
+        f.write(recipe)
+
+
+def build(wt, bdir, log, extra_kconfig=()):
+    """Configure and build bzImage; returns seconds.  The driver and the
+    suite must have been built (ibs.o, ibs_kunit.o)."""
+    t0 = time.time()
+    with phase("configure"):
+        configure(wt, bdir, log, extra_kconfig)
+    jobs = str((os.cpu_count() or 1) + 1)
+    with phase("build"):
+        run(["make", "-j" + jobs, "ARCH=x86_64", f"O={bdir}", "bzImage"],
+            cwd=wt, log=log)
+    for obj in ("ibs.o", "ibs_kunit.o"):
+        if not os.path.exists(os.path.join(bdir, "arch/x86/events/amd", obj)):
+            raise Error(f"the build made no arch/x86/events/amd/{obj} "
+                        f"(log: {log})")
+    return time.time() - t0
+
+
+def w1_warnings(wt, bdir, log):
+    """Warnings of 'make W=1' that point into the suite's own source.
+
+    The suite object is rebuilt with W=1; warnings inside the included
+    ibs.c are the tree's own and not counted."""
+    p = subprocess.run(["make", "ARCH=x86_64", f"O={bdir}", "W=1",
+                        "arch/x86/events/amd/ibs_kunit.o"], cwd=wt,
+                       capture_output=True, text=True)
+    with open(log, "a") as f:
+        f.write("$ make W=1 arch/x86/events/amd/ibs_kunit.o\n" + p.stdout +
+                p.stderr)
+    if p.returncode:
+        raise Error(f"W=1 build of ibs_kunit.o failed (log: {log})")
+    return [line for line in p.stderr.splitlines()
+            if re.search(r"ibs_kunit\.c:\d+:\d+: warning:", line)]

@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Mails of the series, sending, and checkpatch."""
+
+import email.utils
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from .core import DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, git, run
+from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
+from .suite import backport_patches
+from .trees import registry_tree, worktree
+from .series import as_sender, sender, series_patches, with_signoff
+
+
+STABLE_LIST = "stable@vger.kernel.org"
+
+# git send-email's sendmail program for --outdir: each mail it is handed
+# becomes one mbox file (mboxrd quoting) in the directory; nothing is sent.
+MBOX_SINK = """#!/usr/bin/python3
+import os, re, sys, time
+outdir = %r
+msg = sys.stdin.buffer.read().replace(b"\\r\\n", b"\\n")
+if not msg.endswith(b"\\n"):
+    msg += b"\\n"
+msg = re.sub(rb"(?m)^(>*From )", rb">\\1", msg)
+n = len([f for f in os.listdir(outdir) if f.endswith(".mbox")])
+sender = "%s"
+with open(os.path.join(outdir, "%%04d.mbox" %% n), "wb") as f:
+    f.write(("From %%s %%s\\n" %% (sender, time.asctime(time.gmtime(0))))
+            .encode() + msg + b"\\n")
+"""
+
+
+def trailer_people(text):
+    """Addresses of the author and of the trailers of a patch."""
+    people = re.findall(r"^From: (.+<[^>]+>)$", text, re.M)[:1]
+    people += re.findall(r"^(?:Signed-off-by|Acked-by|Reviewed-by|"
+                         r"Tested-by|Reported-by): (.+<[^>]+>)$", text, re.M)
+    seen, out = set(), []
+    for p in people:
+        addr = re.search(r"<([^>]+)>", p).group(1).lower()
+        if addr not in seen:
+            seen.add(addr)
+            out.append(p.strip())
+    return out
+
+
+def mainline_mails(series="kunit"):
+    """The mails of mainline series @series (patches/, patches/caps-dis/)
+    as the sender sends them: [(name, text)], To and Cc (get_maintainer.pl
+    of the base tree)."""
+    paths = series_patches(series)
+    if not paths:
+        raise Error(f"no patches of the {series} series (run "
+                    "scripts/gen-patches)")
+    names = [os.path.basename(p) for p in paths]
+    wt = worktree(registry_tree(MAINLINE_BASE))
+    real = [p for p in paths if not os.path.basename(p).startswith("0000-")]
+    out = run(["perl", "scripts/get_maintainer.pl", "--no-rolestats",
+               "--no-git", "--no-git-fallback"] + real, cwd=wt)
+    to, cc = [], []
+    for line in out.splitlines():
+        line = line.strip()
+        if line and "@" in line:
+            (cc if "list" in line or "vger" in line else to).append(line)
+    if not to:
+        to, cc = cc[:1], cc[1:]
+    mails = []
+    for n, path in zip(names, paths):
+        text = as_sender(open(path).read())
+        if not n.startswith("0000-"):
+            text = with_signoff(text)
+        mails.append((n, text))
+    return mails, to, cc
+
+
+def stable_mails(series):
+    """The mails of backports/<series>/: the upstream author stays the
+    author, the sender adds a Signed-off-by; To stable, Cc the people of
+    the upstream trailers."""
+    check_series(series, STABLE_SERIES)
+    patches = backport_patches(series)
+    if not patches:
+        raise Error(f"backports/{series}/ has no patches")
+    cc, mails = [], []
+    for p in patches:
+        text = open(p).read()
+        cc += [x for x in trailer_people(text) if x not in cc]
+        mails.append((os.path.basename(p), with_signoff(text)))
+    return mails, [STABLE_LIST], cc
+
+
+def send_mails(mails, to, cc, outdir=None, smtp_server=None, smtp_port=None,
+               dry_run=True):
+    """git send-email the @mails ([(name, text)]) as the sender, threaded
+    shallowly (every mail In-Reply-To the first).  @outdir: every mail
+    git send-email would send is written there as one mbox file instead,
+    and nothing is sent.  Returns git send-email's output."""
+    name, addr = sender()
+    me = email.utils.formataddr((name, addr))
+    cc = [c for c in cc if addr.lower() not in c.lower()]
+    tmp = tempfile.mkdtemp(prefix="ibs-send-")
+    try:
+        files = []
+        for i, (n, text) in enumerate(mails):
+            path = os.path.join(tmp, f"{i:04d}-{n}")
+            with open(path, "w") as f:
+                f.write(text)
+            files.append(path)
+        cmd = ["git", "send-email", "--confirm=never", "--suppress-cc=all",
+               "--thread", "--no-chain-reply-to", "--8bit-encoding=UTF-8",
+               f"--from={me}"]
+        cmd += [f"--to={x}" for x in to] + [f"--cc={x}" for x in cc]
+        if outdir:
+            os.makedirs(outdir, exist_ok=True)
+            if any(f.endswith(".mbox") for f in os.listdir(outdir)):
+                raise Error(f"{outdir} already holds mails; name an empty "
+                            "directory")
+            sink = os.path.join(tmp, "mbox-sink")
+            with open(sink, "w") as f:
+                f.write(MBOX_SINK % (os.path.abspath(outdir), addr))
+            os.chmod(sink, 0o755)
+            cmd.append(f"--smtp-server={sink}")
+        else:
+            if smtp_server:
+                cmd.append(f"--smtp-server={smtp_server}")
+            if smtp_port:
+                cmd.append(f"--smtp-server-port={smtp_port}")
+            if dry_run:
+                cmd.append("--dry-run")
+        p = subprocess.run(cmd + files, capture_output=True, text=True,
+                           cwd=TOP, stdin=subprocess.DEVNULL)
+        if p.returncode:
+            raise Error("git send-email failed: " +
+                        (p.stderr.strip().splitlines() or [""])[-1])
+        return p.stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# checkpatch reports that the series may carry, each with the reason the
+# cover letter gives; anything else counts.  Each is also re-checked here.
+CHECKPATCH_EXCEPTIONS = {
+    "FILE_PATH_CHANGES":
+        "new files under arch/x86/events/amd/ are covered by the existing "
+        "PERFORMANCE EVENTS SUBSYSTEM entry (F: arch/*/events/*/*), as "
+        "get_maintainer.pl of the base tree shows",
+    "UNKNOWN_COMMIT_ID":
+        "the base is a release source tree without git history, so "
+        "checkpatch cannot look up " + UPSTREAM_SHA[:12] + ", " +
+        DIS_SHA[:12] + " or " + STOP_FIXES_SHA[:12] + "; they are the "
+        "mainline commits named",
+}
+
+
+def spdxcheck_ready(t):
+    """Let checkpatch's spdxcheck.py open a worktree of the cache's tree @t.
+
+    It asserts that GitPython does not see a bare repository, and GitPython
+    takes core.bare from the repository's own config, ignoring a worktree's.
+    The cache's repositories are created bare but never used through a
+    main work tree, so core.bare=false changes nothing else for them.  A
+    user's tree is left alone."""
+    if t.origin == "registry":
+        git(["config", "core.bare", "false"], cwd=t.repo)
+
+
+def checkpatch(wt, patch_text, log):
+    """checkpatch.pl --strict of the tree @wt on one patch.
+
+    Returns ((errors, warnings, checks), justified, output): the counts
+    without the reports CHECKPATCH_EXCEPTIONS accepts, and the accepted
+    ones as [(type, text)].  counts is None if checkpatch gave no summary."""
+    # spdxcheck.py, which checkpatch runs, needs Debian's python3-ply and
+    # python3-git: prefer the system python3 to any other on PATH.
+    env = dict(os.environ, PATH="/usr/bin:" + os.environ.get("PATH", ""))
+    p = subprocess.run(["perl", "scripts/checkpatch.pl", "--strict",
+                        "--show-types", "-"],
+                       cwd=wt, input=patch_text, capture_output=True,
+                       text=True, env=env)
+    with open(log, "a") as f:
+        f.write(p.stdout + p.stderr)
+    if "Traceback" in p.stdout + p.stderr:
+        raise Error(f"checkpatch.pl broke (log: {log})")
+    m = re.search(r"total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?",
+                  p.stdout)
+    if not m:
+        return None, [], p.stdout
+    counts = {"ERROR": int(m.group(1)), "WARNING": int(m.group(2)),
+              "CHECK": int(m.group(3) or 0)}
+    justified = []
+    for level, kind, text in re.findall(r"^(ERROR|WARNING|CHECK):(\w+): (.*)$",
+                                        p.stdout, re.M):
+        if not exception_holds(wt, kind, text, patch_text):
+            continue
+        counts[level] -= 1
+        justified.append((kind, text))
+    return ((counts["ERROR"], counts["WARNING"], counts["CHECK"]), justified,
+            p.stdout)
+
+
+def checkpatch_mails(series, t, log):
+    """checkpatch --strict (of the base tree @t) on every patch mail of the
+    mainline series @series exactly as send would hand it to the mail
+    server, as git's configured identity: [(name, counts, justified)]."""
+    wt = worktree(t)
+    mails, to, cc = mainline_mails(series)
+    outdir = tempfile.mkdtemp(prefix="ibs-mails-")
+    try:
+        send_mails(mails, to, cc, outdir=outdir)
+        sent = [open(os.path.join(outdir, n)).read()
+                for n in sorted(os.listdir(outdir))]
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+    if len(sent) != len(mails):
+        raise Error(f"git send-email wrote {len(sent)} mails for "
+                    f"{len(mails)} patches")
+    out = []
+    for (name, _), text in zip(mails, sent):
+        if not name.startswith("0000-"):
+            counts, justified, _ = checkpatch(wt, text, log)
+            out.append((name, counts, justified))
+    return out
+
+
+def exception_holds(wt, kind, text, patch_text):
+    """Is this checkpatch report one the series may carry (and is its
+    reason still true)?"""
+    if kind not in CHECKPATCH_EXCEPTIONS:
+        return False
+    if kind == "UNKNOWN_COMMIT_ID":
+        return any(f"'{sha[:12]}'" in text
+                   for sha in (UPSTREAM_SHA, DIS_SHA, STOP_FIXES_SHA))
+    if kind == "FILE_PATH_CHANGES":
+        with tempfile.NamedTemporaryFile("w", suffix=".patch") as f:
+            f.write(patch_text)
+            f.flush()
+            out = run(["perl", "scripts/get_maintainer.pl", "--no-git",
+                       "--no-git-fallback", f.name], cwd=wt, check=False)
+        return "PERFORMANCE EVENTS SUBSYSTEM" in out
+    return False

@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The mutation check: hand-made breakages of ibs.c and their verdicts."""
+
+import os
+import re
+import time
+
+from .core import (
+    Error, SUITE_FILE, cache_dir, file_hash, generated_note, progress,)
+from .suite import DIS_PREFIX
+from .kbuild import build, build_dir
+from .qemu import boot
+from .ktap import parse_run
+from .verdict import prepare, red_with, suite_cases
+from .records import fix_hashes
+
+
+def _fn_span(src, name):
+    m = re.search(r"\n(static [^\n]*\b" + name + r"\([^\n]*\n(?:[^\n]*\n)*?}\n)",
+                  src)
+    if not m:
+        raise Error(f"{name}() not found in ibs.c")
+    return m.start(1), m.end(1)
+
+
+def _in_fn(src, name, edit):
+    a, b = _fn_span(src, name)
+    body = edit(src[a:b])
+    if body == src[a:b]:
+        raise Error(f"mutant does not apply to {name}() of this tree")
+    return src[:a] + body + src[b:]
+
+
+def _move(body, line, after=None, before=None):
+    """Move @line (a whole line, with its indent) after/before another."""
+    if line not in body:
+        return body
+    body = body.replace(line, "", 1)
+    if after:
+        return body.replace(after, after + line, 1) if after in body else ""
+    return body.replace(before, line + before, 1) if before in body else ""
+
+
+CLEAR_CTL = "\tperf_ibs_disable_event(perf_ibs, hwc, 0);\n"
+SET_STARTED = "\tset_bit(IBS_STARTED,    pcpu->state);\n"
+CLEAR_STOPPING = "\tclear_bit(IBS_STOPPING, pcpu->state);\n"
+ENABLE = "\tperf_ibs_enable_event(perf_ibs, hwc, config);\n"
+STOP_DISABLE = "\t\tperf_ibs_disable_event(perf_ibs, hwc, config);\n"
+STOP_CLEAR_STARTED = "\t\tclear_bit(IBS_STARTED, pcpu->state);\n"
+VAL_CHECK = "\tif (!(*buf++ & perf_ibs->valid_mask))\n\t\tgoto fail;\n"
+
+OVERFLOW = "\tthrottle = perf_event_overflow(event, &data, &regs);\n"
+SET_PERIOD = "\tif (!perf_ibs_set_period(perf_ibs, hwc, &period))\n"
+STOP_SET_STOPPED = "\t\tset_bit(IBS_STOPPED, pcpu->state);\n"
+FAIL_CLAIM = "\t\tif (test_and_clear_bit(IBS_STOPPED, pcpu->state))\n"
+DEL_CLEAR_ENABLED = "\tif (!test_and_clear_bit(IBS_ENABLED, pcpu->state))\n"
+STOP_CHECK = "\tif (test_bit(IBS_STOPPING, pcpu->state))\n\t\treturn 1;\n"
+DIS_RESET = "\tif (ibs_caps & IBS_CAPS_DIS)\n\t\twrmsr"
+
+
+def _drop_dis_reset(body):
+    """perf_ibs_start() without fix/caps-dis.patch's CTL write."""
+    m = re.search(r"\tif \(ibs_caps & IBS_CAPS_DIS\)\n\t\twrmsr[lq]\("
+                  r"hwc->config_base, 0\);\n", body)
+    return body[:m.start()] + body[m.end():] if m else body
+
+
+def _swap(fn, old, new):
+    """The edit that replaces @old by @new once in function @fn."""
+    return lambda s: _in_fn(s, fn, lambda b: b.replace(old, new, 1))
+
+
+def _reorder(fn, line, after=None, before=None):
+    """The edit that moves @line of function @fn (see _move())."""
+    return lambda s: _in_fn(s, fn, lambda b: _move(b, line, after, before))
+
+
+class Mutant:
+    """A hand-made breakage of ibs.c (applied to the tree with every fix)
+    and the invariant it breaks: killed only if the exploration reports
+    one of @explore (invariant names) or a case named in @cases fails with
+    its finding's diagnostic.  @needs: a text the tree's ibs.c must have
+    for the mutant to exist there (else "n/a")."""
+
+    def __init__(self, what, edit, explore=(), cases=(), needs=None):
+        self.what, self.edit = what, edit
+        self.explore, self.cases, self.needs = set(explore), cases, needs
+
+
+MUTANTS = {
+    "fix-removed": Mutant(
+        "perf_ibs_start() does not clear the CTL (the fix removed)",
+        _swap("perf_ibs_start", CLEAR_CTL, ""),
+        explore={"nmi-enabled", "stale-sample"},
+        cases=("ibs_test_op_stale_ctl_nmi_in_start",
+               "ibs_test_fetch_stale_ctl_nmi_in_start")),
+    "clear-after-started": Mutant(
+        "perf_ibs_start() clears the CTL after setting IBS_STARTED",
+        _reorder("perf_ibs_start", CLEAR_CTL, after=CLEAR_STOPPING),
+        explore={"nmi-enabled", "stale-sample"},
+        cases=("ibs_test_op_ctl_cleared_before_started",
+               "ibs_test_fetch_ctl_cleared_before_started")),
+    "started-after-enable": Mutant(
+        "perf_ibs_start() sets IBS_STARTED after the enable write",
+        _reorder("perf_ibs_start", SET_STARTED, after=ENABLE),
+        explore={"enabled-unstarted"}),
+    "stop-clears-started-first": Mutant(
+        "perf_ibs_stop() clears IBS_STARTED before disabling the hardware",
+        _reorder("perf_ibs_stop", STOP_CLEAR_STARTED, before=STOP_DISABLE),
+        explore={"late-nmi-unclaimed"}),
+    "stop-no-stopped": Mutant(
+        "perf_ibs_stop() does not set IBS_STOPPED",
+        _swap("perf_ibs_stop", STOP_SET_STOPPED, ""),
+        explore={"late-nmi-unclaimed"}),
+    "stopped-kept": Mutant(
+        "the NMI handler claims IBS_STOPPED without clearing it",
+        _swap("perf_ibs_handle_irq", FAIL_CLAIM,
+              FAIL_CLAIM.replace("test_and_clear_bit", "test_bit")),
+        explore={"late-nmi-twice"}),
+    "no-val-check": Mutant(
+        "perf_ibs_handle_irq() does not check the Val bit",
+        _swap("perf_ibs_handle_irq", VAL_CHECK, "\tbuf++;\n"),
+        explore={"foreign-claimed", "stale-sample"}),
+    "sample-dropped": Mutant(
+        "perf_ibs_handle_irq() never reports a sample to perf",
+        _swap("perf_ibs_handle_irq", SET_PERIOD,
+              SET_PERIOD.replace("))\n", ") || 1)\n")),
+        explore={"sample-lost"}),
+    "sample-twice": Mutant(
+        "perf_ibs_handle_irq() reports each sample twice",
+        _swap("perf_ibs_handle_irq", OVERFLOW,
+              OVERFLOW.replace("throttle = ", "") + OVERFLOW),
+        explore={"sample-twice"}),
+    "throttle-ignored": Mutant(
+        "perf_ibs_handle_irq() ignores perf core's throttle verdict",
+        _swap("perf_ibs_handle_irq", OVERFLOW,
+              OVERFLOW.replace("throttle = ", "")),
+        explore={"end-hw"}),
+    "del-keeps-enabled": Mutant(
+        "perf_ibs_del() leaves IBS_ENABLED set (a sequence with a second "
+        "add fails)",
+        _swap("perf_ibs_del", DEL_CLEAR_ENABLED,
+              DEL_CLEAR_ENABLED.replace("test_and_clear_bit", "test_bit")),
+        explore={"end-state"}),
+    "stop-fix-removed": Mutant(
+        "perf_ibs_handle_irq() re-enables a sample found with IBS_STOPPING "
+        "(fix/stop-nmi.patch removed)",
+        _swap("perf_ibs_handle_irq", STOP_CHECK, ""),
+        explore={"nmi-reenabled", "end-hw"},
+        cases=("ibs_test_op_sample_nmi_in_stop",
+               "ibs_test_fetch_sample_nmi_in_stop")),
+    "dis-fix-removed": Mutant(
+        "perf_ibs_start() does not write the CTL with IBS_CAPS_DIS "
+        "(fix/caps-dis.patch removed; capability-set space)",
+        lambda s: _in_fn(s, "perf_ibs_start", _drop_dis_reset),
+        explore={"nmi-enabled", "stale-sample"},
+        cases=(DIS_PREFIX + "ibs_test_op_stale_ctl_nmi_in_start",),
+        needs=DIS_RESET),
+}
+
+
+def mutant_verdict(m, res):
+    """(verdict, killers): "killed" when an expected case fails with its
+    finding's diagnostic or the exploration reports an expected invariant
+    (killers: which) and the suite finished; "broken" when it did not
+    (a crash, a hang), or a kernel WARN hit a case while no expected killer
+    fired; "caught elsewhere"
+    when only unexpected checks failed; "SURVIVED" when nothing failed."""
+    findings = suite_cases()[1]
+    killers = []
+    for case in m.cases:
+        finding = findings.get(case.split(".")[-1])
+        if finding and red_with(res, case, finding):
+            killers.append(case)
+    seen = {i for v in res["explore"]["violations"].values() for i in v}
+    killers += sorted(f"explore [{i}]" for i in seen & m.explore)
+    failed = [n for n, v in res["cases"].items() if v == "fail"]
+    warned = any(line.startswith("kernel WARN at")
+                 for n in failed for line in res["diagnostics"].get(n, []))
+    complete = all(res.get(k) is not None
+                   for k in ("suite", "suite_explore"))
+    if not complete:
+        return "broken", []
+    if killers:
+        return "killed", killers
+    if warned:
+        return "broken", []
+    return ("caught elsewhere" if failed else "SURVIVED"), []
+
+
+def mutation_check(t, log_dir=None):
+    """Run the suite on @t with every fix (the all-fixes state) and on each
+    mutant of its ibs.c; mutant_verdict() for each."""
+    log_dir = log_dir or os.path.join(cache_dir(), "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    log = os.path.join(log_dir, f"{t.label}-mutation.log")
+    open(log, "w").close()
+    wt, _, fix_in_tree, info = prepare(t, "all-fixes", log)
+    dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
+    ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")
+    pristine = open(ibs).read()
+    bdir = build_dir(t)
+    rows = []
+    for name, m in [("none", Mutant("the tree with every fix", None))] + \
+            list(MUTANTS.items()):
+        expected = sorted(m.explore) + list(m.cases)
+        if m.needs and m.needs not in pristine:
+            rows.append({"mutant": name, "what": m.what, "verdict": "n/a",
+                         "killers": [], "expected": expected,
+                         "failed_cases": [], "cases": 0})
+            continue
+        src = pristine if m.edit is None else m.edit(pristine)
+        if not src:
+            raise Error(f"mutant {name} does not apply to {t.label}")
+        with open(ibs, "w") as f:
+            f.write(src)
+        progress(f"{t.label}: mutant {name}: building")
+        build_s = build(wt, bdir, log, t.extra_kconfig)
+        out, run_s = boot(bdir, log)
+        res = parse_run(out)
+        if res["suite"] is None and m.edit is None:
+            raise Error(f"{t.label}: no suite result (log: {log})")
+        failed = sorted(n for n, v in res["cases"].items() if v == "fail")
+        if m.edit is None:
+            verdict, killers = ("passes" if not failed and
+                                res["suite_explore"] is not None
+                                else "FAILS"), []
+        else:
+            verdict, killers = mutant_verdict(m, res)
+        progress(f"{t.label}: mutant {name}: {verdict} "
+                 f"({', '.join(killers) or f'{len(failed)} cases fail'})")
+        rows.append({"mutant": name, "what": m.what, "verdict": verdict,
+                     "killers": killers, "expected": expected,
+                     "failed_cases": failed, "cases": len(res["cases"]),
+                     "build_seconds": round(build_s, 1),
+                     "run_seconds": round(run_s, 1)})
+    with open(ibs, "w") as f:
+        f.write(pristine)
+    return {"_generated": generated_note(
+        "scripts/mutate --record", "a run of the suite on each mutant"),
+            "tree": t.as_dict(), "suite": file_hash(SUITE_FILE),
+            "fix_in_tree": fix_in_tree, "dis_fix_applied": dis_applied,
+            "fix": fix_hashes(t.series, fix_in_tree, dis_applied),
+            "date": time.strftime("%Y-%m-%d"), "mutants": rows}

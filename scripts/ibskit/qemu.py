@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Boot a built kernel under QEMU x86_64 (TCG) and capture its console."""
+
+import os
+import subprocess
+import time
+
+from .core import phase
+from .suite import SUITE
+from .kbuild import QEMU_CPUS
+
+
+def boot(bdir, log, timeout=300):
+    """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
+    kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
+    cmdline = ("console=ttyS0 kunit.enable=1 kunit.autorun=1 "
+               "kunit.filter_glob=" + SUITE +
+               "* kunit_shutdown=reboot oops=panic panic=-1 printk.time=1")
+    # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
+    cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", QEMU_CPUS,
+           "-accel", "tcg", "-kernel", kernel, "-append", cmdline,
+           "-no-reboot", "-nographic", "-serial", "stdio"]
+    t0 = time.time()
+    try:
+        with phase("boot"):
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=timeout, errors="replace")
+        out = p.stdout + p.stderr
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(
+            e.stdout, bytes) else (e.stdout or "")
+        out += f"\n[ibs-kit: QEMU timed out after {timeout}s]\n"
+    secs = time.time() - t0
+    with open(log, "a") as f:
+        f.write("$ " + " ".join(cmd) + "\n" + out)
+    return out, secs

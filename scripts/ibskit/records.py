@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The JSON records (backports/*/verified.json, results/) and their checks."""
+
+import json
+import os
+import re
+import time
+
+from .core import (
+    BACKPORTS_DIR, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE, TOP, file_hash,
+    generated_note, text_table,)
+from .registry import STABLE_SERIES, series_key
+from .suite import (
+    DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
+from .ktap import cases_passed
+from .verdict import count, finding_cases, red_with
+
+
+def series_record(rec, origin=None):
+    """The machine-readable result of one verify, for backports/<series>/."""
+    red, green, allf = rec["unfixed"], rec["fixed"], rec["all-fixes"]
+    series = rec["tree"]["series"]
+    rc, sc = finding_cases("race", series), finding_cases("stop", series)
+    return {
+        "_generated": generated_note("scripts/verify --record",
+                                     "a red -> green run"),
+        "series": series,
+        "tree": dict(rec["tree"], origin=origin or rec["tree"]["origin"]),
+        "backport": fix_hashes(series, False),
+        "suite": file_hash(SUITE_FILE),
+        "fix_in_tree": red["fix_in_tree"],
+        "applies": green["action"].startswith("git am") or
+        red["fix_in_tree"],
+        "apply_action": green["action"] if not red["fix_in_tree"]
+        else red["action"],
+        "w1_warnings": red.get("w1_warnings", []) +
+        green.get("w1_warnings", []),
+        "race_cases": rc,
+        "unfixed_failed": red["failed"],
+        "race_red": all(red_with(red, n, "race") for n in rc),
+        "fixed_failed": green["failed"],
+        "stop_cases": sc,
+        "stop_red_fixed": all(red_with(green, n, "stop") for n in sc),
+        "all_fixes_failed": allf["failed"],
+        "all_green": bool(allf["cases"]) and not allf["failed"],
+        "cases": len(allf["cases"]),
+        "skipped": count(allf, allf["cases"], "skip"),
+        "explore": explore_summary(rec),
+        "suite_seconds": {v: rec[v].get("suite_seconds")
+                          for v in VERIFY_RUNS if v in rec},
+        "seconds": {f"{k}_{v}": rec[v][f"{k}_seconds"]
+                    for v in VERIFY_RUNS if v in rec
+                    for k in ("build", "run")},
+        "date": time.strftime("%Y-%m-%d"),
+        "verdict": rec["verdict"],
+    }
+
+
+VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes")
+
+
+def explore_summary(rec):
+    """Per run of a verify: the tuples the exploration explored, its suite
+    seconds, and the invariants it found violated, per parameter."""
+    out = {}
+    for v in VERIFY_RUNS:
+        if v not in rec:
+            continue
+        ex = rec[v].get("explore") or {}
+        out[v] = {"tuples": ex.get("tuples"),
+                  "sequences": ex.get("sequences"),
+                  "seconds": (rec[v].get("seconds_by_suite") or {}).get(
+                      SUITE_EXPLORE),
+                  "violations": ex.get("violations", {})}
+    return out
+
+
+def summary_table(records):
+    """A short text table of verify records."""
+    rows = [("tree", "unfixed: race cases red", "shipped: DIS race cases red",
+             "fixed: stop cases red", "all fixes", "tuples", "build s",
+             "run s", "verdict")]
+    for r in records:
+        series = r["tree"]["series"]
+        rc, sc = finding_cases("race", series), finding_cases("stop", series)
+        drc = [DIS_PREFIX + n for n in rc]
+        red, green, allf = r["unfixed"], r["fixed"], r["all-fixes"]
+        shipped = r.get("shipped")
+        nskip = count(allf, allf["cases"], "skip")
+        runs = [r[v] for v in VERIFY_RUNS if v in r]
+        rows.append((
+            r["tree"]["label"],
+            f"{count(red, rc, 'fail')}/{len(rc)}" +
+            (f" + {count(red, drc, 'fail')}/{len(drc)} DIS"
+             if red["caps_dis"] else ""),
+            f"{count(shipped, drc, 'fail')}/{len(drc)}"
+            if shipped else "-",
+            f"{count(green, sc, 'fail')}/{len(sc)}",
+            f"{count(allf, allf['cases'], 'pass')}/{len(allf['cases'])} "
+            "pass" + (f", {nskip} skipped" if nskip else ""),
+            str((allf.get("explore") or {}).get("tuples")),
+            "+".join(f"{x['build_seconds']:.0f}" for x in runs),
+            "+".join(f"{x['run_seconds']:.1f}" for x in runs),
+            r["verdict"]))
+    return text_table([list(x) for x in rows])
+
+
+def mainline_record(rec):
+    """The machine-readable result of one verify of a tree that carries
+    1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
+    runs = {v: rec[v] for v in VERIFY_RUNS if v in rec}
+    series = rec["tree"]["series"]
+    rc, sc = finding_cases("race", series), finding_cases("stop", series)
+    return {
+        "_generated": generated_note("scripts/verify --record",
+                                     "a run of the suite in every fix state"),
+        "tree": rec["tree"],
+        "suite": file_hash(SUITE_FILE),
+        "fix": fix_hashes(rec["tree"]["series"], True,
+                          rec["fixed"]["caps_dis"] and
+                          not rec["fixed"]["dis_fix_in_tree"]),
+        "caps_dis": rec["fixed"]["caps_dis"],
+        "race_cases": rc,
+        "stop_cases": sc,
+        "explore": explore_summary(rec),
+        "runs": {v: {"action": r["action"], "failed": r["failed"],
+                     "cases": len(r["cases"]),
+                     "skipped": count(r, r["cases"], "skip"),
+                     "build_seconds": r["build_seconds"],
+                     "run_seconds": r["run_seconds"],
+                     "suite_seconds": r.get("suite_seconds")}
+                 for v, r in runs.items()},
+        "race_red_unfixed": all(red_with(rec["unfixed"], n, "race")
+                                for n in rc),
+        "dis_race_red_shipped": "shipped" in rec and all(
+            red_with(rec["shipped"], DIS_PREFIX + n, "race") for n in rc),
+        "stop_red_fixed": all(red_with(rec["fixed"], n, "stop") for n in sc),
+        "all_green_all_fixes": cases_passed(rec["all-fixes"]["cases"]),
+        "w1_warnings": [w for r in runs.values()
+                        for w in r.get("w1_warnings", [])],
+        "date": time.strftime("%Y-%m-%d"),
+        "verdict": rec["verdict"],
+    }
+
+
+def short_origin(origin):
+    return re.sub(r"@([0-9a-f]{12})[0-9a-f]+$", r"@\1", origin)
+
+
+def _runs_in(r):
+    return [v for v in VERIFY_RUNS if f"build_{v}" in r["seconds"]]
+
+
+def all_verify_records():
+    """(label, record) of every verify record: backports/*/verified.json
+    and results/mainline/*.json, oldest series first."""
+    out = []
+    for series in STABLE_SERIES:
+        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        if os.path.exists(path):
+            out.append((series, json.load(open(path))))
+    for r in mainline_records():
+        out.append((r["tree"]["series"], r))
+    return out
+
+
+def records_in(d):
+    """The JSON records in directory @d, oldest series first."""
+    if not os.path.isdir(d):
+        return []
+    recs = [json.load(open(os.path.join(d, n)))
+            for n in sorted(os.listdir(d)) if n.endswith(".json")]
+    return sorted(recs, key=lambda r: series_key(r["tree"]["series"]))
+
+
+def mutation_records():
+    return records_in(MUTATION_DIR)
+
+
+def refresh_command(tree, verb):
+    """The command that rewrites a record of @tree (a record's "tree")."""
+    if tree["origin"] == "registry":
+        return f"scripts/{verb} --series {tree['series']} --record"
+    m = re.match(r"github:([^@]+)@([0-9a-f]+)$", tree["origin"])
+    where = f"--tree <a clone of {m.group(1)}> --ref {m.group(2)}" if m \
+        else f"--tree {tree['origin']} --ref {tree['commit']}"
+    kc = "".join(f" --kconfig {k}" for k in tree.get("extra_kconfig", []))
+    origin = f" --origin {tree['origin']}" if verb == "verify" else ""
+    return f"scripts/{verb} {where}{kc} --record{origin}"
+
+
+def fix_hashes(series, fix_in_tree, dis_fix=False, stop_fix=True):
+    """What a record says the fix was: the hashes of the backport's patch
+    files (none for a tree that carries 1b044ff3c17e itself), of
+    fix/caps-dis.patch where the run applied it, and of fix/stop-nmi.patch
+    (the all-fixes run)."""
+    out = {} if fix_in_tree else {os.path.basename(p): file_hash(p)
+                                  for p in backport_patches(series)}
+    if dis_fix:
+        out[os.path.basename(DIS_FIX)] = file_hash(DIS_FIX)
+    if stop_fix:
+        out[os.path.basename(STOP_FIX)] = file_hash(STOP_FIX)
+    return out
+
+
+def record_problems():
+    """(record, problem, refresh command) for every record that no longer
+    matches the files it ran with."""
+    suite = file_hash(SUITE_FILE)
+    out = []
+    for series in STABLE_SERIES:
+        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        if not os.path.exists(path):
+            continue
+        r = json.load(open(path))
+        rel = os.path.relpath(path, TOP)
+        cmd = refresh_command(r["tree"], "verify")
+        if r.get("suite") != suite:
+            out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
+        if r.get("backport") != fix_hashes(series, False):
+            out.append((rel, f"ran with another backports/{series}/", cmd))
+    for r in mutation_records():
+        rel = os.path.join("results", "mutation", r["tree"]["label"] + ".json")
+        cmd = refresh_command(r["tree"], "mutate")
+        if r.get("suite") != suite:
+            out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
+        if r.get("fix") != fix_hashes(r["tree"]["series"],
+                                      r.get("fix_in_tree", False),
+                                      r.get("dis_fix_applied", False)):
+            out.append((rel, "ran with another fix (or records none)", cmd))
+    for r in mainline_records():
+        rel = os.path.join("results", "mainline", r["tree"]["label"] + ".json")
+        cmd = refresh_command(r["tree"], "verify")
+        if r.get("suite") != suite:
+            out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
+        applied = "caps-dis.patch" in r.get("fix", {})
+        if r.get("fix") != fix_hashes(r["tree"]["series"], True, applied):
+            out.append((rel, "ran with another fix/caps-dis.patch", cmd))
+    return out
+
+
+def mainline_records():
+    return records_in(MAINLINE_RESULTS)

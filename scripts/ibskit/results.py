@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The generated results page (Documentation/backport-results.md)."""
+
+import json
+import os
+
+from .core import BACKPORTS_DIR, generated_note, md_table
+from .registry import STABLE_SERIES
+from .suite import DIS_PREFIX
+from .records import (
+    _runs_in, all_verify_records, mainline_records, mutation_records,
+    short_origin,)
+
+
+BACKPORT_COLS = ["series", "tree version", "tree from", "extra Kconfig",
+                 "applies", "W=1 warnings", "race cases red w/o fix",
+                 "race cases green with fix", "stop cases red with fix",
+                 "all green with fix/stop-nmi.patch too", "build s",
+                 "run s", "suite s"]
+
+
+def _yn(v):
+    return "yes" if v else "NO"
+
+
+def backport_rows():
+    """One row of BACKPORT_COLS per stable series, from its verified.json.
+    The runs: unfixed, fixed (the backport of 1b044ff3c17e) and all-fixes
+    (fixed and fix/stop-nmi.patch)."""
+    rows = []
+    for series in STABLE_SERIES:
+        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        if not os.path.exists(path):
+            rows.append([series, "not run"] + [""] * (len(BACKPORT_COLS) - 2))
+            continue
+        r = json.load(open(path))
+        sec = r["seconds"]
+        runs = _runs_in(r)
+        red = len([n for n in r["race_cases"] if n in r["unfixed_failed"]])
+        race_fixed = [n for n in r["fixed_failed"] if n in r["race_cases"]]
+        stop = len([n for n in r["stop_cases"] if n in r["fixed_failed"]])
+        w1 = r.get("w1_warnings")
+        suite = r.get("suite_seconds") or {}
+        rows.append([
+            series, r["tree"]["version"], short_origin(r["tree"]["origin"]),
+            " ".join(r["tree"].get("extra_kconfig", [])) or "-",
+            _yn(r["applies"]),
+            "not checked" if w1 is None else str(len(w1)),
+            f"{_yn(r['race_red'])} ({red}/{len(r['race_cases'])})",
+            _yn(not race_fixed),
+            f"{_yn(r['stop_red_fixed'])} ({stop}/{len(r['stop_cases'])})",
+            f"{_yn(r['all_green'])} ({r['cases'] - len(r['all_fixes_failed']) - r.get('skipped', 0)}/"
+            f"{r['cases']}" + (f", {r['skipped']} skipped" if r.get("skipped")
+                               else "") + ")",
+            "+".join(f"{sec['build_' + v]:.0f}" for v in runs),
+            "+".join(f"{sec['run_' + v]:.1f}" for v in runs),
+            "+".join("-" if suite.get(k) is None else f"{suite[k]:.2f}"
+                     for k in runs)])
+    return rows
+
+
+def explore_rows():
+    """Per tree: what the exploration explored and found in each run."""
+    rows = [["series", "tree", "tuples (all fixes)", "explore suite s",
+             "unfixed", "fixed", "all fixes"]]
+    for series, r in all_verify_records():
+        ex = r.get("explore") or {}
+
+        def found(v):
+            viol = (ex.get(v) or {}).get("violations")
+            if viol is None:
+                return "-"
+            invs = sorted({i for x in viol.values() for i in x})
+            return (f"{len(viol)} params: {', '.join(invs)}" if viol
+                    else "nothing")
+        allf = ex.get("all-fixes") or {}
+        rows.append([series, r["tree"]["version"], str(allf.get("tuples")),
+                     "-" if allf.get("seconds") is None
+                     else f"{allf['seconds']:.2f}",
+                     found("unfixed"), found("fixed"), found("all-fixes")])
+    return rows
+
+
+def stop_rows():
+    """Per tree: the stop-window cases red with 1b044ff3c17e (and
+    fix/caps-dis.patch), green with fix/stop-nmi.patch too."""
+    rows = [["series", "tree", "stop cases red (fixed)",
+             "green with fix/stop-nmi.patch"]]
+    for series, r in all_verify_records():
+        rows.append([series, r["tree"]["version"],
+                     _yn(r.get("stop_red_fixed")),
+                     _yn(r.get("all_green") or
+                         r.get("all_green_all_fixes"))])
+    return rows
+
+
+def _mutant_cell(m):
+    if m["verdict"] == "killed":
+        return "killed by " + ", ".join(m["killers"][:2]) + \
+            (" ..." if len(m["killers"]) > 2 else "")
+    if m["verdict"] == "passes":
+        return f"passes ({m['cases']} cases)"
+    return m["verdict"]
+
+
+def mutation_rows():
+    recs = mutation_records()
+    if not recs:
+        return []
+    names = [m["mutant"] for m in recs[0]["mutants"]]
+    rows = [["tree", "from"] + names]
+    for r in recs:
+        by = {m["mutant"]: m for m in r["mutants"]}
+        rows.append([r["tree"]["version"], short_origin(r["tree"]["origin"])] +
+                    [_mutant_cell(by[n]) if n in by else "-" for n in names])
+    return rows
+
+
+def results_markdown():
+    """Documentation/backport-results.md as the records give it."""
+    md = ["<!-- " + generated_note(
+        "scripts/report", "backports/*/verified.json, "
+        "results/mainline/*.json and results/mutation/*.json") + " -->", "",
+          "# Backport results", "",
+          "Each record is written by `scripts/verify --record` after a real run",
+          "(build s, run s and suite s: per run - unfixed, [shipped,] fixed,",
+          "all fixes; build s is",
+          "that run's build, incremental where the build directory existed; run s is",
+          "QEMU wall time under TCG, boot included; suite s is the suite's own",
+          "time from the printk timestamps, - where the run predates that",
+          "measurement; W=1 warnings counts the warnings in the suite's own",
+          "source).", ""]
+    md += md_table([BACKPORT_COLS] + backport_rows())
+    ml = mainline_rows()
+    if len(ml) > 1:
+        md += ["", "## Mainline trees: 1b044ff3c17e on IBS_CAPS_DIS hardware",
+               "",
+               "From `results/mainline/<tree>.json` (written by",
+               "`scripts/verify --record` on a tree that carries 1b044ff3c17e):",
+               "unfixed = 1b044ff3c17e reverted; as shipped = the tree as it is;",
+               "with fix/caps-dis.patch = as shipped plus our fix. The",
+               "amd_ibs_dis suite runs every case on IBS_CAPS_DIS hardware;",
+               "see Documentation/findings.md.", ""]
+        md += md_table(ml)
+    md += ["", "## The exploration (amd_ibs_explore)", "",
+           "From the same records: tuples = (sequence, injection point, NMI",
+           "content) runs of the all-fixes run, summed over the parameters",
+           "(capability set x PMU x other PMU running); explore suite s from",
+           "the printk timestamps; per run, how many parameters reported a",
+           "violation and which invariants. See Documentation/invariants.md",
+           "and Documentation/findings.md.", ""]
+    md += md_table(explore_rows())
+    md += ["", "## The NMI inside perf_ibs_stop() (fix/stop-nmi.patch)", "",
+           "stop cases red (fixed) = ibs_test_{op,fetch}_sample_nmi_in_stop",
+           "fail with the stop-race diagnostic with 1b044ff3c17e (and",
+           "fix/caps-dis.patch) applied; green = every case passes with",
+           "fix/stop-nmi.patch too.", ""]
+    md += md_table(stop_rows())
+    mut = mutation_rows()
+    if mut:
+        md += ["", "## Mutation check", "",
+               "From `results/mutation/<tree>.json` (written by",
+               "`scripts/mutate --record`): the suite on the tree with every",
+               "fix, then on each hand-made mutant of its `ibs.c`. killed = a",
+               "case expected to catch the mutant failed with its finding's",
+               "diagnostic, or the exploration reported an expected invariant",
+               "(the killers are named); n/a = the mutant's target is not in",
+               "this tree.", ""]
+        md += md_table(mut)
+    return "\n".join(md) + "\n"
+
+
+def mainline_rows():
+    """One row per mainline record: the race, the IBS_CAPS_DIS and the
+    stop-window verdicts."""
+    rows = [["tree", "tree from", "caps_dis", "unfixed: race cases red",
+             "as shipped: DIS race cases red",
+             "with fix/caps-dis.patch: race cases green, stop cases red",
+             "with fix/stop-nmi.patch too", "verdict"]]
+    for r in mainline_records():
+        runs = r["runs"]
+        n = len(r["race_cases"])
+        sh = runs.get("shipped")
+        fx, allf = runs["fixed"], runs["all-fixes"]
+        race_fx = [x for x in fx["failed"]
+                   if x.split(".")[-1] in r["race_cases"]]
+        rows.append([
+            r["tree"]["version"], short_origin(r["tree"]["origin"]),
+            _yn(r["caps_dis"]),
+            f"{_yn(r['race_red_unfixed'])}",
+            (f"{_yn(r['dis_race_red_shipped'])} "
+             f"({len([x for x in sh['failed'] if x.startswith(DIS_PREFIX) and x[len(DIS_PREFIX):] in r['race_cases']])}"
+             f"/{n}; {len(sh['failed'])} failed of {sh['cases']})")
+            if sh else "-",
+            f"{_yn(not race_fx)}, {_yn(r['stop_red_fixed'])}",
+            f"{_yn(r['all_green_all_fixes'])} ({allf['cases'] - len(allf['failed']) - allf['skipped']}"
+            f"/{allf['cases']} pass)",
+            r["verdict"]])
+    return rows

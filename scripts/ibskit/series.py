@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The mainline series: the C chunker, stages, commits, the sender."""
+
+import email.utils
+import os
+import re
+
+from .core import (
+    Error, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, cache_dir, git, git_env,
+    run,)
+from .suite import git_am, install_build_files
+from .trees import worktree
+
+
+# The author our mainline series carries in patches/: not a person.  Whoever
+# sends the series is its author (DCO); scripts/send puts the sender in its
+# place (as_sender()).  .invalid (RFC 2606) can never be delivered to.
+PLACEHOLDER = ("Sender Placeholder", "sender@placeholder.invalid")
+# Our mainline series, in the order they apply (each on top of the ones
+# before it): name -> (source directory, cover letter template, output
+# directory).  A source directory holds one manifest file per patch.
+MAINLINE_SERIES = {
+    "kunit": (os.path.join(KUNIT_DIR, "mainline"),
+              os.path.join(KUNIT_DIR, "cover"), PATCHES_DIR),
+    "caps-dis": (os.path.join(KUNIT_DIR, "caps-dis"),
+                 os.path.join(KUNIT_DIR, "caps-dis", "cover"),
+                 os.path.join(PATCHES_DIR, "caps-dis")),
+    "stop-nmi": (os.path.join(KUNIT_DIR, "stop-nmi"),
+                 os.path.join(KUNIT_DIR, "stop-nmi", "cover"),
+                 os.path.join(PATCHES_DIR, "stop-nmi")),
+    "explore": (os.path.join(KUNIT_DIR, "explore"),
+                os.path.join(KUNIT_DIR, "explore", "cover"),
+                os.path.join(PATCHES_DIR, "explore")),
+}
+
+
+def c_chunks(src):
+    """Split C source into top-level chunks at blank lines outside braces
+    and comments; returns [(name or None, text)]."""
+    chunks, cur = [], []
+    depth, in_comment = 0, False
+    for line in src.splitlines(keepends=True):
+        if not line.strip() and depth == 0 and not in_comment and cur:
+            chunks.append("".join(cur))
+            cur = []
+            continue
+        cur.append(line)
+        i = 0
+        while i < len(line):
+            two = line[i:i + 2]
+            if in_comment:
+                if two == "*/":
+                    in_comment, i = False, i + 2
+                    continue
+            elif two == "/*":
+                in_comment, i = True, i + 2
+                continue
+            elif two == "//":
+                break
+            elif line[i] in "\"'":
+                q, i = line[i], i + 1
+                while i < len(line) and line[i] != q:
+                    i += 2 if line[i] == "\\" else 1
+            elif line[i] == "{":
+                depth += 1
+            elif line[i] == "}":
+                depth -= 1
+            i += 1
+    if cur:
+        chunks.append("".join(cur))
+    return [(chunk_name(c), c) for c in chunks]
+
+
+def chunk_name(text):
+    """The name a manifest gives a top-level piece: the function, variable,
+    struct or enum it defines, the call it makes (kunit_test_suite(x);), or,
+    for a piece of preprocessor lines only, the first macro it defines."""
+    code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    m = re.search(r"^enum (\w+) \{", code, re.M)
+    if m:
+        return m.group(1)
+    lines = [x for x in code.splitlines() if x.strip()]
+    if lines and all(x.startswith(("#", " ", "\t")) for x in lines):
+        m = re.search(r"^#define (\w+)", code, re.M)
+        if m:
+            return m.group(1)
+    for line in code.splitlines():
+        if not line or line[0] in " \t#}":
+            continue
+        m = re.fullmatch(r"(\w+\(\w+\));", line)
+        if m:  # a macro invocation such as kunit_test_suite(suite);
+            return m.group(1)
+        m = (re.match(r"struct (\w+) \{", line) or
+             re.match(r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*(?:\[\w*\])?\s*=",
+                      line) or
+             re.match(r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*\(", line))
+        if m:
+            return m.group(1)
+    return None
+
+
+def mainline_manifest():
+    """Every patch of every mainline series, in the order they apply.
+
+    A manifest file is a header ('Key: value' lines), a blank line and the
+    commit message body.  Either it names a patch file of ours ('Patch:',
+    committed with git am, its own message and author), or it adds pieces
+    of ibs_kunit.c: 'Subject:', 'Chunks:' (top-level pieces, by name),
+    'Files:' (the build files come with it) and 'Guard: SYMBOL' (the
+    '#if SYMBOL' blocks inside earlier pieces, and the piece that defines
+    SYMBOL, appear with this patch)."""
+    patches = []
+    for series, (src, cover, _) in MAINLINE_SERIES.items():
+        for name in sorted(os.listdir(src)):
+            path = os.path.join(src, name)
+            if path == cover or name == "cover":
+                continue
+            text = open(path).read()
+            head, _, body = text.partition("\n\n")
+            fields = dict(line.split(": ", 1) for line in head.splitlines())
+            patches.append({"series": series, "file": name,
+                            "patch": fields.get("Patch"),
+                            "subject": fields.get("Subject"),
+                            "files": fields.get("Files", "").split(),
+                            "chunks": fields.get("Chunks", "").split(),
+                            "guard": fields.get("Guard"),
+                            "body": body.strip() + "\n"})
+    return patches
+
+
+def strip_guard(text, guard):
+    """@text without its '#if @guard' ... '#endif' blocks (not nested), and
+    without the blank line before a block that ended its function."""
+    out, skip = [], False
+    for line in text.splitlines(keepends=True):
+        if line.strip() == f"#if {guard}":
+            skip = True
+            continue
+        if skip:
+            skip = line.strip() != "#endif"
+            continue
+        if line.startswith("}") and out and not out[-1].strip():
+            out.pop()
+        out.append(line)
+    return "".join(out)
+
+
+def suite_stages():
+    """ibs_kunit.c as it stands after each patch of the mainline series
+    (None for a patch that does not change it)."""
+    src = open(SUITE_FILE).read()
+    chunks = c_chunks(src)
+    manifest = mainline_manifest()
+    owner, guards = {}, []
+    for idx, p in enumerate(manifest):
+        for c in p["chunks"]:
+            if c != "*":
+                owner[c] = idx
+        if p["guard"]:
+            guards.append((idx, p["guard"]))
+    names = {n for n, _ in chunks}
+    unknown = sorted(set(owner) - names)
+    if unknown:
+        raise Error("kunit/ manifests name chunks ibs_kunit.c does not have: "
+                    + ", ".join(unknown))
+    stages = []
+    for k, p in enumerate(manifest):
+        if p["patch"]:
+            stages.append(None)
+            continue
+        keep = []
+        for name, text in chunks:
+            if owner.get(name, 0) > k:
+                continue
+            for g_idx, guard in guards:
+                if g_idx > k:
+                    if f"#define {guard}" in text:
+                        text = ""
+                    text = strip_guard(text, guard)
+            if not text:
+                continue
+            lines = [line for line in text.splitlines(keepends=True)
+                     if not (m := re.match(r"\s*KUNIT_CASE\((\w+)\),", line))
+                     or owner.get(m.group(1), 0) <= k]
+            keep.append("".join(lines))
+        stages.append("\n".join(keep))
+    last = [x for x in stages if x is not None]
+    if last and last[-1] != src:
+        raise Error("the last stage of the kunit/ manifests is not "
+                    "ibs_kunit.c")
+    return manifest, stages
+
+
+def kunit_files_at(wt, stage_src, with_build_files):
+    """Write the suite (one stage of it) into the worktree @wt."""
+    amd = os.path.join(wt, "arch/x86/events/amd")
+    with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
+        f.write(stage_src)
+    if not with_build_files:
+        return
+    install_build_files(wt)
+
+
+def source_date():
+    """A fixed date for generated commits: the last change of kunit/."""
+    d = git(["log", "-1", "--format=%aI", "--", "kunit"], cwd=TOP, check=False)
+    return d or "2026-01-01T00:00:00+00:00"
+
+
+def commit_series(t, series="kunit", upto=None):
+    """Commit the mainline series @series (or its first @upto patches), on
+    top of the series before it, on a clean worktree of @t; returns
+    (worktree, number of patches of @series committed)."""
+    if series not in MAINLINE_SERIES:
+        raise Error(f"unknown mainline series '{series}' (known: "
+                    f"{', '.join(MAINLINE_SERIES)})")
+    manifest, stages = suite_stages()
+    order = list(MAINLINE_SERIES)
+    wt = worktree(t)
+    env = git_env()
+    env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = source_date()
+    env["GIT_AUTHOR_NAME"], env["GIT_AUTHOR_EMAIL"] = PLACEHOLDER
+    n = 0
+    for k, p in enumerate(manifest):
+        if order.index(p["series"]) > order.index(series):
+            break
+        if p["series"] == series:
+            if upto is not None and n == upto:
+                break
+            n += 1
+        if p["patch"]:
+            log = os.path.join(cache_dir(), "logs", f"{t.label}-series.log")
+            os.makedirs(os.path.dirname(log), exist_ok=True)
+            git_am(wt, [os.path.join(TOP, p["patch"])], log,
+                   f"{p['patch']} (on {t.label} and the series before it)")
+            continue
+        kunit_files_at(wt, stages[k], with_build_files=bool(p["files"]))
+        git(["add", "-f", "arch/x86/events"], cwd=wt)
+        run(["git", "commit", "-q", "-F", "-"], cwd=wt, env=env,
+            input=f"{p['subject']}\n\n{p['body']}")
+    return wt, n
+
+
+def series_patches(series):
+    """The generated patch files of mainline series @series, in order."""
+    out = MAINLINE_SERIES[series][2]
+    return sorted(os.path.join(out, n) for n in os.listdir(out)
+                  if n.endswith(".patch")) if os.path.isdir(out) else []
+
+
+def sender():
+    """(name, email) of git's configured identity: who sends and signs off."""
+    name = git(["config", "user.name"], cwd=TOP, check=False)
+    addr = git(["config", "user.email"], cwd=TOP, check=False)
+    if not name or not addr:
+        raise Error("git user.name/user.email are not set: the sender's "
+                    "From: and Signed-off-by come from them")
+    return name, addr
+
+
+def sender_ident():
+    """'Name <email>' of the sender, as in a Signed-off-by trailer."""
+    return "%s <%s>" % sender()
+
+
+def with_signoff(patch_text):
+    """@patch_text with the sender's Signed-off-by added to its trailers."""
+    return run(["git", "interpret-trailers", "--if-exists", "addIfDifferent",
+                "--trailer", f"Signed-off-by: {sender_ident()}"],
+               input=patch_text)
+
+
+def as_sender(patch_text):
+    """A patch of our own mainline series as its sender sends it: the
+    placeholder author (PLACEHOLDER, see README) becomes the sender in the
+    From: header and in the cover letter's shortlog."""
+    name, addr = sender()
+    ph_name, ph_email = PLACEHOLDER
+    head, sep, body = patch_text.partition("\n\n")
+    old = f"From: {ph_name} <{ph_email}>\n"
+    if old not in head:
+        raise Error(f"patch has no 'From: {ph_name} <{ph_email}>' header "
+                    "(regenerate patches/ with scripts/gen-patches)")
+    head = head.replace(old, "From: " + email.utils.formataddr(
+        (name, addr)) + "\n", 1)
+    body = re.sub(rf"^{re.escape(ph_name)} (\(\d+\):)$",
+                  lambda m: f"{name} {m.group(1)}", body, flags=re.M)
+    return head + sep + body

@@ -1,0 +1,263 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Kernel trees: registry trees imported once, a user's tree (only read),
+locks, and the per-run worktree in the cache."""
+
+import fcntl
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+from .core import Error, cache_dir, git, phase, progress, run
+from .registry import (
+    REGISTRY, apt_update, check_series, registry_version, series_of,
+    upstream_version,)
+
+
+class Tree:
+    """A kernel source at one commit: a git repository and a revision."""
+
+    def __init__(self, repo, rev, version, label, origin):
+        self.repo = repo          # git dir or work tree of the repository
+        self.rev = rev            # commit (sha) the runs start from
+        self.version = version    # e.g. 6.1.192
+        self.label = label        # e.g. v6.1.192-debian
+        self.origin = origin      # "registry" or the user's tree path
+        self.series = series_of(version)
+        # May the fix be reverted (git apply -R) for an unfixed run?  Yes for
+        # the registry's fixed trees (that is how they show red); for a
+        # user's tree only when asked (--revert-fix).
+        self.allow_revert = origin == "registry"
+        # Kconfig lines this tree needs beyond the suite's (--kconfig).
+        self.extra_kconfig = []
+
+    def as_dict(self):
+        d = {"version": self.version, "label": self.label,
+             "origin": self.origin, "commit": self.rev,
+             "series": self.series}
+        if self.extra_kconfig:
+            d["extra_kconfig"] = self.extra_kconfig
+        return d
+
+
+def registry_tree(series):
+    """The pristine registry tree of @series, downloaded and imported once."""
+    check_series(series)
+    pkg = REGISTRY[series][0]
+    cache = cache_dir()
+    repo = os.path.join(cache, "trees", f"linux-{series}.git")
+    if os.path.isdir(repo):
+        tags = git(["tag", "-l", "v*-debian"], cwd=repo, check=False).split()
+        if tags:
+            tag = sorted(tags)[-1]
+            rev = canonical_import(repo, tag)
+            ver = tag[1:-len("-debian")]
+            return Tree(repo, rev, ver, tag, "registry")
+    with phase("registry"):
+        debver = registry_version(series)
+    version = upstream_version(debver)
+    tag = f"v{version}-debian"
+    debs = os.path.join(cache, "debs")
+    os.makedirs(debs, exist_ok=True)
+    deb = glob.glob(os.path.join(debs, f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
+    if not deb:
+        progress(f"downloading {pkg} {debver}")
+        for old in glob.glob(os.path.join(debs, f"{pkg}_*.deb")):
+            os.unlink(old)
+        opts = apt_update()
+        with phase("download"):
+            p = subprocess.run(["apt-get"] + opts + ["-q", "download",
+                                                     f"{pkg}={debver}"],
+                               cwd=debs, capture_output=True, text=True)
+        deb = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
+        if p.returncode or not deb:
+            raise Error(f"download of {pkg} failed (package registry "
+                        f"unreachable?): {(p.stderr.strip().splitlines() or [''])[-1]}")
+    deb = deb[0]
+    unpack = os.path.join(cache, "trees", f"linux-{series}.unpack")
+    shutil.rmtree(unpack, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
+    os.makedirs(unpack)
+    progress(f"unpacking {os.path.basename(deb)}")
+    member = f"./usr/src/linux-source-{series}.tar.xz"
+    sh = (f"dpkg-deb --fsys-tarfile '{deb}' | tar -xO '{member}' | "
+          f"tar -xJ --strip-components=1 -C '{unpack}'")
+    with phase("unpack"):
+        p = subprocess.run(["bash", "-o", "pipefail", "-c", sh],
+                           capture_output=True, text=True)
+    if p.returncode:
+        raise Error(f"unpacking {deb} failed: {p.stderr.strip()[-200:]}")
+    progress(f"importing {tag} into {repo}")
+    env = import_env()
+    with phase("import"):
+        git(["init", "-q", "--bare", repo], cwd=cache)
+        base = ["--git-dir", repo, "--work-tree", unpack]
+        git(base + ["add", "-f", "-A"], cwd=unpack)
+        git(base + ["commit", "-q", "-m",
+                    f"Linux {version} as shipped in Debian's {pkg} {debver}"],
+            cwd=unpack, env=env)
+        git(["--git-dir", repo, "tag", tag], cwd=cache)
+    shutil.rmtree(unpack)
+    os.unlink(deb)  # the tagged commit holds all of it now
+    rev = canonical_import(repo, tag)
+    return Tree(repo, rev, version, tag, "registry")
+
+
+# The commit a registry tree is imported as depends only on the package:
+# its tree, its message and these fixed fields.  So every machine gets the
+# same commit id for the same package, and the mainline series can name it
+# as its base-commit (b4 reads that line).  The identity is the cache's
+# own; the commit never leaves the cache, only its id does.
+IMPORT_IDENT = ("amd-ibs-race cache", "cache@localhost")
+IMPORT_DATE = "2000-01-01T00:00:00+00:00"
+
+
+def import_env():
+    env = dict(os.environ, GIT_AUTHOR_DATE=IMPORT_DATE,
+               GIT_COMMITTER_DATE=IMPORT_DATE)
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = IMPORT_IDENT[0]
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = IMPORT_IDENT[1]
+    return env
+
+
+def canonical_import(repo, tag):
+    """Point @tag at the canonical commit of its tree and message (the
+    same tree, so a worktree and its build directory stay as they are);
+    returns the commit id."""
+    rev = git(["rev-parse", tag + "^{commit}"], cwd=repo)
+    tree = git(["rev-parse", rev + "^{tree}"], cwd=repo)
+    msg = git(["log", "-1", "--format=%B", rev], cwd=repo).strip() + "\n"
+    canon = run(["git", "commit-tree", tree], cwd=repo, env=import_env(),
+                input=msg).strip()
+    if canon != rev:
+        git(["tag", "-f", tag, canon], cwd=repo)
+    return canon
+
+
+def makefile_version(text):
+    v = {}
+    for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL"):
+        m = re.search(rf"^{key}\s*=\s*(\d*)", text, re.M)
+        v[key] = m.group(1) if m else ""
+    if not v["VERSION"] or not v["PATCHLEVEL"]:
+        raise Error("no kernel version in the top Makefile")
+    return f"{v['VERSION']}.{v['PATCHLEVEL']}.{v['SUBLEVEL'] or 0}"
+
+
+def user_tree(path, ref):
+    """A maintainer's own git tree at @ref; it is only read."""
+    if not os.path.isdir(path):
+        raise Error(f"--tree {path}: no such directory")
+    if run(["git", "-C", path, "rev-parse", "--git-dir"], check=False) == "":
+        raise Error(f"--tree {path}: not a git repository")
+    ref = ref or "HEAD"
+    rev = git(["rev-parse", "--verify", "-q", ref + "^{commit}"], cwd=path,
+              check=False)
+    if not rev:
+        raise Error(f"--tree {path}: no commit '{ref}'")
+    bare = git(["rev-parse", "--is-bare-repository"], cwd=path) == "true"
+    if not bare and git(["status", "--porcelain", "--untracked-files=no"],
+                        cwd=path):
+        raise Error(f"--tree {path}: has uncommitted changes; commit or stash "
+                    "them (nothing was touched)")
+    text = git(["show", f"{rev}:Makefile"], cwd=path, check=False)
+    if not text:
+        raise Error(f"--tree {path}: {ref} has no top Makefile")
+    version = makefile_version(text)
+    label = f"v{version}-{rev[:12]}"
+    return Tree(os.path.abspath(path), rev, version, label,
+                os.path.abspath(path))
+
+
+def missing_blobs(repo, rev):
+    """(missing, present) paths of @rev: snapshots may lack large blobs."""
+    lt = subprocess.run(["git", "ls-tree", "-r", "-z", rev], cwd=repo,
+                        capture_output=True, check=True).stdout
+    ents = [e.split(b"\t", 1) for e in lt.split(b"\0") if e]
+    ents = [(meta.split()[2], path) for meta, path in ents
+            if meta.split()[1] == b"blob"]
+    out = subprocess.run(["git", "cat-file", "--batch-check"], cwd=repo,
+                         input=b"\n".join(sha for sha, _ in ents) + b"\n",
+                         capture_output=True, check=True).stdout.split(b"\n")
+    missing, present = [], []
+    for (_, path), line in zip(ents, out):
+        (missing if line.endswith(b" missing") else present).append(path)
+    return missing, present
+
+
+_LOCKS = {}
+
+
+def lock_tree(t):
+    """Hold the tree's worktree and build directory for this process.
+
+    Two verbs on the same tree would check out, patch and build over each
+    other; the second waits here until the first exits."""
+    if t.label in _LOCKS:
+        return
+    d = os.path.join(cache_dir(), "locks")
+    os.makedirs(d, exist_ok=True)
+    fd = os.open(os.path.join(d, t.label + ".lock"), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        progress(f"{t.label} is in use by another run; waiting")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _LOCKS[t.label] = fd
+
+
+def unlock_trees():
+    """Let go of every tree this process holds, before another verb
+    (a child process) works on one of them."""
+    for fd in _LOCKS.values():
+        os.close(fd)
+    _LOCKS.clear()
+
+
+def prime_cache_tree(wt):
+    """Fill the index's cache-tree (the trees of @wt's HEAD all exist), so
+    that a commit never has to rebuild a tree whose blobs a snapshot lacks;
+    update-index --skip-worktree invalidates it."""
+    git(["write-tree", "--missing-ok"], cwd=wt)
+
+
+def worktree(t):
+    """A clean worktree of @t at its pristine commit, in the cache.
+
+    The repository is only read (git worktree add writes its bookkeeping
+    under the repository's worktrees/ and nothing else).  A snapshot that
+    lacks some large blobs (firmware, generated GPU headers) gets them
+    marked skip-worktree in the worktree's own index; the x86_64 KUnit
+    build does not use them."""
+    with phase("worktree"):
+        return _worktree(t)
+
+
+def _worktree(t):
+    wt = os.path.join(cache_dir(), "work", t.label)
+    os.makedirs(os.path.dirname(wt), exist_ok=True)
+    lock_tree(t)
+    if os.path.exists(os.path.join(wt, ".git")):
+        git(["checkout", "-q", "-f", "--detach", t.rev], cwd=wt)
+        git(["clean", "-q", "-f", "-d", "-x"], cwd=wt)
+        prime_cache_tree(wt)
+        return wt
+    shutil.rmtree(wt, ignore_errors=True)
+    git(["worktree", "prune"], cwd=t.repo, check=False)
+    progress(f"checking out {t.label} into {wt}")
+    missing, present = missing_blobs(t.repo, t.rev)
+    if not missing:
+        git(["worktree", "add", "-q", "-f", "--detach", wt, t.rev], cwd=t.repo)
+        return wt
+    progress(f"{t.label}: the repository lacks {len(missing)} blobs (e.g. "
+             f"{missing[0].decode()}); they are left out of the worktree")
+    git(["worktree", "add", "-q", "-f", "--no-checkout", "--detach", wt,
+         t.rev], cwd=t.repo)
+    git(["reset", "-q", t.rev], cwd=wt)
+    subprocess.run(["git", "update-index", "--skip-worktree", "-z", "--stdin"],
+                   cwd=wt, input=b"\0".join(missing) + b"\0", check=True)
+    subprocess.run(["git", "checkout-index", "-f", "-z", "--stdin"], cwd=wt,
+                   input=b"\0".join(present) + b"\0", check=True)
+    prime_cache_tree(wt)
+    return wt

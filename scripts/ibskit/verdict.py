@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""One suite run per fix state and the red -> green verdict over them."""
+
+import functools
+import os
+import re
+
+from .core import Error, SUITE_FILE, cache_dir, progress, run
+from .suite import (
+    CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
+    FINDING_INVARIANTS, STOP_FIX, SUITE, SUITE_DIS, SUITE_EXPLORE,
+    apply_dis_fix, apply_fix, dis_suite_built, git_am, has_caps_dis,
+    has_dis_fix, has_fix, has_stop_fix, install_suite, revert_fix,
+    suite_source,)
+from .trees import worktree
+from .kbuild import build, build_dir, w1_warnings
+from .qemu import boot
+from .ktap import parse_run
+from .series import c_chunks
+
+
+VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", "as-is")
+
+
+def prepare(t, variant, log):
+    """Worktree of @t with the suite and the fix state @variant.
+
+    variant: "unfixed" (1b044ff3c17e removed if the tree carries it and
+    that is allowed), "shipped" (1b044ff3c17e applied with git am of the
+    backport if the tree lacks it, nothing else), "fixed" (as "shipped",
+    and on a tree with IBS_CAPS_DIS also fix/caps-dis.patch if the tree
+    lacks it), "all-fixes" (as "fixed", and fix/stop-nmi.patch if the tree
+    lacks it), "as-is" (nothing but the suite).  Returns (worktree, action,
+    fix_in_tree, info) where info says {"caps_dis": the tree knows
+    IBS_CAPS_DIS, "dis_fix_in_tree": perf_ibs_start() has the DIS fix,
+    "stop_fix_in_tree"/"stop_fix": perf_ibs_handle_irq() has the
+    IBS_STOPPING check before/after the variant's patches}."""
+    if variant not in VARIANTS:
+        raise Error(f"unknown variant {variant}")
+    wt = worktree(t)
+    install_suite(wt, t.series)
+    fixed_before = has_fix(wt)
+    info = {"caps_dis": has_caps_dis(wt), "dis_fix_in_tree": has_dis_fix(wt)}
+    actions = []
+    if variant == "unfixed" and fixed_before:
+        if not t.allow_revert:
+            raise Error(f"{t.label} already carries the fix (perf_ibs_start() "
+                        "clears the CTL before IBS_STARTED); pass --revert-fix "
+                        "to run it unfixed with the fix reverted")
+        if info["dis_fix_in_tree"]:
+            raise Error(f"{t.label} carries fix/caps-dis.patch too; an "
+                        "unfixed run of it is not supported")
+        revert_fix(wt, log)
+        actions.append("git apply -R fix/upstream.patch")
+    elif variant in ("shipped", "fixed", "all-fixes") and not fixed_before:
+        apply_fix(wt, t.series, log)
+        actions.append(f"git am backports/{t.series}/")
+    fixed = variant in ("fixed", "all-fixes")
+    if fixed and info["caps_dis"] and not info["dis_fix_in_tree"]:
+        apply_dis_fix(wt, log)
+        actions.append("git am fix/caps-dis.patch")
+    info["stop_fix_in_tree"] = has_stop_fix(wt)
+    if variant == "all-fixes" and not info["stop_fix_in_tree"]:
+        git_am(wt, [STOP_FIX], log, "fix/stop-nmi.patch")
+        actions.append("git am fix/stop-nmi.patch")
+    info["stop_fix"] = has_stop_fix(wt)
+    action = " + ".join(actions) or "none"
+    if variant != "as-is" and has_fix(wt) != (variant != "unfixed"):
+        raise Error(f"{t.label}: perf_ibs_start() is not {variant} after "
+                    f"'{action}'")
+    if variant == "all-fixes" and not info["stop_fix"]:
+        raise Error(f"{t.label}: perf_ibs_handle_irq() lacks the "
+                    f"IBS_STOPPING check after '{action}'")
+    if fixed and info["caps_dis"] and not has_dis_fix(wt):
+        raise Error(f"{t.label}: perf_ibs_start() lacks the IBS_CAPS_DIS "
+                    f"fix after '{action}'")
+    return wt, action, fixed_before, info
+
+
+def kunit_run(t, variant, log_dir=None):
+    """Build and boot @t in state @variant (see prepare()); a result dict."""
+    log_dir = log_dir or os.path.join(cache_dir(), "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    log = os.path.join(log_dir, f"{t.label}-{variant}.log")
+    open(log, "w").close()
+    wt, action, fixed_before, info = prepare(t, variant, log)
+    bdir = build_dir(t)
+    progress(f"{t.label} [{variant}]: building (log: {log})")
+    build_s = build(wt, bdir, log, t.extra_kconfig)
+    progress(f"{t.label} [{variant}]: built in {build_s:.0f}s, booting QEMU")
+    out, run_s = boot(bdir, log)
+    warnings = w1_warnings(wt, bdir, log)
+    res = parse_run(out)
+    if res["suite"] is None:
+        raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
+                    f"output (log: {log})")
+    failed = sorted(n for n, v in res["cases"].items() if v == "fail")
+    progress(f"{t.label} [{variant}]: {len(res['cases']) - len(failed)} "
+             f"passed, {len(failed)} failed in {run_s:.1f}s")
+    return {"tree": t.as_dict(), "variant": variant, "action": action,
+            "fix_in_tree": fixed_before, "cases": res["cases"],
+            "caps_dis": info["caps_dis"],
+            "dis_fix_in_tree": info["dis_fix_in_tree"],
+            "dis_suite_built": dis_suite_built(t.series),
+            "stop_fix": info["stop_fix"],
+            "stop_fix_in_tree": info["stop_fix_in_tree"],
+            "params": res["params"], "explore": res["explore"],
+            "seconds_by_suite": res["seconds_by_suite"],
+            "failed": failed, "diagnostics": res["diagnostics"],
+            "w1_warnings": warnings, "suite_seconds": res["seconds"],
+            "build_seconds": round(build_s, 1), "run_seconds": round(run_s, 1),
+            "log": log}
+
+
+@functools.lru_cache(maxsize=None)
+def suite_cases(series=None):
+    """What the suite as built for @series (the source as in kunit/ when
+    None; read once per process) runs: {suite name: [case names]}, and {case name: finding} for
+    its window cases.  A case belongs to a finding when its function, or an
+    ibs_kunit_*() helper it calls, prints a message that starts with that
+    finding's CASE_DIAG_PREFIX ("race: ", "stop-race: ")."""
+    src = suite_source(series) if series else open(SUITE_FILE).read()
+    fns = {n: t for n, t in c_chunks(src) if n}
+    arrays = {}
+    for m in re.finditer(r"static struct kunit_case (\w+)\[\] = \{(.*?)\n\};",
+                         src, re.S):
+        arrays[m.group(1)] = re.findall(r"KUNIT_CASE(?:_PARAM)?\((\w+)",
+                                        m.group(2))
+    suites = {}
+    for m in re.finditer(r"static struct kunit_suite \w+ = \{(.*?)\n\};",
+                         src, re.S):
+        name = re.search(r'\.name\s*=\s*"(\w+)"', m.group(1)).group(1)
+        arr = re.search(r"\.test_cases\s*=\s*(\w+)", m.group(1)).group(1)
+        suites[name] = list(dict.fromkeys(arrays.get(arr, [])))
+    findings = {}
+    for case in {c for cs in suites.values() for c in cs}:
+        body = fns.get(case, "")
+        texts = [body] + [fns.get(h, "") for h in
+                          re.findall(r"\b(ibs_kunit_\w+)\(", body)]
+        for finding, prefix in CASE_DIAG_PREFIX.items():
+            if any(f'"{prefix}' in t for t in texts):
+                findings[case] = finding
+    return suites, findings
+
+
+def red_with(run, name, finding):
+    """@name failed, with a diagnostic of @finding (its window cases print
+    CASE_DIAG_PREFIX[finding] first)."""
+    return run["cases"].get(name) == "fail" and any(
+        line.startswith(CASE_DIAG_PREFIX[finding])
+        for line in run["diagnostics"].get(name, []))
+
+
+def finding_present(finding, run, dis):
+    """Is @finding in the code @run ran, for the IBS_CAPS_DIS set-up when
+    @dis (the amd_ibs_dis suite, the exploration's DIS capability sets)?"""
+    if finding == "race":
+        if run["variant"] == "unfixed":
+            return True
+        return dis and run["caps_dis"] and run["variant"] == "shipped"
+    return not run.get("stop_fix")
+
+
+_ALL_EXPLORED = re.compile(r"all (\d+) parameters explored")
+
+
+def explore_checks(variant, r):
+    """The exploration of one run: every parameter (capability set, PMU,
+    the other PMU running or not) ran to its end, and violates exactly the
+    invariants of the findings present there - at least one of each, none
+    other; KUnit's verdicts agree.  Where KUnit has parameterised cases the
+    parameters are KUnit's; in the 5.10 loop the loop's own count."""
+    case = EXPLORE_PREFIX + "ibs_test_explore"
+    ex = r.get("explore") or {"params": {}, "violations": {}}
+    ktap = r.get("params", {}).get(case)
+    if ktap:
+        complete = set(ktap) == set(ex["params"])
+    else:
+        m = [int(x.group(1)) for line in r["diagnostics"].get(case, [])
+             if (x := _ALL_EXPLORED.search(line))]
+        complete = m == [len(ex["params"])]
+    checks = [(f"{variant} {SUITE_EXPLORE}: every parameter explored "
+               f"({len(ex['params'])})", bool(ex["params"]) and complete)]
+    red_any = False
+    for desc in sorted(ex["params"]):
+        dis = desc.split(",")[0][len("caps "):] in DIS_CAPSETS
+        present = [f for f in FINDING_INVARIANTS
+                   if finding_present(f, r, dis)]
+        red_any = red_any or bool(present)
+        got = set(ex["violations"].get(desc, []))
+        allowed = set().union(*(FINDING_INVARIANTS[f] for f in present))
+        ok = got <= allowed and all(got & FINDING_INVARIANTS[f]
+                                    for f in present)
+        if ktap:
+            ok = ok and ktap.get(desc) == ("fail" if present else "pass")
+        want = " + ".join(present) or "nothing"
+        checks.append((f"{variant} explore {desc}: finds {want} "
+                       f"(got {', '.join(sorted(got)) or 'none'})", ok))
+    checks.append((f"{variant} {case} "
+                   f"{'fails' if red_any else 'passes'}",
+                   r["cases"].get(case) == ("fail" if red_any else "pass")))
+    return checks
+
+
+def expectations(runs, series=None):
+    """(name, ok) pairs: what the runs of verify() must show, case by case.
+
+    The window cases of a finding (suite_cases()) fail with its diagnostic
+    where the finding is in the code, and pass where it is not; every other
+    case passes.  "race" (1b044ff3c17e) is in the unfixed run, and with
+    IBS_CAPS_DIS also in the run as shipped (fix/caps-dis.patch); "stop"
+    (fix/stop-nmi.patch) is everywhere but in the all-fixes run.  On a tree
+    without IBS_CAPS_DIS every amd_ibs_dis case is skipped, and on one
+    whose KUnit cannot skip (5.10) the suite is not built at all.  The
+    exploration: explore_checks()."""
+    suites, findings = suite_cases(series)
+    checks = [("suite builds without W=1 warnings",
+               not any(r.get("w1_warnings") for r in runs.values()))]
+    any_run = next(iter(runs.values()))
+    for variant, r in runs.items():
+        for suite, prefix, dis in ((SUITE, "", False),
+                                   (SUITE_DIS, DIS_PREFIX, True)):
+            names = [prefix + c for c in suites.get(suite, [])]
+            if dis and not any_run["dis_suite_built"]:
+                checks.append((f"{variant}: {SUITE_DIS} not built (no "
+                               "kunit_skip() in this KUnit)",
+                               not any(n.startswith(DIS_PREFIX)
+                                       for n in r["cases"])))
+                continue
+            for name in names:
+                finding = findings.get(name[len(prefix):])
+                if dis and not r["caps_dis"]:
+                    checks.append((f"{variant} {name} is skipped",
+                                   r["cases"].get(name) == "skip"))
+                elif finding and finding_present(finding, r, dis):
+                    checks.append((f"{variant} {name} fails with the "
+                                   f"{finding} diagnostic",
+                                   red_with(r, name, finding)))
+                else:
+                    checks.append((f"{variant} {name} passes",
+                                   r["cases"].get(name) == "pass"))
+        checks += explore_checks(variant, r)
+    return checks
+
+
+def verify(t, log_dir=None):
+    """Every fix state of @t: unfixed, as shipped (on a tree that knows
+    IBS_CAPS_DIS and lacks its fix), fixed (1b044ff3c17e, and
+    fix/caps-dis.patch where it applies) and all-fixes (fixed and
+    fix/stop-nmi.patch); the record of all runs."""
+    runs = {"unfixed": kunit_run(t, "unfixed", log_dir)}
+    if runs["unfixed"]["caps_dis"] and not runs["unfixed"]["dis_fix_in_tree"]:
+        runs["shipped"] = kunit_run(t, "shipped", log_dir)
+    runs["fixed"] = kunit_run(t, "fixed", log_dir)
+    runs["all-fixes"] = kunit_run(t, "all-fixes", log_dir)
+    checks = expectations(runs, t.series)
+    rec = {"tree": t.as_dict(), "checks": [{"check": n, "ok": ok}
+                                           for n, ok in checks],
+           "verdict": "red->green" if all(ok for _, ok in checks)
+           else "NOT red->green"}
+    rec.update(runs)
+    return rec
+
+
+def finding_cases(finding, series=None):
+    """The amd_ibs cases of @finding ("race": 1b044ff3c17e, "stop": the NMI
+    inside perf_ibs_stop()), from the source."""
+    suites, findings = suite_cases(series)
+    return [c for c in suites.get(SUITE, []) if findings.get(c) == finding]
+
+
+def count(run, names, verdict):
+    return sum(1 for n in names if run["cases"].get(n) == verdict)
