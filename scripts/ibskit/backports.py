@@ -1,31 +1,33 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Stable backports: the upstream message, its checks, generation."""
 
+import itertools
 import os
 import re
-import subprocess
 
 from .core import (
     BACKPORTS_DIR, Error, UPSTREAM_DATE, UPSTREAM_SHA, cache_dir,
-    generated_note, git, git_env, run,)
+    generated_note, git, git_env, run, status,)
 from .suite import UPSTREAM_FIX
-from .trees import worktree
+from .trees import Tree, worktree
 
 
-def upstream_message():
+def upstream_message() -> tuple[str, str, str]:
     """(author, subject, body) of fix/upstream.patch."""
     text = open(UPSTREAM_FIX).read()
     head, rest = text.split("\n\n", 1)
-    author = re.search(r"^From: (.*)$", head, re.M).group(1)
-    subject = re.search(r"^Subject: (?:\[PATCH\] )?(.*)$", head, re.M).group(1)
+    author = re.search(r"^From: (.*)$", head, re.M)
+    subject = re.search(r"^Subject: (?:\[PATCH\] )?(.*)$", head, re.M)
+    if not author or not subject:
+        raise Error("fix/upstream.patch has no From: or Subject: header")
     body = rest.split("\n---\n", 1)[0].rstrip("\n") + "\n"
-    return author, subject, body
+    return author.group(1), subject.group(1), body
 
 
 STABLE_HEADER = f"commit {UPSTREAM_SHA} upstream."
 
 
-def message_span(text):
+def message_span(text: str) -> tuple[int, int]:
     """The upstream part of a patch's message: from the first line of the
     body (after the stable header line and its blank line, if any) down to
     and including the Link: trailer.  Returns (start, end) offsets."""
@@ -39,13 +41,13 @@ def message_span(text):
     return start, m.end()
 
 
-def message_problems(path):
+def message_problems(path: str) -> list[str]:
     """Why the backport @path does not carry the upstream message byte for
     byte behind 'commit <sha> upstream.' and a blank line ([] if it does)."""
     text = open(path).read()
     up = open(UPSTREAM_FIX).read()
     a, b = message_span(up)
-    problems = []
+    problems: list[str] = []
     head_end = text.index("\n\n") + 2
     if not text.startswith(STABLE_HEADER + "\n\n", head_end):
         problems.append(f"the body does not start with '{STABLE_HEADER}' "
@@ -56,8 +58,7 @@ def message_problems(path):
         return problems + [str(e)]
     if text[c:d] != up[a:b]:
         mine, theirs = text[c:d].splitlines(), up[a:b].splitlines()
-        for n, (x, y) in enumerate(zip(mine + [None] * len(theirs),
-                                       theirs + [None] * len(mine))):
+        for n, (x, y) in enumerate(itertools.zip_longest(mine, theirs)):
             if x != y:
                 problems.append(f"message line {n + 1} differs from "
                                 f"fix/upstream.patch: {x!r} != {y!r}")
@@ -65,7 +66,7 @@ def message_problems(path):
     return problems
 
 
-def rewrite_backport_message(path):
+def rewrite_backport_message(path: str) -> bool:
     """Put the upstream message into the backport @path, keeping its
     header, stable line, notes after the trailers and diff.  Returns True
     if the file changed."""
@@ -80,34 +81,29 @@ def rewrite_backport_message(path):
     return new != text
 
 
-def series_file_text(names):
+def series_file_text(names: list[str]) -> str:
     """A stable-queue 'series' file (quilt: '#' starts a comment)."""
     return ("# " + generated_note("scripts/gen-backports",
                                   "fix/upstream.patch") + "\n" +
             "".join(n + "\n" for n in names))
 
 
-def backport_name(subject):
+def backport_name(subject: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-") + ".patch"
 
 
-def generate_backport(t, check=False):
+def generate_backport(t: Tree, check: bool = False) -> bool:
     """Write (or compare) backports/<series>/ for tree @t; True if changed."""
     wt = worktree(t)
     log = os.path.join(cache_dir(), "logs", f"{t.label}-gen-backport.log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
-    p = subprocess.run(["git", "apply", "--verbose", UPSTREAM_FIX], cwd=wt,
-                       capture_output=True, text=True)
-    with open(log, "w") as f:
-        f.write(p.stdout + p.stderr)
-    if p.returncode:
+    open(log, "w").close()
+    if status(["git", "apply", "--verbose", UPSTREAM_FIX], cwd=wt, log=log):
         raise Error(f"fix/upstream.patch does not apply to {t.label} as it "
                     f"is; a hand backport is needed (log: {log})")
     author, subject, body = upstream_message()
-    note = os.path.join(BACKPORTS_DIR, "notes", t.series)
+    # It applied as it is: no note on where the code had to differ.
     msg = f"{subject}\n\ncommit {UPSTREAM_SHA} upstream.\n\n{body}"
-    if os.path.exists(note):
-        msg += open(note).read().strip() + "\n"
     env = git_env()
     env["GIT_AUTHOR_DATE"] = UPSTREAM_DATE
     env["GIT_COMMITTER_DATE"] = UPSTREAM_DATE

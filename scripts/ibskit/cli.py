@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Argument handling shared by the verbs."""
 
+import argparse
 import re
+from typing import Optional
 
 from .core import Error
-from .trees import registry_tree, user_tree
+from .trees import Tree, registry_tree, user_tree
 
 
-def add_tree_args(ap, series_help="stable series, e.g. 6.1"):
+def add_tree_args(ap: argparse.ArgumentParser,
+                  series_help: str = "stable series, e.g. 6.1") -> None:
+    """--series, or --tree/--ref/--kconfig/--revert-fix: one tree."""
     ap.add_argument("--series", help=series_help)
     ap.add_argument("--tree", metavar="DIR",
                     help="your own kernel git tree (only read; a worktree "
@@ -22,7 +26,7 @@ def add_tree_args(ap, series_help="stable series, e.g. 6.1"):
                          "revert it (git apply -R) for the unfixed run")
 
 
-def check_kconfig(lines):
+def check_kconfig(lines: Optional[list[str]]) -> list[str]:
     """--kconfig values: whole CONFIG_ lines, nothing else."""
     lines = lines or []
     for line in lines:
@@ -31,7 +35,9 @@ def check_kconfig(lines):
     return lines
 
 
-def tree_from_args(args, default_series=None):
+def tree_from_args(args: argparse.Namespace,
+                   default_series: Optional[str] = None) -> Tree:
+    """The tree add_tree_args() named."""
     if args.tree:
         if args.series:
             raise Error("--series and --tree exclude each other")

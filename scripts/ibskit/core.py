@@ -6,23 +6,47 @@ import os
 import subprocess
 import sys
 import time
+from types import TracebackType
+from typing import Any, Callable, Optional, Sequence
 
+# A JSON object as read from or written to a record.
+Json = dict[str, Any]
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 KUNIT_DIR = os.path.join(TOP, "kunit")
 BACKPORTS_DIR = os.path.join(TOP, "backports")
+SUITE_FILE = os.path.join(KUNIT_DIR, "ibs_kunit.c")
+PATCHES_DIR = os.path.join(TOP, "patches")
+RESULTS_PAGE = os.path.join(TOP, "Documentation", "backport-results.md")
+MUTATION_DIR = os.path.join(TOP, "results", "mutation")
+MAINLINE_RESULTS = os.path.join(TOP, "results", "mainline")
+
+UPSTREAM_SHA = "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5"
+# "perf/amd/ibs: Support IBS_{FETCH|OP}_CTL2[Dis] to eliminate RMW race",
+# as merged (linux-next, then mainline 7.1); tip-bot2 first announced it as
+# 28063f05f38b with a mangled subject, and the branch was rebased to fix it
+# (Documentation/findings.md).
+DIS_SHA = "efa5700ec0da66662dc8375fe4e4b888487a6b84"
+# 85dc600263c2 ("perf/x86/amd/ibs: Fix pmu::stop() nesting", v5.2): it
+# moved the clear of IBS_STARTED after the disable write, the window
+# fix/stop-nmi.patch closes (Documentation/findings.md).
+STOP_FIXES_SHA = "85dc600263c2291cea33bffa90038808ee64198b"
+# The seed has no author date; the submission's Message-ID
+# (20260216042216.1440-6-ravi.bangoria@amd.com) carries its send time.
+UPSTREAM_DATE = "2026-02-16T04:22:16+00:00"
 
 
 class Error(Exception):
     """A failure to report as one line on stderr."""
 
 
-def die(msg):
+def die(msg: str) -> None:
     print(f"{os.path.basename(sys.argv[0])}: error: {msg}", file=sys.stderr)
     sys.exit(1)
 
 
-def main_wrapper(fn):
+def main_wrapper(fn: Callable[[], Optional[int]]) -> None:
     """Run a verb's main(); Error becomes one line on stderr and exit 1."""
     try:
         sys.exit(fn() or 0)
@@ -32,29 +56,32 @@ def main_wrapper(fn):
         die("interrupted")
 
 
-def progress(msg):
+def progress(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # Seconds spent per phase in this process (apt, registry, download, unpack,
 # import, worktree, configure, build, boot), for scripts/bench.
-PHASES = {}
+PHASES: dict[str, float] = {}
 
 
 class phase:
     """with phase("build"): ... adds the block's wall time to PHASES."""
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self.name = name
+        self.t0 = 0.0
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.t0 = time.time()
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind: Optional[type[BaseException]],
+                 value: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
         PHASES[self.name] = PHASES.get(self.name, 0.0) + time.time() - self.t0
 
 
-def cache_dir():
+def cache_dir() -> str:
     d = os.environ.get("IBS_KIT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
         "amd-ibs-race")
@@ -62,7 +89,9 @@ def cache_dir():
     return d
 
 
-def run(cmd, cwd=None, log=None, env=None, check=True, input=None):
+def run(cmd: Sequence[str], cwd: Optional[str] = None,
+        log: Optional[str] = None, env: Optional[dict[str, str]] = None,
+        check: bool = True, input: Optional[str] = None) -> str:
     """Run a command; output to @log (a path) or captured and returned."""
     if log:
         with open(log, "a") as f:
@@ -83,11 +112,26 @@ def run(cmd, cwd=None, log=None, env=None, check=True, input=None):
     return out
 
 
-def git(args, cwd, check=True, env=None):
-    return run(["git"] + args, cwd=cwd, check=check, env=env).strip()
+def status(cmd: Sequence[str], cwd: Optional[str] = None,
+           log: Optional[str] = None,
+           env: Optional[dict[str, str]] = None) -> int:
+    """Run a command for its exit status; output to @log or dropped."""
+    if log:
+        with open(log, "a") as f:
+            f.write("$ " + " ".join(cmd) + "\n")
+            f.flush()
+            return subprocess.run(cmd, cwd=cwd, stdout=f,
+                                  stderr=subprocess.STDOUT, env=env).returncode
+    return subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=env).returncode
 
 
-def git_env():
+def git(args: list[str], cwd: Optional[str], check: bool = True,
+        env: Optional[dict[str, str]] = None) -> str:
+    return run(["git"] + list(args), cwd=cwd, check=check, env=env).strip()
+
+
+def git_env() -> dict[str, str]:
     """Identity for commits inside the cache: the user's, or a local one."""
     env = dict(os.environ)
     if not git(["config", "user.name"], cwd=TOP, check=False):
@@ -99,55 +143,31 @@ def git_env():
     return env
 
 
-def file_hash(path):
+def file_hash(path: str) -> str:
     return run(["git", "hash-object", path]).strip()
 
 
-def write_json(path, data):
+def write_json(path: str, data: Any) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
 
 
-RESULTS_PAGE = os.path.join(TOP, "Documentation", "backport-results.md")
-MUTATION_DIR = os.path.join(TOP, "results", "mutation")
-SUITE_FILE = os.path.join(KUNIT_DIR, "ibs_kunit.c")
 
-
-def generated_note(command, sources):
+def generated_note(command: str, sources: str) -> str:
     """The words every generated file starts with."""
     return (f"Generated by {command} from {sources}; do not edit by hand "
             f"(rerun {command.split()[0]}).")
 
 
-def md_table(rows):
+def md_table(rows: Sequence[Sequence[str]]) -> list[str]:
     return ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] + \
         ["| " + " | ".join(r) + " |" for r in rows[1:]]
 
 
-def text_table(rows):
+def text_table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
                      for r in rows)
 
-
-MAINLINE_RESULTS = os.path.join(TOP, "results", "mainline")
-
-
-UPSTREAM_SHA = "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5"
-# "perf/amd/ibs: Support IBS_{FETCH|OP}_CTL2[Dis] to eliminate RMW race",
-# as merged (linux-next, then mainline 7.1); tip-bot2 first announced it as
-# 28063f05f38b with a mangled subject, and the branch was rebased to fix it
-# (Documentation/findings.md).
-DIS_SHA = "efa5700ec0da66662dc8375fe4e4b888487a6b84"
-# 85dc600263c2 ("perf/x86/amd/ibs: Fix pmu::stop() nesting", v5.2): it
-# moved the clear of IBS_STARTED after the disable write, the window
-# fix/stop-nmi.patch closes (Documentation/findings.md).
-STOP_FIXES_SHA = "85dc600263c2291cea33bffa90038808ee64198b"
-# The seed has no author date; the submission's Message-ID
-# (20260216042216.1440-6-ravi.bangoria@amd.com) carries its send time.
-UPSTREAM_DATE = "2026-02-16T04:22:16+00:00"
-
-
-PATCHES_DIR = os.path.join(TOP, "patches")

@@ -5,9 +5,10 @@ import os
 import re
 import subprocess
 import time
+from typing import Iterable, Sequence
 
 from .core import Error, KUNIT_DIR, cache_dir, phase, run
-from .registry import have
+from .trees import Tree
 from .suite import without_spdx
 
 
@@ -27,19 +28,19 @@ MIN_KCONFIG = ("CONFIG_64BIT=y\nCONFIG_PRINTK=y\nCONFIG_TTY=y\n"
 QEMU_CPUS = "2"
 
 
-def build_dir(t):
+def build_dir(t: Tree) -> str:
     d = os.path.join(cache_dir(), "build", t.label)
     os.makedirs(d, exist_ok=True)
     return d
 
 
-def kconfig_line(line):
+def kconfig_line(line: str) -> str:
     """The .config form of a fragment line: =n is written 'is not set'."""
     m = re.fullmatch(r"(CONFIG_\w+)=n", line)
     return f"# {m.group(1)} is not set" if m else line
 
 
-def kconfig_holds(line, have):
+def kconfig_holds(line: str, have: Iterable[str]) -> bool:
     """Is fragment @line in effect in the .config lines @have?"""
     m = re.fullmatch(r"# (CONFIG_\w+) is not set", line)
     if m:
@@ -47,7 +48,8 @@ def kconfig_holds(line, have):
     return line in have
 
 
-def configure(wt, bdir, log, extra=()):
+def configure(wt: str, bdir: str, log: str,
+              extra: Sequence[str] = ()) -> None:
     """'make allnoconfig' with KCONFIG_ALLCONFIG = MIN_KCONFIG, the suite's
     kunitconfig and @extra; skipped when the build directory was configured
     from the same recipe and every line still holds."""
@@ -77,7 +79,8 @@ def configure(wt, bdir, log, extra=()):
         f.write(recipe)
 
 
-def build(wt, bdir, log, extra_kconfig=()):
+def build(wt: str, bdir: str, log: str,
+          extra_kconfig: Sequence[str] = ()) -> float:
     """Configure and build bzImage; returns seconds.  The driver and the
     suite must have been built (ibs.o, ibs_kunit.o)."""
     t0 = time.time()
@@ -94,7 +97,7 @@ def build(wt, bdir, log, extra_kconfig=()):
     return time.time() - t0
 
 
-def w1_warnings(wt, bdir, log):
+def w1_warnings(wt: str, bdir: str, log: str) -> list[str]:
     """Warnings of 'make W=1' that point into the suite's own source.
 
     The suite object is rebuilt with W=1; warnings inside the included

@@ -2,8 +2,25 @@
 """Parse a console log: KTAP/TAP results, parameters, the exploration."""
 
 import re
+from enum import StrEnum
+from typing import Any, Optional
 
+from .core import Json
 from .suite import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
+
+
+class Verdict(StrEnum):
+    """The result of a case, a parameter or a suite, as KTAP gives it.
+    The values are what the JSON records hold."""
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+def _verdict(status: str, directive: Optional[str] = None) -> Verdict:
+    if directive and directive.upper() == "SKIP":
+        return Verdict.SKIP
+    return Verdict.PASS if status == "ok" else Verdict.FAIL
 
 
 _TS = re.compile(r"^\s*\[\s*(\d+\.\d+)\]\s?")
@@ -17,7 +34,7 @@ _PLAN = re.compile(r"^(\s*)1\.\.\d+\s*$")
 _OLD_PARAM = re.compile(r"^\s*# (\w+): (not ok|ok) \d+ - (.*?)\s*$")
 
 
-def parse_ktap(text, suite=SUITE):
+def parse_ktap(text: str, suite: str = SUITE) -> Json:
     """Per-case results of @suite in KTAP/TAP console output.
 
     Returns {"cases": {name: "pass"|"fail"|"skip"}, "suite": result or None,
@@ -32,9 +49,17 @@ def parse_ktap(text, suite=SUITE):
     result and its own (KUnit's '#' lines and the messages of failed
     expectations).  A kernel WARN inside a case fails that case, whatever
     KUnit said, with "kernel WARN at <location>" as a diagnostic."""
-    cases, diags, params, result = {}, {}, {}, None
-    inside, pending, warned, pending_params = False, [], [], {}
-    start = seconds = case_indent = None
+    cases: dict[str, Verdict] = {}
+    diags: dict[str, list[str]] = {}
+    params: dict[str, dict[str, Verdict]] = {}
+    result: Optional[Verdict] = None
+    inside = False
+    pending: list[str] = []
+    warned: list[str] = []
+    pending_params: dict[str, Verdict] = {}
+    start: Optional[float] = None
+    seconds: Optional[float] = None
+    case_indent: Optional[int] = None
     for raw in text.splitlines():
         ts = _TS.match(raw)
         line = _TS.sub("", raw.rstrip("\r"))
@@ -52,9 +77,7 @@ def parse_ktap(text, suite=SUITE):
         m = _RESULT.match(line)
         if m:
             indent, status, _, name, directive = m.groups()
-            verdict = "pass" if status == "ok" else "fail"
-            if directive and directive.upper() == "SKIP":
-                verdict = "skip"
+            verdict = _verdict(status, directive)
             if name == suite and len(indent) == 0:
                 result = verdict
                 inside = False
@@ -63,12 +86,13 @@ def parse_ktap(text, suite=SUITE):
                 continue
             if case_indent is not None and len(indent) > case_indent:
                 pm = _PARAM.match(line)
-                pending_params[pm.group(4)] = verdict
+                if pm:
+                    pending_params[pm.group(4)] = verdict
                 pending.append(line.strip())
                 continue
             if len(indent) > 0 and name not in cases:
                 if warned:
-                    verdict = "fail"
+                    verdict = Verdict.FAIL
                     pending += [f"kernel WARN at {w}" for w in warned]
                 cases[name] = verdict
                 diags[name] = pending
@@ -78,8 +102,7 @@ def parse_ktap(text, suite=SUITE):
             continue
         om = _OLD_PARAM.match(line)
         if om:  # KUnit 5.11-5.17: "# case: ok 1 - description"
-            pending_params[om.group(3)] = "pass" if om.group(2) == "ok" \
-                else "fail"
+            pending_params[om.group(3)] = _verdict(om.group(2))
         w = _WARN.search(line)
         if w:
             warned.append(w.group(1) or w.group(2))
@@ -96,31 +119,34 @@ _EXPLORED = re.compile(
 _VIOLATION = re.compile(r"^(caps [^:]+): .*? \[([a-z-]+)\]: ")
 
 
-def explored(lines):
+def explored(lines: list[str]) -> Json:
     """The exploration's own report in a case's diagnostics: {"tuples":
     total, "sequences": total, "params": {description: {"tuples": n,
     "points": "..."}}, "violations": {description: sorted invariant
     names}}."""
-    out = {"tuples": 0, "sequences": 0, "params": {}, "violations": {}}
+    params: dict[str, dict[str, Any]] = {}
+    violations: dict[str, list[str]] = {}
+    out: Json = {"tuples": 0, "sequences": 0, "params": params,
+                 "violations": violations}
     for line in lines:
         m = _EXPLORED.search(line)
         if m:
-            out["params"][m.group(1)] = {"tuples": int(m.group(3)),
+            params[m.group(1)] = {"tuples": int(m.group(3)),
                                          "points": m.group(4).strip()}
             out["tuples"] += int(m.group(3))
             out["sequences"] += int(m.group(2))
             continue
         m = _VIOLATION.match(line)
         if m:
-            v = out["violations"].setdefault(m.group(1), [])
+            v = violations.setdefault(m.group(1), [])
             if m.group(2) not in v:
                 v.append(m.group(2))
-    for v in out["violations"].values():
+    for v in violations.values():
         v.sort()
     return out
 
 
-def parse_run(text):
+def parse_run(text: str) -> Json:
     """parse_ktap() of the three suites, merged: the amd_ibs_dis cases
     carry DIS_PREFIX, the amd_ibs_explore cases EXPLORE_PREFIX.  "suite"
     is amd_ibs's result, "suite_dis" amd_ibs_dis's and "suite_explore"
@@ -147,14 +173,14 @@ def parse_run(text):
     return res
 
 
-def cases_passed(cases):
+def cases_passed(cases: dict[str, str]) -> bool:
     """Did every case pass (skips allowed in amd_ibs_dis only)?"""
     return bool(cases) and all(
         v == "pass" or (v == "skip" and n.startswith(DIS_PREFIX))
         for n, v in cases.items())
 
 
-def run_passed(res):
+def run_passed(res: Json) -> bool:
     """Did every suite that ran end well and every case that ran pass?"""
     return (res["suite"] == "pass" and
             res.get("suite_dis") in (None, "pass", "skip") and

@@ -7,11 +7,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+from typing import Optional
 
 from .core import DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, git, run
 from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
 from .suite import backport_patches
-from .trees import registry_tree, worktree
+from .trees import Tree, registry_tree, worktree
 from .series import as_sender, sender, series_patches, with_signoff
 
 
@@ -34,21 +35,23 @@ with open(os.path.join(outdir, "%%04d.mbox" %% n), "wb") as f:
 """
 
 
-def trailer_people(text):
+def trailer_people(text: str) -> list[str]:
     """Addresses of the author and of the trailers of a patch."""
     people = re.findall(r"^From: (.+<[^>]+>)$", text, re.M)[:1]
     people += re.findall(r"^(?:Signed-off-by|Acked-by|Reviewed-by|"
                          r"Tested-by|Reported-by): (.+<[^>]+>)$", text, re.M)
-    seen, out = set(), []
+    seen: set[str] = set()
+    out: list[str] = []
     for p in people:
-        addr = re.search(r"<([^>]+)>", p).group(1).lower()
+        addr = p[p.index("<") + 1:p.index(">")].lower()
         if addr not in seen:
             seen.add(addr)
             out.append(p.strip())
     return out
 
 
-def mainline_mails(series="kunit"):
+def mainline_mails(series: str = "kunit") -> tuple[
+        list[tuple[str, str]], list[str], list[str]]:
     """The mails of mainline series @series (patches/, patches/caps-dis/)
     as the sender sends them: [(name, text)], To and Cc (get_maintainer.pl
     of the base tree)."""
@@ -61,14 +64,15 @@ def mainline_mails(series="kunit"):
     real = [p for p in paths if not os.path.basename(p).startswith("0000-")]
     out = run(["perl", "scripts/get_maintainer.pl", "--no-rolestats",
                "--no-git", "--no-git-fallback"] + real, cwd=wt)
-    to, cc = [], []
+    to: list[str] = []
+    cc: list[str] = []
     for line in out.splitlines():
         line = line.strip()
         if line and "@" in line:
             (cc if "list" in line or "vger" in line else to).append(line)
     if not to:
         to, cc = cc[:1], cc[1:]
-    mails = []
+    mails: list[tuple[str, str]] = []
     for n, path in zip(names, paths):
         text = as_sender(open(path).read())
         if not n.startswith("0000-"):
@@ -77,7 +81,8 @@ def mainline_mails(series="kunit"):
     return mails, to, cc
 
 
-def stable_mails(series):
+def stable_mails(series: str) -> tuple[
+        list[tuple[str, str]], list[str], list[str]]:
     """The mails of backports/<series>/: the upstream author stays the
     author, the sender adds a Signed-off-by; To stable, Cc the people of
     the upstream trailers."""
@@ -85,7 +90,8 @@ def stable_mails(series):
     patches = backport_patches(series)
     if not patches:
         raise Error(f"backports/{series}/ has no patches")
-    cc, mails = [], []
+    cc: list[str] = []
+    mails: list[tuple[str, str]] = []
     for p in patches:
         text = open(p).read()
         cc += [x for x in trailer_people(text) if x not in cc]
@@ -93,8 +99,10 @@ def stable_mails(series):
     return mails, [STABLE_LIST], cc
 
 
-def send_mails(mails, to, cc, outdir=None, smtp_server=None, smtp_port=None,
-               dry_run=True):
+def send_mails(mails: list[tuple[str, str]], to: list[str], cc: list[str],
+               outdir: Optional[str] = None,
+               smtp_server: Optional[str] = None,
+               smtp_port: Optional[int] = None, dry_run: bool = True) -> str:
     """git send-email the @mails ([(name, text)]) as the sender, threaded
     shallowly (every mail In-Reply-To the first).  @outdir: every mail
     git send-email would send is written there as one mbox file instead,
@@ -104,7 +112,7 @@ def send_mails(mails, to, cc, outdir=None, smtp_server=None, smtp_port=None,
     cc = [c for c in cc if addr.lower() not in c.lower()]
     tmp = tempfile.mkdtemp(prefix="ibs-send-")
     try:
-        files = []
+        files: list[str] = []
         for i, (n, text) in enumerate(mails):
             path = os.path.join(tmp, f"{i:04d}-{n}")
             with open(path, "w") as f:
@@ -156,7 +164,7 @@ CHECKPATCH_EXCEPTIONS = {
 }
 
 
-def spdxcheck_ready(t):
+def spdxcheck_ready(t: Tree) -> None:
     """Let checkpatch's spdxcheck.py open a worktree of the cache's tree @t.
 
     It asserts that GitPython does not see a bare repository, and GitPython
@@ -168,7 +176,8 @@ def spdxcheck_ready(t):
         git(["config", "core.bare", "false"], cwd=t.repo)
 
 
-def checkpatch(wt, patch_text, log):
+def checkpatch(wt: str, patch_text: str, log: str) -> tuple[
+        Optional[tuple[int, int, int]], list[tuple[str, str]], str]:
     """checkpatch.pl --strict of the tree @wt on one patch.
 
     Returns ((errors, warnings, checks), justified, output): the counts
@@ -191,7 +200,7 @@ def checkpatch(wt, patch_text, log):
         return None, [], p.stdout
     counts = {"ERROR": int(m.group(1)), "WARNING": int(m.group(2)),
               "CHECK": int(m.group(3) or 0)}
-    justified = []
+    justified: list[tuple[str, str]] = []
     for level, kind, text in re.findall(r"^(ERROR|WARNING|CHECK):(\w+): (.*)$",
                                         p.stdout, re.M):
         if not exception_holds(wt, kind, text, patch_text):
@@ -202,7 +211,8 @@ def checkpatch(wt, patch_text, log):
             p.stdout)
 
 
-def checkpatch_mails(series, t, log):
+def checkpatch_mails(series: str, t: Tree, log: str) -> list[tuple[
+        str, Optional[tuple[int, int, int]], list[tuple[str, str]]]]:
     """checkpatch --strict (of the base tree @t) on every patch mail of the
     mainline series @series exactly as send would hand it to the mail
     server, as git's configured identity: [(name, counts, justified)]."""
@@ -218,7 +228,8 @@ def checkpatch_mails(series, t, log):
     if len(sent) != len(mails):
         raise Error(f"git send-email wrote {len(sent)} mails for "
                     f"{len(mails)} patches")
-    out = []
+    out: list[tuple[str, Optional[tuple[int, int, int]],
+                    list[tuple[str, str]]]] = []
     for (name, _), text in zip(mails, sent):
         if not name.startswith("0000-"):
             counts, justified, _ = checkpatch(wt, text, log)
@@ -226,7 +237,7 @@ def checkpatch_mails(series, t, log):
     return out
 
 
-def exception_holds(wt, kind, text, patch_text):
+def exception_holds(wt: str, kind: str, text: str, patch_text: str) -> bool:
     """Is this checkpatch report one the series may carry (and is its
     reason still true)?"""
     if kind not in CHECKPATCH_EXCEPTIONS:

@@ -4,18 +4,23 @@
 import os
 import re
 import time
+from enum import StrEnum
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 from .core import (
-    Error, SUITE_FILE, cache_dir, file_hash, generated_note, progress,)
+    Error, Json, SUITE_FILE, cache_dir, file_hash, generated_note, progress,)
 from .suite import DIS_PREFIX
-from .kbuild import build, build_dir
-from .qemu import boot
-from .ktap import parse_run
-from .verdict import prepare, red_with, suite_cases
+from .trees import Tree
+from .ktap import Verdict
+from .verdict import prepare, red_with, run_suite, suite_cases
 from .records import fix_hashes
 
+# An edit of ibs.c's text, or of one function's.
+Edit = Callable[[str], str]
 
-def _fn_span(src, name):
+
+def _fn_span(src: str, name: str) -> tuple[int, int]:
     m = re.search(r"\n(static [^\n]*\b" + name + r"\([^\n]*\n(?:[^\n]*\n)*?}\n)",
                   src)
     if not m:
@@ -23,7 +28,7 @@ def _fn_span(src, name):
     return m.start(1), m.end(1)
 
 
-def _in_fn(src, name, edit):
+def _in_fn(src: str, name: str, edit: Edit) -> str:
     a, b = _fn_span(src, name)
     body = edit(src[a:b])
     if body == src[a:b]:
@@ -31,14 +36,17 @@ def _in_fn(src, name, edit):
     return src[:a] + body + src[b:]
 
 
-def _move(body, line, after=None, before=None):
+def _move(body: str, line: str, after: Optional[str] = None,
+          before: Optional[str] = None) -> str:
     """Move @line (a whole line, with its indent) after/before another."""
     if line not in body:
         return body
     body = body.replace(line, "", 1)
     if after:
         return body.replace(after, after + line, 1) if after in body else ""
-    return body.replace(before, line + before, 1) if before in body else ""
+    if before and before in body:
+        return body.replace(before, line + before, 1)
+    return ""
 
 
 CLEAR_CTL = "\tperf_ibs_disable_event(perf_ibs, hwc, 0);\n"
@@ -58,23 +66,25 @@ STOP_CHECK = "\tif (test_bit(IBS_STOPPING, pcpu->state))\n\t\treturn 1;\n"
 DIS_RESET = "\tif (ibs_caps & IBS_CAPS_DIS)\n\t\twrmsr"
 
 
-def _drop_dis_reset(body):
+def _drop_dis_reset(body: str) -> str:
     """perf_ibs_start() without fix/caps-dis.patch's CTL write."""
     m = re.search(r"\tif \(ibs_caps & IBS_CAPS_DIS\)\n\t\twrmsr[lq]\("
                   r"hwc->config_base, 0\);\n", body)
     return body[:m.start()] + body[m.end():] if m else body
 
 
-def _swap(fn, old, new):
+def _swap(fn: str, old: str, new: str) -> Edit:
     """The edit that replaces @old by @new once in function @fn."""
     return lambda s: _in_fn(s, fn, lambda b: b.replace(old, new, 1))
 
 
-def _reorder(fn, line, after=None, before=None):
+def _reorder(fn: str, line: str, after: Optional[str] = None,
+             before: Optional[str] = None) -> Edit:
     """The edit that moves @line of function @fn (see _move())."""
     return lambda s: _in_fn(s, fn, lambda b: _move(b, line, after, before))
 
 
+@dataclass(frozen=True)
 class Mutant:
     """A hand-made breakage of ibs.c (applied to the tree with every fix)
     and the invariant it breaks: killed only if the exploration reports
@@ -82,113 +92,128 @@ class Mutant:
     its finding's diagnostic.  @needs: a text the tree's ibs.c must have
     for the mutant to exist there (else "n/a")."""
 
-    def __init__(self, what, edit, explore=(), cases=(), needs=None):
-        self.what, self.edit = what, edit
-        self.explore, self.cases, self.needs = set(explore), cases, needs
+    what: str
+    edit: Optional[Edit]
+    explore: frozenset[str] = frozenset()
+    cases: tuple[str, ...] = ()
+    needs: Optional[str] = None
 
 
-MUTANTS = {
+MUTANTS: dict[str, Mutant] = {
     "fix-removed": Mutant(
         "perf_ibs_start() does not clear the CTL (the fix removed)",
         _swap("perf_ibs_start", CLEAR_CTL, ""),
-        explore={"nmi-enabled", "stale-sample"},
+        explore=frozenset({"nmi-enabled", "stale-sample"}),
         cases=("ibs_test_op_stale_ctl_nmi_in_start",
                "ibs_test_fetch_stale_ctl_nmi_in_start")),
     "clear-after-started": Mutant(
         "perf_ibs_start() clears the CTL after setting IBS_STARTED",
         _reorder("perf_ibs_start", CLEAR_CTL, after=CLEAR_STOPPING),
-        explore={"nmi-enabled", "stale-sample"},
+        explore=frozenset({"nmi-enabled", "stale-sample"}),
         cases=("ibs_test_op_ctl_cleared_before_started",
                "ibs_test_fetch_ctl_cleared_before_started")),
     "started-after-enable": Mutant(
         "perf_ibs_start() sets IBS_STARTED after the enable write",
         _reorder("perf_ibs_start", SET_STARTED, after=ENABLE),
-        explore={"enabled-unstarted"}),
+        explore=frozenset({"enabled-unstarted"})),
     "stop-clears-started-first": Mutant(
         "perf_ibs_stop() clears IBS_STARTED before disabling the hardware",
         _reorder("perf_ibs_stop", STOP_CLEAR_STARTED, before=STOP_DISABLE),
-        explore={"late-nmi-unclaimed"}),
+        explore=frozenset({"late-nmi-unclaimed"})),
     "stop-no-stopped": Mutant(
         "perf_ibs_stop() does not set IBS_STOPPED",
         _swap("perf_ibs_stop", STOP_SET_STOPPED, ""),
-        explore={"late-nmi-unclaimed"}),
+        explore=frozenset({"late-nmi-unclaimed"})),
     "stopped-kept": Mutant(
         "the NMI handler claims IBS_STOPPED without clearing it",
         _swap("perf_ibs_handle_irq", FAIL_CLAIM,
               FAIL_CLAIM.replace("test_and_clear_bit", "test_bit")),
-        explore={"late-nmi-twice"}),
+        explore=frozenset({"late-nmi-twice"})),
     "no-val-check": Mutant(
         "perf_ibs_handle_irq() does not check the Val bit",
         _swap("perf_ibs_handle_irq", VAL_CHECK, "\tbuf++;\n"),
-        explore={"foreign-claimed", "stale-sample"}),
+        explore=frozenset({"foreign-claimed", "stale-sample"})),
     "sample-dropped": Mutant(
         "perf_ibs_handle_irq() never reports a sample to perf",
         _swap("perf_ibs_handle_irq", SET_PERIOD,
               SET_PERIOD.replace("))\n", ") || 1)\n")),
-        explore={"sample-lost"}),
+        explore=frozenset({"sample-lost"})),
     "sample-twice": Mutant(
         "perf_ibs_handle_irq() reports each sample twice",
         _swap("perf_ibs_handle_irq", OVERFLOW,
               OVERFLOW.replace("throttle = ", "") + OVERFLOW),
-        explore={"sample-twice"}),
+        explore=frozenset({"sample-twice"})),
     "throttle-ignored": Mutant(
         "perf_ibs_handle_irq() ignores perf core's throttle verdict",
         _swap("perf_ibs_handle_irq", OVERFLOW,
               OVERFLOW.replace("throttle = ", "")),
-        explore={"end-hw"}),
+        explore=frozenset({"end-hw"})),
     "del-keeps-enabled": Mutant(
         "perf_ibs_del() leaves IBS_ENABLED set (a sequence with a second "
         "add fails)",
         _swap("perf_ibs_del", DEL_CLEAR_ENABLED,
               DEL_CLEAR_ENABLED.replace("test_and_clear_bit", "test_bit")),
-        explore={"end-state"}),
+        explore=frozenset({"end-state"})),
     "stop-fix-removed": Mutant(
         "perf_ibs_handle_irq() re-enables a sample found with IBS_STOPPING "
         "(fix/stop-nmi.patch removed)",
         _swap("perf_ibs_handle_irq", STOP_CHECK, ""),
-        explore={"nmi-reenabled", "end-hw"},
+        explore=frozenset({"nmi-reenabled", "end-hw"}),
         cases=("ibs_test_op_sample_nmi_in_stop",
                "ibs_test_fetch_sample_nmi_in_stop")),
     "dis-fix-removed": Mutant(
         "perf_ibs_start() does not write the CTL with IBS_CAPS_DIS "
         "(fix/caps-dis.patch removed; capability-set space)",
         lambda s: _in_fn(s, "perf_ibs_start", _drop_dis_reset),
-        explore={"nmi-enabled", "stale-sample"},
+        explore=frozenset({"nmi-enabled", "stale-sample"}),
         cases=(DIS_PREFIX + "ibs_test_op_stale_ctl_nmi_in_start",),
         needs=DIS_RESET),
 }
 
 
-def mutant_verdict(m, res):
+class MutantVerdict(StrEnum):
+    """What a mutation record says of a mutant (and of the tree itself:
+    PASSES/FAILS)."""
+    PASSES = "passes"
+    FAILS = "FAILS"
+    KILLED = "killed"
+    BROKEN = "broken"
+    CAUGHT_ELSEWHERE = "caught elsewhere"
+    SURVIVED = "SURVIVED"
+    NA = "n/a"
+
+
+def mutant_verdict(m: Mutant, res: Json) -> tuple[MutantVerdict, list[str]]:
     """(verdict, killers): "killed" when an expected case fails with its
     finding's diagnostic or the exploration reports an expected invariant
     (killers: which) and the suite finished; "broken" when it did not
     (a crash, a hang), or a kernel WARN hit a case while no expected killer
-    fired; "caught elsewhere"
-    when only unexpected checks failed; "SURVIVED" when nothing failed."""
+    fired; "caught elsewhere" when only unexpected checks failed;
+    "SURVIVED" when nothing failed."""
     findings = suite_cases()[1]
-    killers = []
+    killers: list[str] = []
     for case in m.cases:
         finding = findings.get(case.split(".")[-1])
         if finding and red_with(res, case, finding):
             killers.append(case)
     seen = {i for v in res["explore"]["violations"].values() for i in v}
     killers += sorted(f"explore [{i}]" for i in seen & m.explore)
-    failed = [n for n, v in res["cases"].items() if v == "fail"]
+    failed = [n for n, v in res["cases"].items() if v == Verdict.FAIL]
     warned = any(line.startswith("kernel WARN at")
                  for n in failed for line in res["diagnostics"].get(n, []))
     complete = all(res.get(k) is not None
                    for k in ("suite", "suite_explore"))
     if not complete:
-        return "broken", []
+        return MutantVerdict.BROKEN, []
     if killers:
-        return "killed", killers
+        return MutantVerdict.KILLED, killers
     if warned:
-        return "broken", []
-    return ("caught elsewhere" if failed else "SURVIVED"), []
+        return MutantVerdict.BROKEN, []
+    return (MutantVerdict.CAUGHT_ELSEWHERE if failed
+            else MutantVerdict.SURVIVED), []
 
 
-def mutation_check(t, log_dir=None):
+def mutation_check(t: Tree, log_dir: Optional[str] = None) -> Json:
     """Run the suite on @t with every fix (the all-fixes state) and on each
     mutant of its ibs.c; mutant_verdict() for each."""
     log_dir = log_dir or os.path.join(cache_dir(), "logs")
@@ -199,13 +224,13 @@ def mutation_check(t, log_dir=None):
     dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
     ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")
     pristine = open(ibs).read()
-    bdir = build_dir(t)
-    rows = []
+    rows: list[Json] = []
     for name, m in [("none", Mutant("the tree with every fix", None))] + \
             list(MUTANTS.items()):
         expected = sorted(m.explore) + list(m.cases)
         if m.needs and m.needs not in pristine:
-            rows.append({"mutant": name, "what": m.what, "verdict": "n/a",
+            rows.append({"mutant": name, "what": m.what,
+                         "verdict": MutantVerdict.NA,
                          "killers": [], "expected": expected,
                          "failed_cases": [], "cases": 0})
             continue
@@ -214,17 +239,17 @@ def mutation_check(t, log_dir=None):
             raise Error(f"mutant {name} does not apply to {t.label}")
         with open(ibs, "w") as f:
             f.write(src)
-        progress(f"{t.label}: mutant {name}: building")
-        build_s = build(wt, bdir, log, t.extra_kconfig)
-        out, run_s = boot(bdir, log)
-        res = parse_run(out)
+        res, build_s, run_s = run_suite(wt, t, log,
+                                        f"{t.label}: mutant {name}")
         if res["suite"] is None and m.edit is None:
             raise Error(f"{t.label}: no suite result (log: {log})")
-        failed = sorted(n for n, v in res["cases"].items() if v == "fail")
+        failed = sorted(n for n, v in res["cases"].items()
+                        if v == Verdict.FAIL)
+        killers: list[str] = []
         if m.edit is None:
-            verdict, killers = ("passes" if not failed and
-                                res["suite_explore"] is not None
-                                else "FAILS"), []
+            verdict = (MutantVerdict.PASSES if not failed and
+                       res["suite_explore"] is not None
+                       else MutantVerdict.FAILS)
         else:
             verdict, killers = mutant_verdict(m, res)
         progress(f"{t.label}: mutant {name}: {verdict} "

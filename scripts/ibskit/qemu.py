@@ -10,7 +10,7 @@ from .suite import SUITE
 from .kbuild import QEMU_CPUS
 
 
-def boot(bdir, log, timeout=300):
+def boot(bdir: str, log: str, timeout: int = 300) -> tuple[str, float]:
     """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
     kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
     cmdline = ("console=ttyS0 kunit.enable=1 kunit.autorun=1 "

@@ -5,10 +5,11 @@ import json
 import os
 import re
 import time
+from typing import Optional
 
 from .core import (
-    BACKPORTS_DIR, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE, TOP, file_hash,
-    generated_note, text_table,)
+    BACKPORTS_DIR, Json, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE, TOP,
+    file_hash, generated_note, text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
@@ -16,7 +17,7 @@ from .ktap import cases_passed
 from .verdict import count, finding_cases, red_with
 
 
-def series_record(rec, origin=None):
+def series_record(rec: Json, origin: Optional[str] = None) -> Json:
     """The machine-readable result of one verify, for backports/<series>/."""
     red, green, allf = rec["unfixed"], rec["fixed"], rec["all-fixes"]
     series = rec["tree"]["series"]
@@ -59,10 +60,10 @@ def series_record(rec, origin=None):
 VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes")
 
 
-def explore_summary(rec):
+def explore_summary(rec: Json) -> Json:
     """Per run of a verify: the tuples the exploration explored, its suite
     seconds, and the invariants it found violated, per parameter."""
-    out = {}
+    out: Json = {}
     for v in VERIFY_RUNS:
         if v not in rec:
             continue
@@ -75,7 +76,7 @@ def explore_summary(rec):
     return out
 
 
-def summary_table(records):
+def summary_table(records: list[Json]) -> str:
     """A short text table of verify records."""
     rows = [("tree", "unfixed: race cases red", "shipped: DIS race cases red",
              "fixed: stop cases red", "all fixes", "tuples", "build s",
@@ -105,7 +106,7 @@ def summary_table(records):
     return text_table([list(x) for x in rows])
 
 
-def mainline_record(rec):
+def mainline_record(rec: Json) -> Json:
     """The machine-readable result of one verify of a tree that carries
     1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
     runs = {v: rec[v] for v in VERIFY_RUNS if v in rec}
@@ -143,18 +144,19 @@ def mainline_record(rec):
     }
 
 
-def short_origin(origin):
+def short_origin(origin: str) -> str:
     return re.sub(r"@([0-9a-f]{12})[0-9a-f]+$", r"@\1", origin)
 
 
-def _runs_in(r):
+def runs_in(r: Json) -> list[str]:
+    """The runs a verified.json has seconds for, in VERIFY_RUNS order."""
     return [v for v in VERIFY_RUNS if f"build_{v}" in r["seconds"]]
 
 
-def all_verify_records():
+def all_verify_records() -> list[tuple[str, Json]]:
     """(label, record) of every verify record: backports/*/verified.json
     and results/mainline/*.json, oldest series first."""
-    out = []
+    out: list[tuple[str, Json]] = []
     for series in STABLE_SERIES:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
         if os.path.exists(path):
@@ -164,20 +166,20 @@ def all_verify_records():
     return out
 
 
-def records_in(d):
+def records_in(d: str) -> list[Json]:
     """The JSON records in directory @d, oldest series first."""
     if not os.path.isdir(d):
         return []
-    recs = [json.load(open(os.path.join(d, n)))
+    recs: list[Json] = [json.load(open(os.path.join(d, n)))
             for n in sorted(os.listdir(d)) if n.endswith(".json")]
     return sorted(recs, key=lambda r: series_key(r["tree"]["series"]))
 
 
-def mutation_records():
+def mutation_records() -> list[Json]:
     return records_in(MUTATION_DIR)
 
 
-def refresh_command(tree, verb):
+def refresh_command(tree: Json, verb: str) -> str:
     """The command that rewrites a record of @tree (a record's "tree")."""
     if tree["origin"] == "registry":
         return f"scripts/{verb} --series {tree['series']} --record"
@@ -189,7 +191,8 @@ def refresh_command(tree, verb):
     return f"scripts/{verb} {where}{kc} --record{origin}"
 
 
-def fix_hashes(series, fix_in_tree, dis_fix=False, stop_fix=True):
+def fix_hashes(series: str, fix_in_tree: bool, dis_fix: bool = False,
+               stop_fix: bool = True) -> dict[str, str]:
     """What a record says the fix was: the hashes of the backport's patch
     files (none for a tree that carries 1b044ff3c17e itself), of
     fix/caps-dis.patch where the run applied it, and of fix/stop-nmi.patch
@@ -203,11 +206,11 @@ def fix_hashes(series, fix_in_tree, dis_fix=False, stop_fix=True):
     return out
 
 
-def record_problems():
+def record_problems() -> list[tuple[str, str, str]]:
     """(record, problem, refresh command) for every record that no longer
     matches the files it ran with."""
     suite = file_hash(SUITE_FILE)
-    out = []
+    out: list[tuple[str, str, str]] = []
     for series in STABLE_SERIES:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
         if not os.path.exists(path):
@@ -239,5 +242,5 @@ def record_problems():
     return out
 
 
-def mainline_records():
+def mainline_records() -> list[Json]:
     return records_in(MAINLINE_RESULTS)

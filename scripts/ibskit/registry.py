@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import time
+from typing import Optional
 
 from .core import Error, cache_dir, phase, progress, run
 
@@ -46,7 +47,7 @@ HEADER_PACKAGES = {  # header -> Debian package
 }
 
 
-def have(cmd):
+def have(cmd: str) -> bool:
     """A command on PATH or in git's libexec, or an absolute path."""
     if os.path.isabs(cmd):
         return os.path.exists(cmd)
@@ -54,7 +55,8 @@ def have(cmd):
         os.path.exists(os.path.join("/usr/lib/git-core", cmd))
 
 
-def ensure_tools(install=True, extra=None):
+def ensure_tools(install: bool = True,
+                 extra: Optional[dict[str, str]] = None) -> None:
     """Install the Debian packages the build and QEMU need, if missing.
 
     @extra: more {command: package} a verb needs."""
@@ -72,7 +74,7 @@ def ensure_tools(install=True, extra=None):
         install_packages(missing)
 
 
-def install_packages(missing):
+def install_packages(missing: list[str]) -> None:
     progress("installing " + " ".join(missing))
     log = os.path.join(cache_dir(), "apt-install.log")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -90,11 +92,11 @@ def install_packages(missing):
         raise Error("could not install " + " ".join(still) + f" (log: {log})")
 
 
-def mirror_uris():
+def mirror_uris() -> dict[str, str]:
     """Mirror URIs by archive name, read from the machine's apt sources.
 
     IBS_KIT_MIRROR (the URI of a Debian archive) overrides them."""
-    uris = []
+    uris: list[str] = []
     if os.environ.get("IBS_KIT_MIRROR"):
         uris.append(os.environ["IBS_KIT_MIRROR"])
     for path in ([] if uris else ["/etc/apt/sources.list"] +
@@ -108,10 +110,10 @@ def mirror_uris():
     return debian_archives(uris)
 
 
-def apt_source_uris(text):
+def apt_source_uris(text: str) -> list[str]:
     """The archive URIs of one apt sources file: one-line ("deb [opts]
     URI suite ...") or deb822 ("URIs: ...") format."""
-    uris = []
+    uris: list[str] = []
     for line in text.splitlines():
         line = line.strip()
         m = re.match(r"URIs:\s*(.*)", line)
@@ -123,10 +125,10 @@ def apt_source_uris(text):
     return uris
 
 
-def debian_archives(uris):
+def debian_archives(uris: list[str]) -> dict[str, str]:
     """{"debian": URI, "debian-security": URI} from archive URIs: each
     found by its last path component, the other derived from it."""
-    found = {}
+    found: dict[str, str] = {}
     for uri in uris:
         uri = uri.rstrip("/")
         name = uri.rsplit("/", 1)[-1]
@@ -141,7 +143,7 @@ def debian_archives(uris):
     return found
 
 
-def apt_options():
+def apt_options() -> list[str]:
     d = os.path.join(cache_dir(), "apt")
     os.makedirs(os.path.join(d, "lists", "partial"), exist_ok=True)
     os.makedirs(os.path.join(d, "archives", "partial"), exist_ok=True)
@@ -163,7 +165,7 @@ def apt_options():
             "-o", "APT::Sandbox::User=root"]
 
 
-def apt_update(force=False):
+def apt_update(force: bool = False) -> list[str]:
     opts = apt_options()
     stamp = os.path.join(cache_dir(), "apt", "updated")
     if not force and os.path.exists(stamp) and \
@@ -182,7 +184,7 @@ def apt_update(force=False):
     return opts
 
 
-def registry_version(series):
+def registry_version(series: str) -> str:
     """The Debian version of linux-source-<series> the registry serves."""
     pkg = REGISTRY[series][0]
     for attempt in (False, True):
@@ -194,19 +196,23 @@ def registry_version(series):
     raise Error(f"{pkg} not found in the package registry")
 
 
-def upstream_version(debver):
-    return re.match(r"(\d+\.\d+(?:\.\d+)?)", debver).group(1)
+def upstream_version(debver: str) -> str:
+    m = re.match(r"(\d+\.\d+(?:\.\d+)?)", debver)
+    if not m:
+        raise Error(f"not a kernel version: {debver}")
+    return m.group(1)
 
 
-def check_series(series, allowed=None):
+def check_series(series: str,
+                 allowed: Optional[list[str]] = None) -> None:
     allowed = allowed or sorted(REGISTRY, key=series_key)
     if series not in allowed:
         raise Error(f"unknown series '{series}' (known: {', '.join(allowed)})")
 
 
-def series_key(s):
+def series_key(s: str) -> tuple[int, ...]:
     return tuple(int(x) for x in s.split("."))
 
 
-def series_of(version):
+def series_of(version: str) -> str:
     return ".".join(version.split(".")[:2])

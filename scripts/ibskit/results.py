@@ -4,11 +4,11 @@
 import json
 import os
 
-from .core import BACKPORTS_DIR, generated_note, md_table
+from .core import BACKPORTS_DIR, Json, generated_note, md_table
 from .registry import STABLE_SERIES
 from .suite import DIS_PREFIX
 from .records import (
-    _runs_in, all_verify_records, mainline_records, mutation_records,
+    runs_in, all_verify_records, mainline_records, mutation_records,
     short_origin,)
 
 
@@ -19,15 +19,15 @@ BACKPORT_COLS = ["series", "tree version", "tree from", "extra Kconfig",
                  "run s", "suite s"]
 
 
-def _yn(v):
+def _yn(v: object) -> str:
     return "yes" if v else "NO"
 
 
-def backport_rows():
+def backport_rows() -> list[list[str]]:
     """One row of BACKPORT_COLS per stable series, from its verified.json.
     The runs: unfixed, fixed (the backport of 1b044ff3c17e) and all-fixes
     (fixed and fix/stop-nmi.patch)."""
-    rows = []
+    rows: list[list[str]] = []
     for series in STABLE_SERIES:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
         if not os.path.exists(path):
@@ -35,7 +35,7 @@ def backport_rows():
             continue
         r = json.load(open(path))
         sec = r["seconds"]
-        runs = _runs_in(r)
+        runs = runs_in(r)
         red = len([n for n in r["race_cases"] if n in r["unfixed_failed"]])
         race_fixed = [n for n in r["fixed_failed"] if n in r["race_cases"]]
         stop = len([n for n in r["stop_cases"] if n in r["fixed_failed"]])
@@ -59,14 +59,14 @@ def backport_rows():
     return rows
 
 
-def explore_rows():
+def explore_rows() -> list[list[str]]:
     """Per tree: what the exploration explored and found in each run."""
     rows = [["series", "tree", "tuples (all fixes)", "explore suite s",
              "unfixed", "fixed", "all fixes"]]
     for series, r in all_verify_records():
         ex = r.get("explore") or {}
 
-        def found(v):
+        def found(v: str, ex: Json = ex) -> str:
             viol = (ex.get(v) or {}).get("violations")
             if viol is None:
                 return "-"
@@ -81,7 +81,7 @@ def explore_rows():
     return rows
 
 
-def stop_rows():
+def stop_rows() -> list[list[str]]:
     """Per tree: the stop-window cases red with 1b044ff3c17e (and
     fix/caps-dis.patch), green with fix/stop-nmi.patch too."""
     rows = [["series", "tree", "stop cases red (fixed)",
@@ -94,16 +94,16 @@ def stop_rows():
     return rows
 
 
-def _mutant_cell(m):
+def _mutant_cell(m: Json) -> str:
     if m["verdict"] == "killed":
         return "killed by " + ", ".join(m["killers"][:2]) + \
             (" ..." if len(m["killers"]) > 2 else "")
     if m["verdict"] == "passes":
         return f"passes ({m['cases']} cases)"
-    return m["verdict"]
+    return str(m["verdict"])
 
 
-def mutation_rows():
+def mutation_rows() -> list[list[str]]:
     recs = mutation_records()
     if not recs:
         return []
@@ -116,7 +116,7 @@ def mutation_rows():
     return rows
 
 
-def results_markdown():
+def results_markdown() -> str:
     """Documentation/backport-results.md as the records give it."""
     md = ["<!-- " + generated_note(
         "scripts/report", "backports/*/verified.json, "
@@ -170,7 +170,7 @@ def results_markdown():
     return "\n".join(md) + "\n"
 
 
-def mainline_rows():
+def mainline_rows() -> list[list[str]]:
     """One row per mainline record: the race, the IBS_CAPS_DIS and the
     stop-window verdicts."""
     rows = [["tree", "tree from", "caps_dis", "unfixed: race cases red",

@@ -4,12 +4,13 @@
 import email.utils
 import os
 import re
+from typing import Optional
 
 from .core import (
-    Error, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, cache_dir, git, git_env,
-    run,)
+    Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, cache_dir, git,
+    git_env, run,)
 from .suite import git_am, install_build_files
-from .trees import worktree
+from .trees import Tree, worktree
 
 
 # The author our mainline series carries in patches/: not a person.  Whoever
@@ -34,10 +35,11 @@ MAINLINE_SERIES = {
 }
 
 
-def c_chunks(src):
+def c_chunks(src: str) -> list[tuple[Optional[str], str]]:
     """Split C source into top-level chunks at blank lines outside braces
     and comments; returns [(name or None, text)]."""
-    chunks, cur = [], []
+    chunks: list[str] = []
+    cur: list[str] = []
     depth, in_comment = 0, False
     for line in src.splitlines(keepends=True):
         if not line.strip() and depth == 0 and not in_comment and cur:
@@ -71,7 +73,7 @@ def c_chunks(src):
     return [(chunk_name(c), c) for c in chunks]
 
 
-def chunk_name(text):
+def chunk_name(text: str) -> Optional[str]:
     """The name a manifest gives a top-level piece: the function, variable,
     struct or enum it defines, the call it makes (kunit_test_suite(x);), or,
     for a piece of preprocessor lines only, the first macro it defines."""
@@ -99,7 +101,7 @@ def chunk_name(text):
     return None
 
 
-def mainline_manifest():
+def mainline_manifest() -> list[Json]:
     """Every patch of every mainline series, in the order they apply.
 
     A manifest file is a header ('Key: value' lines), a blank line and the
@@ -128,10 +130,11 @@ def mainline_manifest():
     return patches
 
 
-def strip_guard(text, guard):
+def strip_guard(text: str, guard: str) -> str:
     """@text without its '#if @guard' ... '#endif' blocks (not nested), and
     without the blank line before a block that ended its function."""
-    out, skip = [], False
+    out: list[str] = []
+    skip = False
     for line in text.splitlines(keepends=True):
         if line.strip() == f"#if {guard}":
             skip = True
@@ -145,13 +148,14 @@ def strip_guard(text, guard):
     return "".join(out)
 
 
-def suite_stages():
+def suite_stages() -> tuple[list[Json], list[Optional[str]]]:
     """ibs_kunit.c as it stands after each patch of the mainline series
     (None for a patch that does not change it)."""
     src = open(SUITE_FILE).read()
     chunks = c_chunks(src)
     manifest = mainline_manifest()
-    owner, guards = {}, []
+    owner: dict[str, int] = {}
+    guards: list[tuple[int, str]] = []
     for idx, p in enumerate(manifest):
         for c in p["chunks"]:
             if c != "*":
@@ -163,14 +167,14 @@ def suite_stages():
     if unknown:
         raise Error("kunit/ manifests name chunks ibs_kunit.c does not have: "
                     + ", ".join(unknown))
-    stages = []
+    stages: list[Optional[str]] = []
     for k, p in enumerate(manifest):
         if p["patch"]:
             stages.append(None)
             continue
-        keep = []
+        keep: list[str] = []
         for name, text in chunks:
-            if owner.get(name, 0) > k:
+            if name is not None and owner.get(name, 0) > k:
                 continue
             for g_idx, guard in guards:
                 if g_idx > k:
@@ -191,7 +195,7 @@ def suite_stages():
     return manifest, stages
 
 
-def kunit_files_at(wt, stage_src, with_build_files):
+def kunit_files_at(wt: str, stage_src: str, with_build_files: bool) -> None:
     """Write the suite (one stage of it) into the worktree @wt."""
     amd = os.path.join(wt, "arch/x86/events/amd")
     with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
@@ -201,13 +205,14 @@ def kunit_files_at(wt, stage_src, with_build_files):
     install_build_files(wt)
 
 
-def source_date():
+def source_date() -> str:
     """A fixed date for generated commits: the last change of kunit/."""
     d = git(["log", "-1", "--format=%aI", "--", "kunit"], cwd=TOP, check=False)
     return d or "2026-01-01T00:00:00+00:00"
 
 
-def commit_series(t, series="kunit", upto=None):
+def commit_series(t: Tree, series: str = "kunit",
+                  upto: Optional[int] = None) -> tuple[str, int]:
     """Commit the mainline series @series (or its first @upto patches), on
     top of the series before it, on a clean worktree of @t; returns
     (worktree, number of patches of @series committed)."""
@@ -234,21 +239,23 @@ def commit_series(t, series="kunit", upto=None):
             git_am(wt, [os.path.join(TOP, p["patch"])], log,
                    f"{p['patch']} (on {t.label} and the series before it)")
             continue
-        kunit_files_at(wt, stages[k], with_build_files=bool(p["files"]))
+        stage = stages[k]
+        assert stage is not None
+        kunit_files_at(wt, stage, with_build_files=bool(p["files"]))
         git(["add", "-f", "arch/x86/events"], cwd=wt)
         run(["git", "commit", "-q", "-F", "-"], cwd=wt, env=env,
             input=f"{p['subject']}\n\n{p['body']}")
     return wt, n
 
 
-def series_patches(series):
+def series_patches(series: str) -> list[str]:
     """The generated patch files of mainline series @series, in order."""
     out = MAINLINE_SERIES[series][2]
     return sorted(os.path.join(out, n) for n in os.listdir(out)
                   if n.endswith(".patch")) if os.path.isdir(out) else []
 
 
-def sender():
+def sender() -> tuple[str, str]:
     """(name, email) of git's configured identity: who sends and signs off."""
     name = git(["config", "user.name"], cwd=TOP, check=False)
     addr = git(["config", "user.email"], cwd=TOP, check=False)
@@ -258,19 +265,19 @@ def sender():
     return name, addr
 
 
-def sender_ident():
+def sender_ident() -> str:
     """'Name <email>' of the sender, as in a Signed-off-by trailer."""
     return "%s <%s>" % sender()
 
 
-def with_signoff(patch_text):
+def with_signoff(patch_text: str) -> str:
     """@patch_text with the sender's Signed-off-by added to its trailers."""
     return run(["git", "interpret-trailers", "--if-exists", "addIfDifferent",
                 "--trailer", f"Signed-off-by: {sender_ident()}"],
                input=patch_text)
 
 
-def as_sender(patch_text):
+def as_sender(patch_text: str) -> str:
     """A patch of our own mainline series as its sender sends it: the
     placeholder author (PLACEHOLDER, see README) becomes the sender in the
     From: header and in the cover letter's shortlog."""

@@ -4,9 +4,9 @@ per-tree adaptations), the finding constants, applying or reverting fixes."""
 
 import os
 import re
-import subprocess
 
-from .core import BACKPORTS_DIR, Error, KUNIT_DIR, TOP, git, git_env, run
+from .core import (
+    BACKPORTS_DIR, Error, KUNIT_DIR, TOP, git, git_env, run, status)
 from .registry import series_key
 
 
@@ -33,13 +33,13 @@ FINDING_INVARIANTS = {
 DIS_CAPSETS = ("dis", "all")
 
 
-def adaptations(series):
+def adaptations(series: str) -> list[str]:
     """The sed files that adapt the suite to @series (kunit/adapt/series)."""
-    table = {}
-    for line in open(os.path.join(KUNIT_DIR, "adapt", "series")):
-        line = line.split("#", 1)[0].split()
-        if line:
-            table[line[0]] = [] if line[1:] == ["-"] else line[1:]
+    table: dict[str, list[str]] = {}
+    for text in open(os.path.join(KUNIT_DIR, "adapt", "series")):
+        words = text.split("#", 1)[0].split()
+        if words:
+            table[words[0]] = [] if words[1:] == ["-"] else words[1:]
     if series in table:
         return table[series]
     # A series the table does not name: the nearest older one's adaptations.
@@ -47,7 +47,7 @@ def adaptations(series):
     return table[max(older, key=series_key)] if older else []
 
 
-def suite_source(series):
+def suite_source(series: str) -> str:
     src = open(os.path.join(KUNIT_DIR, "ibs_kunit.c")).read()
     for sed in adaptations(series):
         src = run(["sed", "-f", os.path.join(KUNIT_DIR, "adapt", sed)],
@@ -55,13 +55,13 @@ def suite_source(series):
     return src
 
 
-def dis_suite_built(series):
+def dis_suite_built(series: str) -> bool:
     """Does the suite as adapted to @series register amd_ibs_dis?"""
     return re.search(r'\.name\s*=\s*"' + SUITE_DIS + '"',
                      suite_source(series)) is not None
 
 
-def install_suite(wt, series):
+def install_suite(wt: str, series: str) -> None:
     """Add the suite, Kconfig symbol, Makefile hook and .kunitconfig; commit."""
     amd = os.path.join(wt, "arch/x86/events/amd")
     with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
@@ -72,7 +72,7 @@ def install_suite(wt, series):
          "(test harness, not for stable)"], cwd=wt, env=git_env())
 
 
-def without_spdx(text):
+def without_spdx(text: str) -> str:
     """A fragment of ours as it goes into a kernel file: without our own
     SPDX line (the kernel file it joins has its own; .kunitconfig files
     carry none)."""
@@ -102,7 +102,7 @@ SPDX_EXEMPT = [
 ]
 
 
-def spdx_problems():
+def spdx_problems() -> list[str]:
     """Tracked files that should carry an SPDX-License-Identifier line in
     their first three lines and do not."""
     out = []
@@ -117,7 +117,7 @@ def spdx_problems():
     return out
 
 
-def install_build_files(wt):
+def install_build_files(wt: str) -> None:
     """The Kconfig symbol, Makefile hook and .kunitconfig of the suite."""
     amd = os.path.join(wt, "arch/x86/events/amd")
     with open(os.path.join(amd, ".kunitconfig"), "w") as f:
@@ -138,7 +138,7 @@ def install_build_files(wt):
     open(kc, "w").write(text[:i] + frag + "\n" + text[i:])
 
 
-def ibs_start_body(wt):
+def ibs_start_body(wt: str) -> str:
     src = open(os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
     m = re.search(r"\nstatic void perf_ibs_start\(.*?\n}\n", src, re.S)
     if not m:
@@ -146,7 +146,7 @@ def ibs_start_body(wt):
     return m.group(0)
 
 
-def has_fix(wt):
+def has_fix(wt: str) -> bool:
     """True if perf_ibs_start() clears the CTL before setting IBS_STARTED."""
     body = ibs_start_body(wt)
     clear = body.find("perf_ibs_disable_event(perf_ibs, hwc, 0);")
@@ -157,26 +157,26 @@ def has_fix(wt):
 DIS_FIX = os.path.join(TOP, "fix", "caps-dis.patch")
 
 
-def has_caps_dis(wt):
+def has_caps_dis(wt: str) -> bool:
     """Does the tree's ibs.c know IBS_CAPS_DIS (efa5700ec0da, v7.1)?"""
     return "IBS_CAPS_DIS" in open(
         os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
 
 
-def has_dis_fix(wt):
+def has_dis_fix(wt: str) -> bool:
     """True if perf_ibs_start() also writes the CTL itself with
     IBS_CAPS_DIS before setting IBS_STARTED (fix/caps-dis.patch)."""
     body = ibs_start_body(wt)
     m = re.search(r"if \(ibs_caps & IBS_CAPS_DIS\)\n\t\twrmsr[lq]\("
                   r"hwc->config_base, 0\);", body)
     started = body.find("set_bit(IBS_STARTED")
-    return bool(m) and started != -1 and m.start() < started
+    return m is not None and started != -1 and m.start() < started
 
 
 STOP_FIX = os.path.join(TOP, "fix", "stop-nmi.patch")
 
 
-def has_stop_fix(wt):
+def has_stop_fix(wt: str) -> bool:
     """True if perf_ibs_handle_irq() leaves a sample found with
     IBS_STOPPING set to perf_ibs_stop() (fix/stop-nmi.patch)."""
     src = open(os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
@@ -184,23 +184,19 @@ def has_stop_fix(wt):
                      r"\t\treturn 1;", src) is not None
 
 
-def git_am(wt, patches, log, what):
+def git_am(wt: str, patches: list[str], log: str, what: str) -> None:
     """git am @patches on @wt (no fuzz, no three-way fallback), logged;
     aborted and an Error naming @what if they do not apply."""
-    p = subprocess.run(["git", "am", "-q"] + patches, cwd=wt,
-                       capture_output=True, text=True, env=git_env())
-    with open(log, "a") as f:
-        f.write(f"$ git am {' '.join(patches)}\n{p.stdout}{p.stderr}")
-    if p.returncode:
-        subprocess.run(["git", "am", "--abort"], cwd=wt, capture_output=True)
+    if status(["git", "am", "-q"] + patches, cwd=wt, log=log, env=git_env()):
+        status(["git", "am", "--abort"], cwd=wt)
         raise Error(f"{what} does not apply with git am (log: {log})")
 
 
-def apply_dis_fix(wt, log):
+def apply_dis_fix(wt: str, log: str) -> None:
     git_am(wt, [DIS_FIX], log, "fix/caps-dis.patch")
 
 
-def backport_patches(series):
+def backport_patches(series: str) -> list[str]:
     d = os.path.join(BACKPORTS_DIR, series)
     sf = os.path.join(d, "series")
     if not os.path.exists(sf):
@@ -209,7 +205,7 @@ def backport_patches(series):
             if line.strip() and not line.startswith("#")]
 
 
-def apply_fix(wt, series, log):
+def apply_fix(wt: str, series: str, log: str) -> None:
     """git am the backport of @series; no fuzz, no three-way fallback."""
     patches = backport_patches(series)
     if not patches:
@@ -217,11 +213,7 @@ def apply_fix(wt, series, log):
     git_am(wt, patches, log, f"backports/{series}")
 
 
-def revert_fix(wt, log):
+def revert_fix(wt: str, log: str) -> None:
     """git apply -R the upstream fix (it must be textually the same)."""
-    p = subprocess.run(["git", "apply", "-R", UPSTREAM_FIX], cwd=wt,
-                       capture_output=True, text=True)
-    with open(log, "a") as f:
-        f.write(f"$ git apply -R {UPSTREAM_FIX}\n{p.stdout}{p.stderr}")
-    if p.returncode:
+    if status(["git", "apply", "-R", UPSTREAM_FIX], cwd=wt, log=log):
         raise Error(f"git apply -R fix/upstream.patch failed (log: {log})")

@@ -8,32 +8,39 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass, field
+from typing import Optional
 
-from .core import Error, cache_dir, git, phase, progress, run
+from .core import Error, Json, cache_dir, git, phase, progress, run
 from .registry import (
     REGISTRY, apt_update, check_series, registry_version, series_of,
     upstream_version,)
 
 
+@dataclass
 class Tree:
     """A kernel source at one commit: a git repository and a revision."""
 
-    def __init__(self, repo, rev, version, label, origin):
-        self.repo = repo          # git dir or work tree of the repository
-        self.rev = rev            # commit (sha) the runs start from
-        self.version = version    # e.g. 6.1.192
-        self.label = label        # e.g. v6.1.192-debian
-        self.origin = origin      # "registry" or the user's tree path
-        self.series = series_of(version)
-        # May the fix be reverted (git apply -R) for an unfixed run?  Yes for
-        # the registry's fixed trees (that is how they show red); for a
-        # user's tree only when asked (--revert-fix).
-        self.allow_revert = origin == "registry"
-        # Kconfig lines this tree needs beyond the suite's (--kconfig).
-        self.extra_kconfig = []
+    repo: str           # git dir or work tree of the repository
+    rev: str            # commit (sha) the runs start from
+    version: str        # e.g. 6.1.192
+    label: str          # e.g. v6.1.192-debian
+    origin: str         # "registry" or the user's tree path
+    series: str = field(init=False)
+    # May the fix be reverted (git apply -R) for an unfixed run?  Yes for
+    # the registry's fixed trees (that is how they show red); for a user's
+    # tree only when asked (--revert-fix).
+    allow_revert: bool = field(init=False)
+    # Kconfig lines this tree needs beyond the suite's (--kconfig).
+    extra_kconfig: list[str] = field(default_factory=list)
 
-    def as_dict(self):
-        d = {"version": self.version, "label": self.label,
+    def __post_init__(self) -> None:
+        self.series = series_of(self.version)
+        self.allow_revert = self.origin == "registry"
+
+    def as_dict(self) -> Json:
+        """The tree as a record names it."""
+        d: Json = {"version": self.version, "label": self.label,
              "origin": self.origin, "commit": self.rev,
              "series": self.series}
         if self.extra_kconfig:
@@ -41,7 +48,7 @@ class Tree:
         return d
 
 
-def registry_tree(series):
+def registry_tree(series: str) -> Tree:
     """The pristine registry tree of @series, downloaded and imported once."""
     check_series(series)
     pkg = REGISTRY[series][0]
@@ -60,8 +67,9 @@ def registry_tree(series):
     tag = f"v{version}-debian"
     debs = os.path.join(cache, "debs")
     os.makedirs(debs, exist_ok=True)
-    deb = glob.glob(os.path.join(debs, f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
-    if not deb:
+    found = glob.glob(os.path.join(
+        debs, f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
+    if not found:
         progress(f"downloading {pkg} {debver}")
         for old in glob.glob(os.path.join(debs, f"{pkg}_*.deb")):
             os.unlink(old)
@@ -70,11 +78,11 @@ def registry_tree(series):
             p = subprocess.run(["apt-get"] + opts + ["-q", "download",
                                                      f"{pkg}={debver}"],
                                cwd=debs, capture_output=True, text=True)
-        deb = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
-        if p.returncode or not deb:
+        found = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
+        if p.returncode or not found:
             raise Error(f"download of {pkg} failed (package registry "
                         f"unreachable?): {(p.stderr.strip().splitlines() or [''])[-1]}")
-    deb = deb[0]
+    deb = found[0]
     unpack = os.path.join(cache, "trees", f"linux-{series}.unpack")
     shutil.rmtree(unpack, ignore_errors=True)
     shutil.rmtree(repo, ignore_errors=True)
@@ -113,7 +121,7 @@ IMPORT_IDENT = ("amd-ibs-race cache", "cache@localhost")
 IMPORT_DATE = "2000-01-01T00:00:00+00:00"
 
 
-def import_env():
+def import_env() -> dict[str, str]:
     env = dict(os.environ, GIT_AUTHOR_DATE=IMPORT_DATE,
                GIT_COMMITTER_DATE=IMPORT_DATE)
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = IMPORT_IDENT[0]
@@ -121,7 +129,7 @@ def import_env():
     return env
 
 
-def canonical_import(repo, tag):
+def canonical_import(repo: str, tag: str) -> str:
     """Point @tag at the canonical commit of its tree and message (the
     same tree, so a worktree and its build directory stay as they are);
     returns the commit id."""
@@ -135,7 +143,7 @@ def canonical_import(repo, tag):
     return canon
 
 
-def makefile_version(text):
+def makefile_version(text: str) -> str:
     v = {}
     for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL"):
         m = re.search(rf"^{key}\s*=\s*(\d*)", text, re.M)
@@ -145,7 +153,7 @@ def makefile_version(text):
     return f"{v['VERSION']}.{v['PATCHLEVEL']}.{v['SUBLEVEL'] or 0}"
 
 
-def user_tree(path, ref):
+def user_tree(path: str, ref: Optional[str]) -> Tree:
     """A maintainer's own git tree at @ref; it is only read."""
     if not os.path.isdir(path):
         raise Error(f"--tree {path}: no such directory")
@@ -170,26 +178,27 @@ def user_tree(path, ref):
                 os.path.abspath(path))
 
 
-def missing_blobs(repo, rev):
+def missing_blobs(repo: str, rev: str) -> tuple[list[bytes], list[bytes]]:
     """(missing, present) paths of @rev: snapshots may lack large blobs."""
     lt = subprocess.run(["git", "ls-tree", "-r", "-z", rev], cwd=repo,
                         capture_output=True, check=True).stdout
-    ents = [e.split(b"\t", 1) for e in lt.split(b"\0") if e]
-    ents = [(meta.split()[2], path) for meta, path in ents
+    pairs = [e.split(b"\t", 1) for e in lt.split(b"\0") if e]
+    ents = [(meta.split()[2], path) for meta, path in pairs
             if meta.split()[1] == b"blob"]
     out = subprocess.run(["git", "cat-file", "--batch-check"], cwd=repo,
                          input=b"\n".join(sha for sha, _ in ents) + b"\n",
                          capture_output=True, check=True).stdout.split(b"\n")
-    missing, present = [], []
+    missing: list[bytes] = []
+    present: list[bytes] = []
     for (_, path), line in zip(ents, out):
         (missing if line.endswith(b" missing") else present).append(path)
     return missing, present
 
 
-_LOCKS = {}
+_LOCKS: dict[str, int] = {}
 
 
-def lock_tree(t):
+def lock_tree(t: Tree) -> None:
     """Hold the tree's worktree and build directory for this process.
 
     Two verbs on the same tree would check out, patch and build over each
@@ -207,7 +216,7 @@ def lock_tree(t):
     _LOCKS[t.label] = fd
 
 
-def unlock_trees():
+def unlock_trees() -> None:
     """Let go of every tree this process holds, before another verb
     (a child process) works on one of them."""
     for fd in _LOCKS.values():
@@ -215,14 +224,14 @@ def unlock_trees():
     _LOCKS.clear()
 
 
-def prime_cache_tree(wt):
+def prime_cache_tree(wt: str) -> None:
     """Fill the index's cache-tree (the trees of @wt's HEAD all exist), so
     that a commit never has to rebuild a tree whose blobs a snapshot lacks;
     update-index --skip-worktree invalidates it."""
     git(["write-tree", "--missing-ok"], cwd=wt)
 
 
-def worktree(t):
+def worktree(t: Tree) -> str:
     """A clean worktree of @t at its pristine commit, in the cache.
 
     The repository is only read (git worktree add writes its bookkeeping
@@ -234,7 +243,7 @@ def worktree(t):
         return _worktree(t)
 
 
-def _worktree(t):
+def _worktree(t: Tree) -> str:
     wt = os.path.join(cache_dir(), "work", t.label)
     os.makedirs(os.path.dirname(wt), exist_ok=True)
     lock_tree(t)

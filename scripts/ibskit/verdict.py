@@ -4,25 +4,27 @@
 import functools
 import os
 import re
+from typing import Optional
 
-from .core import Error, SUITE_FILE, cache_dir, progress, run
+from .core import Error, Json, SUITE_FILE, cache_dir, progress
 from .suite import (
     CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, STOP_FIX, SUITE, SUITE_DIS, SUITE_EXPLORE,
     apply_dis_fix, apply_fix, dis_suite_built, git_am, has_caps_dis,
     has_dis_fix, has_fix, has_stop_fix, install_suite, revert_fix,
     suite_source,)
-from .trees import worktree
+from .trees import Tree, worktree
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
-from .ktap import parse_run
+from .ktap import Verdict, parse_run
 from .series import c_chunks
 
 
 VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", "as-is")
 
 
-def prepare(t, variant, log):
+def prepare(t: Tree, variant: str,
+            log: str) -> tuple[str, str, bool, dict[str, bool]]:
     """Worktree of @t with the suite and the fix state @variant.
 
     variant: "unfixed" (1b044ff3c17e removed if the tree carries it and
@@ -41,7 +43,7 @@ def prepare(t, variant, log):
     install_suite(wt, t.series)
     fixed_before = has_fix(wt)
     info = {"caps_dis": has_caps_dis(wt), "dis_fix_in_tree": has_dis_fix(wt)}
-    actions = []
+    actions: list[str] = []
     if variant == "unfixed" and fixed_before:
         if not t.allow_revert:
             raise Error(f"{t.label} already carries the fix (perf_ibs_start() "
@@ -77,20 +79,29 @@ def prepare(t, variant, log):
     return wt, action, fixed_before, info
 
 
-def kunit_run(t, variant, log_dir=None):
+def run_suite(wt: str, t: Tree, log: str,
+              what: str = "") -> tuple[Json, float, float]:
+    """The one way every verb runs the suite: build the worktree @wt of @t
+    (in its build directory, incrementally), boot it under QEMU and parse
+    the console; returns (parse_run() result, build s, boot s)."""
+    bdir = build_dir(t)
+    what = what or t.label
+    progress(f"{what}: building (log: {log})")
+    build_s = build(wt, bdir, log, t.extra_kconfig)
+    progress(f"{what}: built in {build_s:.0f}s, booting QEMU")
+    out, run_s = boot(bdir, log)
+    return parse_run(out), build_s, run_s
+
+
+def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None) -> Json:
     """Build and boot @t in state @variant (see prepare()); a result dict."""
     log_dir = log_dir or os.path.join(cache_dir(), "logs")
     os.makedirs(log_dir, exist_ok=True)
     log = os.path.join(log_dir, f"{t.label}-{variant}.log")
     open(log, "w").close()
     wt, action, fixed_before, info = prepare(t, variant, log)
-    bdir = build_dir(t)
-    progress(f"{t.label} [{variant}]: building (log: {log})")
-    build_s = build(wt, bdir, log, t.extra_kconfig)
-    progress(f"{t.label} [{variant}]: built in {build_s:.0f}s, booting QEMU")
-    out, run_s = boot(bdir, log)
-    warnings = w1_warnings(wt, bdir, log)
-    res = parse_run(out)
+    res, build_s, run_s = run_suite(wt, t, log, f"{t.label} [{variant}]")
+    warnings = w1_warnings(wt, build_dir(t), log)
     if res["suite"] is None:
         raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
                     f"output (log: {log})")
@@ -113,26 +124,31 @@ def kunit_run(t, variant, log_dir=None):
 
 
 @functools.lru_cache(maxsize=None)
-def suite_cases(series=None):
+def suite_cases(series: Optional[str] = None) -> tuple[
+        dict[str, list[str]], dict[str, str]]:
     """What the suite as built for @series (the source as in kunit/ when
-    None; read once per process) runs: {suite name: [case names]}, and {case name: finding} for
-    its window cases.  A case belongs to a finding when its function, or an
+    None; read once per process) runs: {suite name: [case names]}, and
+    {case name: finding} for its window cases.  A case belongs to a finding when its function, or an
     ibs_kunit_*() helper it calls, prints a message that starts with that
     finding's CASE_DIAG_PREFIX ("race: ", "stop-race: ")."""
     src = suite_source(series) if series else open(SUITE_FILE).read()
     fns = {n: t for n, t in c_chunks(src) if n}
-    arrays = {}
+    arrays: dict[str, list[str]] = {}
     for m in re.finditer(r"static struct kunit_case (\w+)\[\] = \{(.*?)\n\};",
                          src, re.S):
         arrays[m.group(1)] = re.findall(r"KUNIT_CASE(?:_PARAM)?\((\w+)",
                                         m.group(2))
-    suites = {}
+    suites: dict[str, list[str]] = {}
     for m in re.finditer(r"static struct kunit_suite \w+ = \{(.*?)\n\};",
                          src, re.S):
-        name = re.search(r'\.name\s*=\s*"(\w+)"', m.group(1)).group(1)
-        arr = re.search(r"\.test_cases\s*=\s*(\w+)", m.group(1)).group(1)
-        suites[name] = list(dict.fromkeys(arrays.get(arr, [])))
-    findings = {}
+        name = re.search(r'\.name\s*=\s*"(\w+)"', m.group(1))
+        arr = re.search(r"\.test_cases\s*=\s*(\w+)", m.group(1))
+        if not name or not arr:
+            raise Error("a kunit_suite without .name or .test_cases in "
+                        "ibs_kunit.c")
+        suites[name.group(1)] = list(dict.fromkeys(
+            arrays.get(arr.group(1), [])))
+    findings: dict[str, str] = {}
     for case in {c for cs in suites.values() for c in cs}:
         body = fns.get(case, "")
         texts = [body] + [fns.get(h, "") for h in
@@ -143,28 +159,28 @@ def suite_cases(series=None):
     return suites, findings
 
 
-def red_with(run, name, finding):
+def red_with(run: Json, name: str, finding: str) -> bool:
     """@name failed, with a diagnostic of @finding (its window cases print
     CASE_DIAG_PREFIX[finding] first)."""
-    return run["cases"].get(name) == "fail" and any(
+    return run["cases"].get(name) == Verdict.FAIL and any(
         line.startswith(CASE_DIAG_PREFIX[finding])
         for line in run["diagnostics"].get(name, []))
 
 
-def finding_present(finding, run, dis):
+def finding_present(finding: str, run: Json, dis: bool) -> bool:
     """Is @finding in the code @run ran, for the IBS_CAPS_DIS set-up when
     @dis (the amd_ibs_dis suite, the exploration's DIS capability sets)?"""
     if finding == "race":
         if run["variant"] == "unfixed":
             return True
-        return dis and run["caps_dis"] and run["variant"] == "shipped"
+        return dis and bool(run["caps_dis"]) and run["variant"] == "shipped"
     return not run.get("stop_fix")
 
 
 _ALL_EXPLORED = re.compile(r"all (\d+) parameters explored")
 
 
-def explore_checks(variant, r):
+def explore_checks(variant: str, r: Json) -> list[tuple[str, bool]]:
     """The exploration of one run: every parameter (capability set, PMU,
     the other PMU running or not) ran to its end, and violates exactly the
     invariants of the findings present there - at least one of each, none
@@ -188,7 +204,8 @@ def explore_checks(variant, r):
                    if finding_present(f, r, dis)]
         red_any = red_any or bool(present)
         got = set(ex["violations"].get(desc, []))
-        allowed = set().union(*(FINDING_INVARIANTS[f] for f in present))
+        allowed: set[str] = set().union(
+            *(FINDING_INVARIANTS[f] for f in present))
         ok = got <= allowed and all(got & FINDING_INVARIANTS[f]
                                     for f in present)
         if ktap:
@@ -202,7 +219,8 @@ def explore_checks(variant, r):
     return checks
 
 
-def expectations(runs, series=None):
+def expectations(runs: dict[str, Json],
+                 series: Optional[str] = None) -> list[tuple[str, bool]]:
     """(name, ok) pairs: what the runs of verify() must show, case by case.
 
     The window cases of a finding (suite_cases()) fail with its diagnostic
@@ -243,7 +261,7 @@ def expectations(runs, series=None):
     return checks
 
 
-def verify(t, log_dir=None):
+def verify(t: Tree, log_dir: Optional[str] = None) -> Json:
     """Every fix state of @t: unfixed, as shipped (on a tree that knows
     IBS_CAPS_DIS and lacks its fix), fixed (1b044ff3c17e, and
     fix/caps-dis.patch where it applies) and all-fixes (fixed and
@@ -254,7 +272,7 @@ def verify(t, log_dir=None):
     runs["fixed"] = kunit_run(t, "fixed", log_dir)
     runs["all-fixes"] = kunit_run(t, "all-fixes", log_dir)
     checks = expectations(runs, t.series)
-    rec = {"tree": t.as_dict(), "checks": [{"check": n, "ok": ok}
+    rec: Json = {"tree": t.as_dict(), "checks": [{"check": n, "ok": ok}
                                            for n, ok in checks],
            "verdict": "red->green" if all(ok for _, ok in checks)
            else "NOT red->green"}
@@ -262,12 +280,12 @@ def verify(t, log_dir=None):
     return rec
 
 
-def finding_cases(finding, series=None):
+def finding_cases(finding: str, series: Optional[str] = None) -> list[str]:
     """The amd_ibs cases of @finding ("race": 1b044ff3c17e, "stop": the NMI
     inside perf_ibs_stop()), from the source."""
     suites, findings = suite_cases(series)
     return [c for c in suites.get(SUITE, []) if findings.get(c) == finding]
 
 
-def count(run, names, verdict):
+def count(run: Json, names: list[str], verdict: str) -> int:
     return sum(1 for n in names if run["cases"].get(n) == verdict)
