@@ -8,9 +8,9 @@
     ktap              -> KTAP/TAP parsed
     verdict           -> one run per fix state, the red -> green verdict
     records, results  -> JSON records, the generated results page
-    backports, series, mail
+    backports, series, patches, mail
                       what maintainers receive: stable backports, the
-                      mainline series, mails and checkpatch
+                      mainline series (patches/), mails and checkpatch
     mutants           the mutation check over all of the above
     core, cli         shared: paths, errors, the command runner, tables;
                       the verbs' common arguments
@@ -36,4 +36,5 @@ from .results import *  # noqa: F401,F403
 from .cli import *  # noqa: F401,F403
 from .backports import *  # noqa: F401,F403
 from .mail import *  # noqa: F401,F403
+from .patches import *  # noqa: F401,F403
 from .mutants import *  # noqa: F401,F403
