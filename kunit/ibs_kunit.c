@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit tests for the AMD IBS PMU driver: NMI against pmu::start()
+ * KUnit tests for the AMD IBS PMU driver: NMIs against the pmu callbacks
  *
  * The IBS NMI handler runs for both IBS PMUs (FETCH and OP) whenever either
  * of them, or any other NMI source, raises an NMI.  Whether a PMU has a sample
@@ -464,9 +464,20 @@ static unsigned int ibs_kunit_pmu_idx(struct perf_ibs *perf_ibs)
 	return perf_ibs == &perf_ibs_op;
 }
 
-static const char *ibs_kunit_name(struct perf_ibs *perf_ibs)
+/* The name of a CTL or CTL2 MSR, for messages. */
+static const char *ibs_kunit_msr_name(u32 msr)
 {
-	return perf_ibs == &perf_ibs_op ? "IBS_OP_CTL" : "IBS_FETCH_CTL";
+	if (msr == perf_ibs_fetch.msr)
+		return "IBS_FETCH_CTL";
+	if (msr == perf_ibs_op.msr)
+		return "IBS_OP_CTL";
+#if IBS_KUNIT_HAVE_DIS
+	if (msr == perf_ibs_fetch.msr2)
+		return "IBS_FETCH_CTL2";
+	if (msr == perf_ibs_op.msr2)
+		return "IBS_OP_CTL2";
+#endif
+	return "an IBS data MSR";
 }
 
 /* A register value the hardware leaves behind: a complete sample, En=0. */
@@ -526,6 +537,55 @@ static void ibs_kunit_add(struct kunit *test, struct perf_event *event)
 	KUNIT_ASSERT_EQ(test, ret, 0);
 }
 
+/*
+ * The cases that test one PMU run for each of them: OP and FETCH, a KUnit
+ * parameter each.
+ */
+static struct perf_ibs *const ibs_kunit_pmus[] = {
+	&perf_ibs_op, &perf_ibs_fetch,
+};
+
+#ifdef KUNIT_CASE_PARAM
+static void ibs_kunit_pmu_desc(struct perf_ibs *const *perf_ibs, char *desc)
+{
+	strscpy(desc, *perf_ibs == &perf_ibs_op ? "OP" : "FETCH",
+		KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(ibs_kunit_pmu, ibs_kunit_pmus, ibs_kunit_pmu_desc);
+
+static void ibs_kunit_per_pmu(struct kunit *test,
+			      void (*fn)(struct kunit *test,
+					 struct perf_ibs *perf_ibs))
+{
+	fn(test, *(struct perf_ibs *const *)test->param_value);
+}
+#else
+static int ibs_kunit_init(struct kunit *test);
+static void ibs_kunit_exit(struct kunit *test);
+
+/*
+ * KUnit before v5.11 has no parameterised cases: the case runs for each
+ * PMU in turn, each from a fresh set-up (the messages name the PMU's CTL).
+ * Only the amd_ibs suite is built there (kunit/adapt/), so the set-up is
+ * ibs_kunit_init().
+ */
+static void ibs_kunit_per_pmu(struct kunit *test,
+			      void (*fn)(struct kunit *test,
+					 struct perf_ibs *perf_ibs))
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ibs_kunit_pmus); i++) {
+		if (i) {
+			ibs_kunit_exit(test);
+			KUNIT_ASSERT_EQ(test, ibs_kunit_init(test), 0);
+		}
+		fn(test, ibs_kunit_pmus[i]);
+	}
+}
+#endif
+
 /* The number of writes of the injected NMI that enabled @perf_ibs. */
 static unsigned int ibs_kunit_nmi_enables(struct kunit *test,
 					  struct perf_ibs *perf_ibs)
@@ -559,12 +619,12 @@ static void ibs_kunit_assert_in_window(struct kunit *test,
 	KUNIT_ASSERT_LT(test, ctx->nr_trace, (unsigned int)IBS_KUNIT_MAX_TRACE);
 	KUNIT_ASSERT_EQ_MSG(test, ctx->nmis, 1U,
 			    "no enable write of %s seen: the NMI was not injected",
-			    ibs_kunit_name(perf_ibs));
+			    ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STARTED),
 			      "NMI was injected before IBS_STARTED became visible");
 	KUNIT_ASSERT_FALSE_MSG(test, ctx->nmi_enabled,
 			       "%s was enabled before perf_ibs_start() enabled it",
-			       ibs_kunit_name(perf_ibs));
+			       ibs_kunit_msr_name(perf_ibs->msr));
 }
 
 /* After pmu::add() returned: process context alone enabled the event. */
@@ -577,13 +637,13 @@ static void ibs_kunit_expect_started(struct kunit *test,
 
 	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_state(perf_ibs), want,
 			    "pcpu->state of %s after pmu::add() is not ENABLED|STARTED",
-			    ibs_kunit_name(perf_ibs));
+			    ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_EXPECT_TRUE_MSG(test, ibs_kunit_enabled(test->priv, perf_ibs),
 			      "%s not enabled after pmu::add()",
-			      ibs_kunit_name(perf_ibs));
+			      ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_EXPECT_FALSE_MSG(test, ctl & perf_ibs->valid_mask,
 			       "%s still has Val=1 after pmu::add()",
-			       ibs_kunit_name(perf_ibs));
+			       ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_EXPECT_EQ(test, event->hw.state, 0);
 }
 
@@ -608,24 +668,19 @@ static void ibs_kunit_stale_ctl_race(struct kunit *test,
 	ibs_kunit_assert_in_window(test, perf_ibs);
 	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_nmi_enables(test, perf_ibs), 0U,
 			    "race: an NMI between set_bit(IBS_STARTED) and the enable write of perf_ibs_start() found the stale %s=%#llx (Val=1, En=0) and enabled the event itself",
-			    ibs_kunit_name(perf_ibs), stale);
+			    ibs_kunit_msr_name(perf_ibs->msr), stale);
 	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_samples(test, perf_ibs), 0U,
 			    "race: the NMI in the perf_ibs_start() window built a sample from the stale %s",
-			    ibs_kunit_name(perf_ibs));
+			    ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_EXPECT_EQ_MSG(test, ctx->nmi_handled, 0,
 			    "race: IBS claimed an NMI that came from another source, on the strength of a stale %s",
-			    ibs_kunit_name(perf_ibs));
+			    ibs_kunit_msr_name(perf_ibs->msr));
 	ibs_kunit_expect_started(test, perf_ibs, event);
 }
 
-static void ibs_test_op_stale_ctl_nmi_in_start(struct kunit *test)
+static void ibs_test_stale_ctl_nmi_in_start(struct kunit *test)
 {
-	ibs_kunit_stale_ctl_race(test, &perf_ibs_op);
-}
-
-static void ibs_test_fetch_stale_ctl_nmi_in_start(struct kunit *test)
-{
-	ibs_kunit_stale_ctl_race(test, &perf_ibs_fetch);
+	ibs_kunit_per_pmu(test, ibs_kunit_stale_ctl_race);
 }
 
 /*
@@ -686,14 +741,9 @@ static void ibs_kunit_clean_ctl(struct kunit *test, struct perf_ibs *perf_ibs)
 	ibs_kunit_expect_started(test, perf_ibs, event);
 }
 
-static void ibs_test_op_clean_ctl_nmi_in_start(struct kunit *test)
+static void ibs_test_clean_ctl_nmi_in_start(struct kunit *test)
 {
-	ibs_kunit_clean_ctl(test, &perf_ibs_op);
-}
-
-static void ibs_test_fetch_clean_ctl_nmi_in_start(struct kunit *test)
-{
-	ibs_kunit_clean_ctl(test, &perf_ibs_fetch);
+	ibs_kunit_per_pmu(test, ibs_kunit_clean_ctl);
 }
 
 /*
@@ -727,16 +777,21 @@ static void ibs_kunit_clear_before_started(struct kunit *test,
 		}
 		KUNIT_EXPECT_FALSE_MSG(test, acc->before & perf_ibs->valid_mask,
 				       "race: perf_ibs_start() made IBS_STARTED visible while %s still held the stale value %#llx (Val=1): an NMI here takes it for a sample",
-				       ibs_kunit_name(perf_ibs), acc->before);
+				       ibs_kunit_msr_name(perf_ibs->msr), acc->before);
 		enabled = ibs_kunit_is_enable_write(perf_ibs, acc->msr,
 						    acc->write, acc->val);
 	}
 	KUNIT_EXPECT_TRUE_MSG(test, enabled, "%s was never enabled",
-			      ibs_kunit_name(perf_ibs));
+			      ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_EXPECT_TRUE_MSG(test, cleared,
 			      "perf_ibs_start() did not clear %s before setting IBS_STARTED",
-			      ibs_kunit_name(perf_ibs));
+			      ibs_kunit_msr_name(perf_ibs->msr));
 	ibs_kunit_expect_started(test, perf_ibs, event);
+}
+
+static void ibs_test_ctl_cleared_before_started(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_clear_before_started);
 }
 
 /*
@@ -770,39 +825,24 @@ static void ibs_kunit_sample_nmi_in_stop(struct kunit *test,
 
 	KUNIT_ASSERT_EQ_MSG(test, ctx->nmis, 1U,
 			    "perf_ibs_stop() did not disable %s: the NMI was not injected",
-			    ibs_kunit_name(perf_ibs));
+			    ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STARTED),
 			      "IBS_STARTED was clear at the NMI: not the window under test");
 	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_nmi_enables(test, perf_ibs), 0U,
 			    "stop-race: an NMI between the disable write of perf_ibs_stop() and clear_bit(IBS_STARTED) found the sample in %s and enabled the event again",
-			    ibs_kunit_name(perf_ibs));
+			    ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_EXPECT_FALSE_MSG(test, ibs_kunit_enabled(ctx, perf_ibs),
 			       "stop-race: %s is enabled after pmu::stop() returned",
-			       ibs_kunit_name(perf_ibs));
+			       ibs_kunit_msr_name(perf_ibs->msr));
 	KUNIT_EXPECT_NE_MSG(test, ctx->nmi_handled, 0,
 			    "the NMI of the sample was not claimed");
 	KUNIT_EXPECT_FALSE(test, ibs_kunit_state(perf_ibs) & BIT(IBS_STARTED));
 	KUNIT_EXPECT_TRUE(test, event->hw.state & PERF_HES_STOPPED);
 }
 
-static void ibs_test_op_sample_nmi_in_stop(struct kunit *test)
+static void ibs_test_sample_nmi_in_stop(struct kunit *test)
 {
-	ibs_kunit_sample_nmi_in_stop(test, &perf_ibs_op);
-}
-
-static void ibs_test_fetch_sample_nmi_in_stop(struct kunit *test)
-{
-	ibs_kunit_sample_nmi_in_stop(test, &perf_ibs_fetch);
-}
-
-static void ibs_test_op_ctl_cleared_before_started(struct kunit *test)
-{
-	ibs_kunit_clear_before_started(test, &perf_ibs_op);
-}
-
-static void ibs_test_fetch_ctl_cleared_before_started(struct kunit *test)
-{
-	ibs_kunit_clear_before_started(test, &perf_ibs_fetch);
+	ibs_kunit_per_pmu(test, ibs_kunit_sample_nmi_in_stop);
 }
 
 #if IBS_KUNIT_HAVE_DIS
@@ -1231,21 +1271,6 @@ struct ibs_kunit_explorer {
 static struct perf_ibs *ibs_kunit_pmu_at(unsigned int idx)
 {
 	return idx ? &perf_ibs_op : &perf_ibs_fetch;
-}
-
-static const char *ibs_kunit_msr_name(u32 msr)
-{
-	if (msr == perf_ibs_fetch.msr)
-		return "IBS_FETCH_CTL";
-	if (msr == perf_ibs_op.msr)
-		return "IBS_OP_CTL";
-#if IBS_KUNIT_HAVE_DIS
-	if (msr == perf_ibs_fetch.msr2)
-		return "IBS_FETCH_CTL2";
-	if (msr == perf_ibs_op.msr2)
-		return "IBS_OP_CTL2";
-#endif
-	return "an IBS data MSR";
 }
 
 /* A completed sample in the CTL: Val=1, the count at its maximum. */
@@ -1946,16 +1971,18 @@ static void ibs_kunit_exit(struct kunit *test)
 	perf_ibs_op.pcpu = NULL;
 }
 
+#ifdef KUNIT_CASE_PARAM
+#define IBS_KUNIT_PMU_CASE(fn)	KUNIT_CASE_PARAM(fn, ibs_kunit_pmu_gen_params)
+#else
+#define IBS_KUNIT_PMU_CASE(fn)	KUNIT_CASE(fn)
+#endif
+
 static struct kunit_case ibs_test_cases[] = {
-	KUNIT_CASE(ibs_test_op_stale_ctl_nmi_in_start),
-	KUNIT_CASE(ibs_test_fetch_stale_ctl_nmi_in_start),
+	IBS_KUNIT_PMU_CASE(ibs_test_stale_ctl_nmi_in_start),
 	KUNIT_CASE(ibs_test_op_stale_ctl_fetch_nmi_in_start),
-	KUNIT_CASE(ibs_test_op_clean_ctl_nmi_in_start),
-	KUNIT_CASE(ibs_test_fetch_clean_ctl_nmi_in_start),
-	KUNIT_CASE(ibs_test_op_ctl_cleared_before_started),
-	KUNIT_CASE(ibs_test_fetch_ctl_cleared_before_started),
-	KUNIT_CASE(ibs_test_op_sample_nmi_in_stop),
-	KUNIT_CASE(ibs_test_fetch_sample_nmi_in_stop),
+	IBS_KUNIT_PMU_CASE(ibs_test_clean_ctl_nmi_in_start),
+	IBS_KUNIT_PMU_CASE(ibs_test_ctl_cleared_before_started),
+	IBS_KUNIT_PMU_CASE(ibs_test_sample_nmi_in_stop),
 	{}
 };
 

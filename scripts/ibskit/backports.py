@@ -7,14 +7,14 @@ import re
 
 from .core import (
     BACKPORTS_DIR, Error, UPSTREAM_DATE, UPSTREAM_SHA, cache_dir,
-    generated_note, git, git_env, run, status,)
+    generated_note, git, git_env, read_text, run, status,)
 from .suite import UPSTREAM_FIX
 from .trees import Tree, worktree
 
 
 def upstream_message() -> tuple[str, str, str]:
     """(author, subject, body) of fix/upstream.patch."""
-    text = open(UPSTREAM_FIX).read()
+    text = read_text(UPSTREAM_FIX)
     head, rest = text.split("\n\n", 1)
     author = re.search(r"^From: (.*)$", head, re.M)
     subject = re.search(r"^Subject: (?:\[PATCH\] )?(.*)$", head, re.M)
@@ -44,8 +44,8 @@ def message_span(text: str) -> tuple[int, int]:
 def message_problems(path: str) -> list[str]:
     """Why the backport @path does not carry the upstream message byte for
     byte behind 'commit <sha> upstream.' and a blank line ([] if it does)."""
-    text = open(path).read()
-    up = open(UPSTREAM_FIX).read()
+    text = read_text(path)
+    up = read_text(UPSTREAM_FIX)
     a, b = message_span(up)
     problems: list[str] = []
     head_end = text.index("\n\n") + 2
@@ -70,8 +70,8 @@ def rewrite_backport_message(path: str) -> bool:
     """Put the upstream message into the backport @path, keeping its
     header, stable line, notes after the trailers and diff.  Returns True
     if the file changed."""
-    text = open(path).read()
-    up = open(UPSTREAM_FIX).read()
+    text = read_text(path)
+    up = read_text(UPSTREAM_FIX)
     a, b = message_span(up)
     c, d = message_span(text)
     new = text[:c] + up[a:b] + text[d:]
@@ -117,7 +117,7 @@ def generate_backport(t: Tree, check: bool = False) -> bool:
     d = os.path.join(BACKPORTS_DIR, t.series)
     files = {name: patch, "series": series_file_text([name])}
     changed = any(not os.path.exists(os.path.join(d, n)) or
-                  open(os.path.join(d, n)).read() != c
+                  read_text(os.path.join(d, n)) != c
                   for n, c in files.items())
     if not check:
         os.makedirs(d, exist_ok=True)

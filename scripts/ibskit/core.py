@@ -143,6 +143,22 @@ def git_env() -> dict[str, str]:
     return env
 
 
+def read_text(path: str, errors: Optional[str] = None) -> str:
+    """The whole text of the file @path."""
+    with open(path, errors=errors) as f:
+        return f.read()
+
+
+def write_text(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def read_json(path: str) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
 def file_hash(path: str) -> str:
     return run(["git", "hash-object", path]).strip()
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 from typing import Iterable, Sequence
 
-from .core import Error, KUNIT_DIR, cache_dir, phase, run
+from .core import Error, KUNIT_DIR, cache_dir, phase, read_text, run
 from .trees import Tree
 from .suite import without_spdx
 
@@ -54,7 +54,7 @@ def configure(wt: str, bdir: str, log: str,
     kunitconfig and @extra; skipped when the build directory was configured
     from the same recipe and every line still holds."""
     frag = MIN_KCONFIG + without_spdx(
-        open(os.path.join(KUNIT_DIR, "kunitconfig")).read()) + \
+        read_text(os.path.join(KUNIT_DIR, "kunitconfig"))) + \
         "".join(kconfig_line(line) + "\n" for line in extra)
     recipe = "allnoconfig\n" + frag
     cfg = os.path.join(bdir, ".config")
@@ -62,8 +62,8 @@ def configure(wt: str, bdir: str, log: str,
     want = [line for line in frag.splitlines()
             if line.startswith("CONFIG_") or line.endswith(" is not set")]
     if os.path.exists(cfg) and os.path.exists(stamp) and \
-            open(stamp).read() == recipe:
-        have = set(open(cfg).read().splitlines())
+            read_text(stamp) == recipe:
+        have = set(read_text(cfg).splitlines())
         if all(kconfig_holds(line, have) for line in want):
             return
     allconfig = os.path.join(bdir, ".ibs-kit-allconfig")
@@ -71,7 +71,7 @@ def configure(wt: str, bdir: str, log: str,
         f.write(frag)
     run(["make", "ARCH=x86_64", f"O={bdir}", f"KCONFIG_ALLCONFIG={allconfig}",
          "allnoconfig"], cwd=wt, log=log)
-    have = set(open(cfg).read().splitlines())
+    have = set(read_text(cfg).splitlines())
     lost = [line for line in want if not kconfig_holds(line, have)]
     if lost:
         raise Error(f"kconfig dropped {', '.join(lost)} (log: {log})")

@@ -9,7 +9,8 @@ import subprocess
 import tempfile
 from typing import Optional
 
-from .core import DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, git, run
+from .core import (
+    DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, git, read_text, run,)
 from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
 from .suite import backport_patches
 from .trees import Tree, registry_tree, worktree
@@ -74,7 +75,7 @@ def mainline_mails(series: str = "kunit") -> tuple[
         to, cc = cc[:1], cc[1:]
     mails: list[tuple[str, str]] = []
     for n, path in zip(names, paths):
-        text = as_sender(open(path).read())
+        text = as_sender(read_text(path))
         if not n.startswith("0000-"):
             text = with_signoff(text)
         mails.append((n, text))
@@ -93,7 +94,7 @@ def stable_mails(series: str) -> tuple[
     cc: list[str] = []
     mails: list[tuple[str, str]] = []
     for p in patches:
-        text = open(p).read()
+        text = read_text(p)
         cc += [x for x in trailer_people(text) if x not in cc]
         mails.append((os.path.basename(p), with_signoff(text)))
     return mails, [STABLE_LIST], cc
@@ -221,7 +222,7 @@ def checkpatch_mails(series: str, t: Tree, log: str) -> list[tuple[
     outdir = tempfile.mkdtemp(prefix="ibs-mails-")
     try:
         send_mails(mails, to, cc, outdir=outdir)
-        sent = [open(os.path.join(outdir, n)).read()
+        sent = [read_text(os.path.join(outdir, n))
                 for n in sorted(os.listdir(outdir))]
     finally:
         shutil.rmtree(outdir, ignore_errors=True)

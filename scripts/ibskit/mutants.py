@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .core import (
-    Error, Json, SUITE_FILE, cache_dir, file_hash, generated_note, progress,)
+    Error, Json, SUITE_FILE, cache_dir, file_hash, generated_note,
+    progress, read_text,)
 from .suite import DIS_PREFIX
 from .trees import Tree
 from .ktap import Verdict
@@ -104,14 +105,12 @@ MUTANTS: dict[str, Mutant] = {
         "perf_ibs_start() does not clear the CTL (the fix removed)",
         _swap("perf_ibs_start", CLEAR_CTL, ""),
         explore=frozenset({"nmi-enabled", "stale-sample"}),
-        cases=("ibs_test_op_stale_ctl_nmi_in_start",
-               "ibs_test_fetch_stale_ctl_nmi_in_start")),
+        cases=("ibs_test_stale_ctl_nmi_in_start",)),
     "clear-after-started": Mutant(
         "perf_ibs_start() clears the CTL after setting IBS_STARTED",
         _reorder("perf_ibs_start", CLEAR_CTL, after=CLEAR_STOPPING),
         explore=frozenset({"nmi-enabled", "stale-sample"}),
-        cases=("ibs_test_op_ctl_cleared_before_started",
-               "ibs_test_fetch_ctl_cleared_before_started")),
+        cases=("ibs_test_ctl_cleared_before_started",)),
     "started-after-enable": Mutant(
         "perf_ibs_start() sets IBS_STARTED after the enable write",
         _reorder("perf_ibs_start", SET_STARTED, after=ENABLE),
@@ -159,14 +158,13 @@ MUTANTS: dict[str, Mutant] = {
         "(fix/stop-nmi.patch removed)",
         _swap("perf_ibs_handle_irq", STOP_CHECK, ""),
         explore=frozenset({"nmi-reenabled", "end-hw"}),
-        cases=("ibs_test_op_sample_nmi_in_stop",
-               "ibs_test_fetch_sample_nmi_in_stop")),
+        cases=("ibs_test_sample_nmi_in_stop",)),
     "dis-fix-removed": Mutant(
         "perf_ibs_start() does not write the CTL with IBS_CAPS_DIS "
         "(fix/caps-dis.patch removed; capability-set space)",
         lambda s: _in_fn(s, "perf_ibs_start", _drop_dis_reset),
         explore=frozenset({"nmi-enabled", "stale-sample"}),
-        cases=(DIS_PREFIX + "ibs_test_op_stale_ctl_nmi_in_start",),
+        cases=(DIS_PREFIX + "ibs_test_stale_ctl_nmi_in_start",),
         needs=DIS_RESET),
 }
 
@@ -223,7 +221,7 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> Json:
     wt, _, fix_in_tree, info = prepare(t, "all-fixes", log)
     dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
     ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")
-    pristine = open(ibs).read()
+    pristine = read_text(ibs)
     rows: list[Json] = []
     for name, m in [("none", Mutant("the tree with every fix", None))] + \
             list(MUTANTS.items()):

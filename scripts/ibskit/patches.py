@@ -8,7 +8,8 @@ import os
 import shutil
 import tempfile
 
-from .core import PATCHES_DIR, generated_note, git, git_env, md_table, run
+from .core import (
+    PATCHES_DIR, generated_note, git, git_env, md_table, read_text, run,)
 from .registry import MAINLINE_BASE
 from .trees import Tree, registry_tree
 from .series import MAINLINE_SERIES, PLACEHOLDER, commit_series, source_date
@@ -18,8 +19,8 @@ from .results import (
 
 def cover_letter(path: str, series: str, t: Tree, debver: str) -> None:
     """Fill the cover letter format-patch wrote at @path."""
-    text = open(path).read()
-    cover = open(MAINLINE_SERIES[series][1]).read()
+    text = read_text(path)
+    cover = read_text(MAINLINE_SERIES[series][1])
     subject, blurb = cover.split("\n\n", 1)
     if "@RESULTS@" in blurb:
         # The table comes from the records themselves, not from a
@@ -65,7 +66,7 @@ def generate_patches(root: str) -> None:
                      t, "linux-source-" + debver)
         # format-patch dates the cover letter now; use the source date.
         path = os.path.join(outdir, "0000-cover-letter.patch")
-        lines = open(path).read().split("\n")
+        lines = read_text(path).split("\n")
         for i, line in enumerate(lines):
             if line.startswith("Date: "):
                 lines[i] = "Date: " + run(

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The JSON records (backports/*/verified.json, results/) and their checks."""
 
-import json
 import os
 import re
 import time
@@ -9,7 +8,7 @@ from typing import Optional
 
 from .core import (
     BACKPORTS_DIR, Json, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE, TOP,
-    file_hash, generated_note, text_table,)
+    file_hash, generated_note, read_json, text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
@@ -160,7 +159,7 @@ def all_verify_records() -> list[tuple[str, Json]]:
     for series in STABLE_SERIES:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
         if os.path.exists(path):
-            out.append((series, json.load(open(path))))
+            out.append((series, read_json(path)))
     for r in mainline_records():
         out.append((r["tree"]["series"], r))
     return out
@@ -170,7 +169,7 @@ def records_in(d: str) -> list[Json]:
     """The JSON records in directory @d, oldest series first."""
     if not os.path.isdir(d):
         return []
-    recs: list[Json] = [json.load(open(os.path.join(d, n)))
+    recs: list[Json] = [read_json(os.path.join(d, n))
             for n in sorted(os.listdir(d)) if n.endswith(".json")]
     return sorted(recs, key=lambda r: series_key(r["tree"]["series"]))
 
@@ -215,7 +214,7 @@ def record_problems() -> list[tuple[str, str, str]]:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
         if not os.path.exists(path):
             continue
-        r = json.load(open(path))
+        r = read_json(path)
         rel = os.path.relpath(path, TOP)
         cmd = refresh_command(r["tree"], "verify")
         if r.get("suite") != suite:

@@ -9,7 +9,7 @@ import subprocess
 import time
 from typing import Optional
 
-from .core import Error, cache_dir, phase, progress, run
+from .core import Error, cache_dir, phase, progress, read_text, run
 
 
 # Series the package registry carries: package, suite, archive (the last
@@ -103,7 +103,7 @@ def mirror_uris() -> dict[str, str]:
                  sorted(glob.glob("/etc/apt/sources.list.d/*.list")) +
                  sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))):
         try:
-            text = open(path).read()
+            text = read_text(path)
         except OSError:
             continue
         uris += apt_source_uris(text)
@@ -154,7 +154,7 @@ def apt_options() -> list[str]:
     lines = sorted({f"deb {signed}{uris[archive]} {suite} main"
                     for _, suite, archive in REGISTRY.values()})
     text = "\n".join(lines) + "\n"
-    if not os.path.exists(sources) or open(sources).read() != text:
+    if not os.path.exists(sources) or read_text(sources) != text:
         with open(sources, "w") as f:
             f.write(text)
     return ["-o", f"Dir::Etc::SourceList={sources}",

@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The generated results page (Documentation/backport-results.md)."""
 
-import json
 import os
 
-from .core import BACKPORTS_DIR, Json, generated_note, md_table
+from .core import BACKPORTS_DIR, Json, generated_note, md_table, read_json
 from .registry import STABLE_SERIES
 from .suite import DIS_PREFIX
 from .records import (
@@ -33,7 +32,7 @@ def backport_rows() -> list[list[str]]:
         if not os.path.exists(path):
             rows.append([series, "not run"] + [""] * (len(BACKPORT_COLS) - 2))
             continue
-        r = json.load(open(path))
+        r = read_json(path)
         sec = r["seconds"]
         runs = runs_in(r)
         red = len([n for n in r["race_cases"] if n in r["unfixed_failed"]])
@@ -151,8 +150,8 @@ def results_markdown() -> str:
            "and Documentation/findings.md.", ""]
     md += md_table(explore_rows())
     md += ["", "## The NMI inside perf_ibs_stop() (fix/stop-nmi.patch)", "",
-           "stop cases red (fixed) = ibs_test_{op,fetch}_sample_nmi_in_stop",
-           "fail with the stop-race diagnostic with 1b044ff3c17e (and",
+           "stop cases red (fixed) = ibs_test_sample_nmi_in_stop (OP and",
+           "FETCH) fails with the stop-race diagnostic with 1b044ff3c17e (and",
            "fix/caps-dis.patch) applied; green = every case passes with",
            "fix/stop-nmi.patch too.", ""]
     md += md_table(stop_rows())

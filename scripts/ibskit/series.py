@@ -8,7 +8,7 @@ from typing import Optional
 
 from .core import (
     Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, cache_dir, git,
-    git_env, run,)
+    git_env, read_text, run,)
 from .suite import git_am, install_build_files
 from .trees import Tree, worktree
 
@@ -17,6 +17,9 @@ from .trees import Tree, worktree
 # sends the series is its author (DCO); scripts/send puts the sender in its
 # place (as_sender()).  .invalid (RFC 2606) can never be delivered to.
 PLACEHOLDER = ("Sender Placeholder", "sender@placeholder.invalid")
+# An entry of a kunit_case array: KUNIT_CASE(fn), KUNIT_CASE_PARAM(fn, gen)
+# or a macro of the suite's that expands to one (IBS_KUNIT_PMU_CASE(fn)).
+CASE_ENTRY = re.compile(r"\b[A-Z_]*CASE[A-Z_]*\((\w+)[,)]")
 # Our mainline series, in the order they apply (each on top of the ones
 # before it): name -> (source directory, cover letter template, output
 # directory).  A source directory holds one manifest file per patch.
@@ -92,6 +95,9 @@ def chunk_name(text: str) -> Optional[str]:
         m = re.fullmatch(r"(\w+\(\w+\));", line)
         if m:  # a macro invocation such as kunit_test_suite(suite);
             return m.group(1)
+        m = re.fullmatch(r"([A-Z_]+)\((\w+),.*\);", line)
+        if m:  # KUNIT_ARRAY_PARAM(name, array, desc); -> its first argument
+            return f"{m.group(1)}({m.group(2)})"
         m = (re.match(r"struct (\w+) \{", line) or
              re.match(r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*(?:\[\w*\])?\s*=",
                       line) or
@@ -117,7 +123,7 @@ def mainline_manifest() -> list[Json]:
             path = os.path.join(src, name)
             if path == cover or name == "cover":
                 continue
-            text = open(path).read()
+            text = read_text(path)
             head, _, body = text.partition("\n\n")
             fields = dict(line.split(": ", 1) for line in head.splitlines())
             patches.append({"series": series, "file": name,
@@ -151,7 +157,7 @@ def strip_guard(text: str, guard: str) -> str:
 def suite_stages() -> tuple[list[Json], list[Optional[str]]]:
     """ibs_kunit.c as it stands after each patch of the mainline series
     (None for a patch that does not change it)."""
-    src = open(SUITE_FILE).read()
+    src = read_text(SUITE_FILE)
     chunks = c_chunks(src)
     manifest = mainline_manifest()
     owner: dict[str, int] = {}
@@ -184,7 +190,8 @@ def suite_stages() -> tuple[list[Json], list[Optional[str]]]:
             if not text:
                 continue
             lines = [line for line in text.splitlines(keepends=True)
-                     if not (m := re.match(r"\s*KUNIT_CASE\((\w+)\),", line))
+                     if not (m := re.match(r"\s+" + CASE_ENTRY.pattern,
+                                           line))
                      or owner.get(m.group(1), 0) <= k]
             keep.append("".join(lines))
         stages.append("\n".join(keep))

@@ -6,7 +6,8 @@ import os
 import re
 
 from .core import (
-    BACKPORTS_DIR, Error, KUNIT_DIR, TOP, git, git_env, run, status)
+    BACKPORTS_DIR, Error, KUNIT_DIR, TOP, git, git_env, read_text, run,
+    status, write_text,)
 from .registry import series_key
 
 
@@ -36,7 +37,8 @@ DIS_CAPSETS = ("dis", "all")
 def adaptations(series: str) -> list[str]:
     """The sed files that adapt the suite to @series (kunit/adapt/series)."""
     table: dict[str, list[str]] = {}
-    for text in open(os.path.join(KUNIT_DIR, "adapt", "series")):
+    for text in read_text(os.path.join(KUNIT_DIR, "adapt",
+                                       "series")).splitlines():
         words = text.split("#", 1)[0].split()
         if words:
             table[words[0]] = [] if words[1:] == ["-"] else words[1:]
@@ -48,7 +50,7 @@ def adaptations(series: str) -> list[str]:
 
 
 def suite_source(series: str) -> str:
-    src = open(os.path.join(KUNIT_DIR, "ibs_kunit.c")).read()
+    src = read_text(os.path.join(KUNIT_DIR, "ibs_kunit.c"))
     for sed in adaptations(series):
         src = run(["sed", "-f", os.path.join(KUNIT_DIR, "adapt", sed)],
                   input=src)
@@ -121,25 +123,25 @@ def install_build_files(wt: str) -> None:
     """The Kconfig symbol, Makefile hook and .kunitconfig of the suite."""
     amd = os.path.join(wt, "arch/x86/events/amd")
     with open(os.path.join(amd, ".kunitconfig"), "w") as f:
-        f.write(without_spdx(open(os.path.join(KUNIT_DIR,
-                                               "kunitconfig")).read()))
+        f.write(without_spdx(read_text(os.path.join(KUNIT_DIR,
+                                               "kunitconfig"))))
     mk = os.path.join(amd, "Makefile")
-    text = open(mk).read()
+    text = read_text(mk)
     hook = "obj-$(CONFIG_PERF_EVENTS_AMD_IBS_KUNIT_TEST)\t+= ibs_kunit.o\n"
     text = text.replace("obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n",
                         "obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n" + hook, 1)
     if hook not in text:
         text += hook
-    open(mk, "w").write(text)
+    write_text(mk, text)
     kc = os.path.join(wt, "arch/x86/events/Kconfig")
-    text = open(kc).read()
+    text = read_text(kc)
     i = text.rindex("endmenu")
-    frag = without_spdx(open(os.path.join(KUNIT_DIR, "Kconfig")).read())
-    open(kc, "w").write(text[:i] + frag + "\n" + text[i:])
+    frag = without_spdx(read_text(os.path.join(KUNIT_DIR, "Kconfig")))
+    write_text(kc, text[:i] + frag + "\n" + text[i:])
 
 
 def ibs_start_body(wt: str) -> str:
-    src = open(os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
+    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
     m = re.search(r"\nstatic void perf_ibs_start\(.*?\n}\n", src, re.S)
     if not m:
         raise Error("perf_ibs_start() not found in ibs.c")
@@ -159,8 +161,8 @@ DIS_FIX = os.path.join(TOP, "fix", "caps-dis.patch")
 
 def has_caps_dis(wt: str) -> bool:
     """Does the tree's ibs.c know IBS_CAPS_DIS (efa5700ec0da, v7.1)?"""
-    return "IBS_CAPS_DIS" in open(
-        os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
+    return "IBS_CAPS_DIS" in read_text(
+        os.path.join(wt, "arch/x86/events/amd/ibs.c"))
 
 
 def has_dis_fix(wt: str) -> bool:
@@ -179,7 +181,7 @@ STOP_FIX = os.path.join(TOP, "fix", "stop-nmi.patch")
 def has_stop_fix(wt: str) -> bool:
     """True if perf_ibs_handle_irq() leaves a sample found with
     IBS_STOPPING set to perf_ibs_stop() (fix/stop-nmi.patch)."""
-    src = open(os.path.join(wt, "arch/x86/events/amd/ibs.c")).read()
+    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
     return re.search(r"if \(test_bit\(IBS_STOPPING, pcpu->state\)\)\n"
                      r"\t\treturn 1;", src) is not None
 
@@ -201,7 +203,8 @@ def backport_patches(series: str) -> list[str]:
     sf = os.path.join(d, "series")
     if not os.path.exists(sf):
         return []
-    return [os.path.join(d, line.strip()) for line in open(sf)
+    return [os.path.join(d, line.strip())
+            for line in read_text(sf).splitlines()
             if line.strip() and not line.startswith("#")]
 
 

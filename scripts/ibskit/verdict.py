@@ -6,7 +6,7 @@ import os
 import re
 from typing import Optional
 
-from .core import Error, Json, SUITE_FILE, cache_dir, progress
+from .core import Error, Json, SUITE_FILE, cache_dir, progress, read_text
 from .suite import (
     CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, STOP_FIX, SUITE, SUITE_DIS, SUITE_EXPLORE,
@@ -17,7 +17,7 @@ from .trees import Tree, worktree
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
 from .ktap import Verdict, parse_run
-from .series import c_chunks
+from .series import CASE_ENTRY, c_chunks
 
 
 VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", "as-is")
@@ -128,16 +128,16 @@ def suite_cases(series: Optional[str] = None) -> tuple[
         dict[str, list[str]], dict[str, str]]:
     """What the suite as built for @series (the source as in kunit/ when
     None; read once per process) runs: {suite name: [case names]}, and
-    {case name: finding} for its window cases.  A case belongs to a finding when its function, or an
-    ibs_kunit_*() helper it calls, prints a message that starts with that
-    finding's CASE_DIAG_PREFIX ("race: ", "stop-race: ")."""
-    src = suite_source(series) if series else open(SUITE_FILE).read()
+    {case name: finding} for its window cases.  A case belongs to a
+    finding when its function, or an ibs_kunit_*() helper it names (calls,
+    or hands to ibs_kunit_per_pmu()), prints a message that starts with
+    that finding's CASE_DIAG_PREFIX ("race: ", "stop-race: ")."""
+    src = suite_source(series) if series else read_text(SUITE_FILE)
     fns = {n: t for n, t in c_chunks(src) if n}
     arrays: dict[str, list[str]] = {}
     for m in re.finditer(r"static struct kunit_case (\w+)\[\] = \{(.*?)\n\};",
                          src, re.S):
-        arrays[m.group(1)] = re.findall(r"KUNIT_CASE(?:_PARAM)?\((\w+)",
-                                        m.group(2))
+        arrays[m.group(1)] = CASE_ENTRY.findall(m.group(2))
     suites: dict[str, list[str]] = {}
     for m in re.finditer(r"static struct kunit_suite \w+ = \{(.*?)\n\};",
                          src, re.S):
@@ -152,7 +152,7 @@ def suite_cases(series: Optional[str] = None) -> tuple[
     for case in {c for cs in suites.values() for c in cs}:
         body = fns.get(case, "")
         texts = [body] + [fns.get(h, "") for h in
-                          re.findall(r"\b(ibs_kunit_\w+)\(", body)]
+                          re.findall(r"\b(ibs_kunit_\w+)\b", body)]
         for finding, prefix in CASE_DIAG_PREFIX.items():
             if any(f'"{prefix}' in t for t in texts):
                 findings[case] = finding

@@ -37,9 +37,9 @@ class Ktap(unittest.TestCase):
     def test_tap_510(self):
         r = ibskit.parse_run(data("tap-5.10-unfixed.log"))
         self.assertEqual(r["suite"], "fail")
-        self.assertEqual(r["cases"]["ibs_test_op_clean_ctl_nmi_in_start"],
+        self.assertEqual(r["cases"]["ibs_test_clean_ctl_nmi_in_start"],
                          "pass")
-        self.assertEqual(r["cases"]["ibs_test_op_stale_ctl_nmi_in_start"],
+        self.assertEqual(r["cases"]["ibs_test_stale_ctl_nmi_in_start"],
                          "fail")
         self.assertEqual(r["cases"]["amd_ibs_explore.ibs_test_explore"],
                          "fail")
@@ -67,12 +67,18 @@ class Ktap(unittest.TestCase):
         self.assertGreater(r["explore"]["tuples"], 100000)
         # parameters are not cases
         self.assertNotIn("caps", " ".join(r["cases"]))
+        # the per-PMU cases: amd_ibs passes as shipped, amd_ibs_dis not
+        self.assertEqual(r["params"]["ibs_test_stale_ctl_nmi_in_start"],
+                         {"OP": "pass", "FETCH": "pass"})
+        self.assertEqual(
+            r["params"][ibskit.DIS_PREFIX + "ibs_test_stale_ctl_nmi_in_start"],
+            {"OP": "fail", "FETCH": "fail"})
 
     def test_crash_inside_a_case(self):
         r = ibskit.parse_run(data("crashed.log"))
         self.assertIsNone(r["suite"])
         self.assertEqual(list(r["cases"]),
-                         ["ibs_test_op_stale_ctl_nmi_in_start"])
+                         ["ibs_test_stale_ctl_nmi_in_start"])
 
     def test_qemu_timeout(self):
         r = ibskit.parse_run(data("qemu-timeout.log"))
@@ -105,7 +111,7 @@ class Expectations(unittest.TestCase):
     def test_a_crash_is_not_red(self):
         r = run_of("crashed.log", "unfixed")
         self.assertFalse(ibskit.red_with(
-            r, "ibs_test_fetch_stale_ctl_nmi_in_start", "race"))
+            r, "ibs_test_op_stale_ctl_fetch_nmi_in_start", "race"))
         checks = dict(ibskit.explore_checks("unfixed", r))
         self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
                                 "parameter explored (0)"])
@@ -119,7 +125,7 @@ class Expectations(unittest.TestCase):
 
     def test_red_needs_the_diagnostic(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
-        name = "ibs_test_op_stale_ctl_nmi_in_start"
+        name = "ibs_test_stale_ctl_nmi_in_start"
         self.assertTrue(ibskit.red_with(r, name, "race"))
         r["diagnostics"][name] = ["ASSERTION FAILED at x.c:1"]
         self.assertFalse(ibskit.red_with(r, name, "race"))
@@ -141,10 +147,12 @@ class SuiteSource(unittest.TestCase):
     def test_cases_of_each_finding_come_from_the_source(self):
         suites, findings = ibskit.suite_cases()
         self.assertIn("ibs_test_explore", suites[ibskit.SUITE_EXPLORE])
-        self.assertEqual(findings["ibs_test_op_stale_ctl_nmi_in_start"],
+        # the per-PMU cases name their helper (ibs_kunit_per_pmu())
+        self.assertEqual(findings["ibs_test_stale_ctl_nmi_in_start"], "race")
+        self.assertEqual(findings["ibs_test_op_stale_ctl_fetch_nmi_in_start"],
                          "race")
-        self.assertEqual(findings["ibs_test_op_sample_nmi_in_stop"], "stop")
-        self.assertNotIn("ibs_test_op_clean_ctl_nmi_in_start", findings)
+        self.assertEqual(findings["ibs_test_sample_nmi_in_stop"], "stop")
+        self.assertNotIn("ibs_test_clean_ctl_nmi_in_start", findings)
 
     def test_510_has_no_dis_suite(self):
         suites, _ = ibskit.suite_cases("5.10")
@@ -156,10 +164,13 @@ class SuiteSource(unittest.TestCase):
                "#ifdef X\n#define IBS_KUNIT_Y\t1\n#endif\n\n"
                "static const char * const names[N] = {\n\t\"a\",\n};\n\n"
                "kunit_test_suite(s);\n\n"
+               "#ifdef KUNIT_CASE_PARAM\n"
+               "KUNIT_ARRAY_PARAM(p, arr, desc);\n\n"
                "static int f(void)\n{\n\treturn 0;\n}\n")
         names = [n for n, _ in ibskit.c_chunks(src)]
         self.assertEqual(names, ["ibs_kunit_x", "IBS_KUNIT_Y", "names",
-                                 "kunit_test_suite(s)", "f"])
+                                 "kunit_test_suite(s)",
+                                 "KUNIT_ARRAY_PARAM(p)", "f"])
 
     def test_mainline_stages_end_in_the_suite(self):
         manifest, stages = ibskit.suite_stages()
@@ -179,6 +190,12 @@ class SuiteSource(unittest.TestCase):
                 defined = {n for n, _ in ibskit.c_chunks(stage) if n}
                 called = set(re.findall(r"\b(ibs_kunit_\w+)\(", stage))
                 self.assertEqual(called - defined, set())
+                arrays = re.findall(r"static struct kunit_case \w+\[\] = "
+                                    r"\{(.*?)\n\};", stage, re.S)
+                cases = {c for a in arrays
+                         for c in ibskit.CASE_ENTRY.findall(a)}
+                self.assertTrue(cases)
+                self.assertEqual(cases - defined, set())
 
     def test_adaptations(self):
         self.assertEqual(ibskit.adaptations("5.10"),
@@ -290,7 +307,7 @@ class Apt(unittest.TestCase):
 class Records(unittest.TestCase):
     def test_a_backport_message_one_byte_off_is_caught(self):
         path = ibskit.backport_patches("6.1")[0]
-        text = open(path).read()
+        text = ibskit.read_text(path)
         self.assertEqual(ibskit.message_problems(path), [])
         with tempfile.NamedTemporaryFile("w", suffix=".patch",
                                          delete=False) as f:
