@@ -6,8 +6,8 @@ import os
 import re
 
 from .core import (
-    BACKPORTS_DIR, Error, UPSTREAM_DATE, UPSTREAM_SHA, cache_dir,
-    generated_note, git, git_env, read_text, run, status,)
+    BACKPORTS_DIR, Error, UPSTREAM_DATE, UPSTREAM_SHA, generated_note, git,
+    git_env, log_file, read_text, run, status,)
 from .suite import UPSTREAM_FIX
 from .trees import Tree, worktree
 
@@ -95,9 +95,7 @@ def backport_name(subject: str) -> str:
 def generate_backport(t: Tree, check: bool = False) -> bool:
     """Write (or compare) backports/<series>/ for tree @t; True if changed."""
     wt = worktree(t)
-    log = os.path.join(cache_dir(), "logs", f"{t.label}-gen-backport.log")
-    os.makedirs(os.path.dirname(log), exist_ok=True)
-    open(log, "w").close()
+    log = log_file(f"{t.label}-gen-backport.log")
     if status(["git", "apply", "--verbose", UPSTREAM_FIX], cwd=wt, log=log):
         raise Error(f"fix/upstream.patch does not apply to {t.label} as it "
                     f"is; a hand backport is needed (log: {log})")

@@ -6,7 +6,29 @@ import re
 from typing import Optional
 
 from .core import Error
+from .registry import REGISTRY, ensure_tools
 from .trees import Tree, registry_tree, user_tree
+from .verdict import VARIANTS
+
+
+def verb_parser(doc: Optional[str]) -> argparse.ArgumentParser:
+    """A verb's parser: its module docstring is its --help."""
+    return argparse.ArgumentParser(
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_state_arg(ap: argparse.ArgumentParser) -> None:
+    """--state: the fix state of the worktree (verdict.VARIANTS)."""
+    ap.add_argument("--state", choices=VARIANTS, default="as-is")
+
+
+def add_record_args(ap: argparse.ArgumentParser, what: str) -> None:
+    """--record (write @what) and --origin."""
+    ap.add_argument("--record", action="store_true", help="write " + what)
+    ap.add_argument("--origin", metavar="TEXT",
+                    help="with --record: where the tree came from, e.g. "
+                         "github:owner/repo@commit")
 
 
 def add_tree_args(ap: argparse.ArgumentParser,
@@ -33,6 +55,17 @@ def check_kconfig(lines: Optional[list[str]]) -> list[str]:
         if not re.fullmatch(r"CONFIG_\w+=(y|n|m|\d+|\"[^\"]*\")", line):
             raise Error(f"--kconfig {line}: not a CONFIG_X=value line")
     return lines
+
+
+def trees_for(args: argparse.Namespace,
+              default_series: Optional[str] = None) -> list[Tree]:
+    """The host tools installed, then the trees the arguments name: every
+    registry tree with --all (where the verb has it), else the one
+    add_tree_args() named."""
+    ensure_tools()
+    if getattr(args, "all", False):
+        return [registry_tree(s) for s in REGISTRY]
+    return [tree_from_args(args, default_series)]
 
 
 def tree_from_args(args: argparse.Namespace,

@@ -159,6 +159,18 @@ def read_json(path: str) -> Any:
         return json.load(f)
 
 
+def log_file(name: str, log_dir: Optional[str] = None,
+             fresh: bool = True) -> str:
+    """The path of the log @name in @log_dir (default: the cache's logs/),
+    emptied unless @fresh is False."""
+    d = log_dir or os.path.join(cache_dir(), "logs")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, name)
+    if fresh:
+        open(path, "w").close()
+    return path
+
+
 def file_hash(path: str) -> str:
     return run(["git", "hash-object", path]).strip()
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .core import (
-    Error, Json, SUITE_FILE, cache_dir, file_hash, generated_note,
-    progress, read_text,)
+    Error, Json, SUITE_FILE, file_hash, generated_note, log_file, progress,
+    read_text,)
 from .suite import DIS_PREFIX
 from .trees import Tree
 from .ktap import Verdict
@@ -214,10 +214,7 @@ def mutant_verdict(m: Mutant, res: Json) -> tuple[MutantVerdict, list[str]]:
 def mutation_check(t: Tree, log_dir: Optional[str] = None) -> Json:
     """Run the suite on @t with every fix (the all-fixes state) and on each
     mutant of its ibs.c; mutant_verdict() for each."""
-    log_dir = log_dir or os.path.join(cache_dir(), "logs")
-    os.makedirs(log_dir, exist_ok=True)
-    log = os.path.join(log_dir, f"{t.label}-mutation.log")
-    open(log, "w").close()
+    log = log_file(f"{t.label}-mutation.log", log_dir)
     wt, _, fix_in_tree, info = prepare(t, "all-fixes", log)
     dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
     ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")

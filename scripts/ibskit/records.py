@@ -7,8 +7,8 @@ import time
 from typing import Optional
 
 from .core import (
-    BACKPORTS_DIR, Json, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE, TOP,
-    file_hash, generated_note, read_json, text_table,)
+    BACKPORTS_DIR, Error, Json, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE,
+    TOP, file_hash, generated_note, read_json, text_table, write_json,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
@@ -239,6 +239,33 @@ def record_problems() -> list[tuple[str, str, str]]:
         if r.get("fix") != fix_hashes(r["tree"]["series"], True, applied):
             out.append((rel, "ran with another fix/caps-dis.patch", cmd))
     return out
+
+
+def write_verify_record(rec: Json, origin: Optional[str] = None) -> str:
+    """Write the record of verify() @rec where it belongs; returns the
+    path.  A tree that carries 1b044ff3c17e: results/mainline/<tree>.json
+    (the IBS_CAPS_DIS verdict); a stable series:
+    backports/<series>/verified.json."""
+    series = rec["tree"]["series"]
+    if rec["unfixed"]["fix_in_tree"]:
+        if origin:
+            rec["tree"]["origin"] = origin
+        path = os.path.join(MAINLINE_RESULTS, rec["tree"]["label"] + ".json")
+        write_json(path, mainline_record(rec))
+    elif series in STABLE_SERIES:
+        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        write_json(path, series_record(rec, origin))
+    else:
+        raise Error(f"{series} is not a stable series and the tree lacks "
+                    "1b044ff3c17e; nothing to record")
+    return path
+
+
+def write_mutation_record(rec: Json) -> str:
+    """Write the record of mutation_check() @rec; returns the path."""
+    path = os.path.join(MUTATION_DIR, rec["tree"]["label"] + ".json")
+    write_json(path, rec)
+    return path
 
 
 def mainline_records() -> list[Json]:

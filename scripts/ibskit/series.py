@@ -7,8 +7,8 @@ import re
 from typing import Optional
 
 from .core import (
-    Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, cache_dir, git,
-    git_env, read_text, run,)
+    Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, git, git_env,
+    log_file, read_text, run,)
 from .suite import git_am, install_build_files
 from .trees import Tree, worktree
 
@@ -241,8 +241,7 @@ def commit_series(t: Tree, series: str = "kunit",
                 break
             n += 1
         if p["patch"]:
-            log = os.path.join(cache_dir(), "logs", f"{t.label}-series.log")
-            os.makedirs(os.path.dirname(log), exist_ok=True)
+            log = log_file(f"{t.label}-series.log", fresh=False)
             git_am(wt, [os.path.join(TOP, p["patch"])], log,
                    f"{p['patch']} (on {t.label} and the series before it)")
             continue

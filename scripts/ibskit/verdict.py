@@ -2,11 +2,10 @@
 """One suite run per fix state and the red -> green verdict over them."""
 
 import functools
-import os
 import re
 from typing import Optional
 
-from .core import Error, Json, SUITE_FILE, cache_dir, progress, read_text
+from .core import Error, Json, SUITE_FILE, log_file, progress, read_text
 from .suite import (
     CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, STOP_FIX, SUITE, SUITE_DIS, SUITE_EXPLORE,
@@ -95,10 +94,7 @@ def run_suite(wt: str, t: Tree, log: str,
 
 def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None) -> Json:
     """Build and boot @t in state @variant (see prepare()); a result dict."""
-    log_dir = log_dir or os.path.join(cache_dir(), "logs")
-    os.makedirs(log_dir, exist_ok=True)
-    log = os.path.join(log_dir, f"{t.label}-{variant}.log")
-    open(log, "w").close()
+    log = log_file(f"{t.label}-{variant}.log", log_dir)
     wt, action, fixed_before, info = prepare(t, variant, log)
     res, build_s, run_s = run_suite(wt, t, log, f"{t.label} [{variant}]")
     warnings = w1_warnings(wt, build_dir(t), log)
