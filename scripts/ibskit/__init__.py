@@ -12,6 +12,7 @@
                       what maintainers receive: stable backports, the
                       mainline series (patches/), mails and checkpatch
     mutants           the mutation check over all of the above
+    checks            scripts/test's checks beside the verify runs
     core, cli         shared: paths, errors, the command runner, tables;
                       the verbs' common arguments
 
@@ -38,3 +39,4 @@ from .backports import *  # noqa: F401,F403
 from .mail import *  # noqa: F401,F403
 from .patches import *  # noqa: F401,F403
 from .mutants import *  # noqa: F401,F403
+from .checks import *  # noqa: F401,F403

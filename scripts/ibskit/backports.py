@@ -7,8 +7,9 @@ import re
 
 from .core import (
     BACKPORTS_DIR, Error, UPSTREAM_DATE, UPSTREAM_SHA, generated_note, git,
-    git_env, log_file, read_text, run, status,)
-from .suite import UPSTREAM_FIX
+    git_env, log_file, read_text, run, status, write_text,)
+from .registry import STABLE_SERIES, check_series
+from .suite import UPSTREAM_FIX, backport_patches
 from .trees import Tree, worktree
 
 
@@ -79,6 +80,17 @@ def rewrite_backport_message(path: str) -> bool:
         with open(path, "w") as f:
             f.write(new)
     return new != text
+
+
+def rewrite_backport_messages(series: str) -> list[tuple[str, bool]]:
+    """rewrite_backport_message() on every patch of backports/<series>/,
+    and its series file rewritten; [(patch, changed)]."""
+    check_series(series, STABLE_SERIES)
+    patches = backport_patches(series)
+    out = [(p, rewrite_backport_message(p)) for p in patches]
+    write_text(os.path.join(BACKPORTS_DIR, series, "series"),
+               series_file_text([os.path.basename(p) for p in patches]))
+    return out
 
 
 def series_file_text(names: list[str]) -> str:

@@ -92,6 +92,112 @@ class Ktap(unittest.TestCase):
         self.assertEqual(r["explore"]["params"], {})
 
 
+TAP_510 = """    # Subtest: amd_ibs
+    1..2
+    ok 1 - ibs_test_a
+    # ibs_test_b: EXPECTATION FAILED at x.c:1
+    not ok 2 - ibs_test_b
+ok 1 - amd_ibs
+"""
+KTAP = """[    1.0] KTAP version 1
+[    1.0]     # Subtest: amd_ibs
+[    1.0]     1..3
+[    1.0]     ok 1 ibs_test_a
+[    1.0]     not ok 2 ibs_test_b
+[    1.0]     ok 3 ibs_test_c # SKIP no caps
+[    1.0] not ok 1 amd_ibs
+"""
+
+
+KTAP_WARN = """[    1.0]     # Subtest: amd_ibs
+[    1.0]     1..2
+[    1.0] ------------[ cut here ]------------
+[    1.0] WARNING: CPU: 0 PID: 42 at arch/x86/events/amd/ibs.c:573 perf_ibs_start+0x1/0x2
+[    1.0]     ok 1 ibs_test_a
+[    1.0] race: the NMI enabled the event
+[    1.0]     # ibs_test_b: EXPECTATION FAILED at x.c:1
+[    1.0]     not ok 2 ibs_test_b
+[    1.0] not ok 1 amd_ibs
+[    1.0]     # Subtest: amd_ibs_dis
+[    1.0]     1..1
+[    1.0]     ok 1 ibs_test_a # SKIP no IBS_CAPS_DIS
+[    1.0] ok 2 amd_ibs_dis # SKIP
+"""
+
+
+# amd_ibs_explore with KUnit parameters, as 6.1+ prints it, and a
+# DEBUG_PREEMPT splat inside a case of amd_ibs.
+KTAP_EXPLORE = """[    1.0]     # Subtest: amd_ibs
+[    1.0]     1..1
+[    1.0] BUG: using smp_processor_id() in preemptible [00000000] code: kunit_try_catch/90
+[    1.0] caller is ibs_kunit_expect_started+0x58/0x2a0
+[    1.0]     ok 1 ibs_test_a
+[    1.0] ok 1 amd_ibs
+[    1.0]     # Subtest: amd_ibs_explore
+[    1.0]     1..1
+[    1.0]         KTAP version 1
+[    1.0]         # Subtest: ibs_test_explore
+[    1.0]     # ibs_test_explore: EXPECTATION FAILED at x.c:1
+[    1.0] caps dis, OP PMU alone: the NMI enabled a PMU [nmi-enabled]: add(PERF_EF_START), NMI after set_bit(IBS_STARTED) of OP (point 6 of 13)
+[    1.0]     # ibs_test_explore: caps dis, OP PMU alone: 359 sequences, 100 (sequence, point, NMI content) tuples explored; points per callback: add(START) 11
+[    1.0]         not ok 1 caps dis, OP PMU alone
+[    1.0]     # ibs_test_explore: caps default, OP PMU alone: 359 sequences, 50 (sequence, point, NMI content) tuples explored; points per callback: add(START) 11
+[    1.0]         ok 2 caps default, OP PMU alone
+[    1.0]     not ok 1 ibs_test_explore
+[    2.5] not ok 3 amd_ibs_explore
+"""
+
+
+def parser_checks():
+    a = ibskit.parse_ktap(TAP_510)
+    b = ibskit.parse_ktap(KTAP)
+    c = ibskit.parse_ktap("no tests here\n")
+    d = ibskit.parse_run(KTAP_WARN)
+    e = ibskit.parse_run(KTAP_EXPLORE)
+    ex = e["explore"]
+    return [
+        ("parser: a DEBUG_PREEMPT splat inside a case fails it",
+         e["cases"].get("ibs_test_a") == "fail" and any(
+             "in preemptible" in x for x in e["diagnostics"]["ibs_test_a"])),
+        ("parser: KUnit parameters are not cases; the case carries them",
+         e["cases"].get("amd_ibs_explore.ibs_test_explore") == "fail" and
+         e["params"].get("amd_ibs_explore.ibs_test_explore") ==
+         {"caps dis, OP PMU alone": "fail",
+          "caps default, OP PMU alone": "pass"} and
+         e["suite_explore"] == "fail"),
+        ("parser: the exploration's tuples and violations per parameter",
+         ex["tuples"] == 150 and ex["sequences"] == 718 and
+         ex["violations"] == {"caps dis, OP PMU alone": ["nmi-enabled"]}),
+        ("parser: a kernel WARN inside a case fails it, with its location",
+         d["cases"]["ibs_test_a"] == "fail" and
+         "kernel WARN at arch/x86/events/amd/ibs.c:573" in
+         d["diagnostics"]["ibs_test_a"]),
+        ("parser: a failed case keeps its message lines",
+         "race: the NMI enabled the event" in d["diagnostics"]["ibs_test_b"]),
+        ("parser: amd_ibs_dis cases carry their prefix, SKIP is a skip",
+         d["cases"].get("amd_ibs_dis.ibs_test_a") == "skip" and
+         d["suite_dis"] == "skip"),
+        ("parser: 5.10 TAP cases",
+         a["cases"] == {"ibs_test_a": "pass", "ibs_test_b": "fail"}),
+        ("parser: 5.10 TAP suite line", a["suite"] == "pass"),
+        ("parser: KTAP cases", b["cases"] == {"ibs_test_a": "pass",
+                                              "ibs_test_b": "fail",
+                                              "ibs_test_c": "skip"}),
+        ("parser: KTAP suite line", b["suite"] == "fail"),
+        ("parser: no suite", c["suite"] is None and not c["cases"]),
+    ]
+
+class KtapSamples(unittest.TestCase):
+    """The parser on small hand-written console extracts: the 5.10 TAP
+    dialect, KTAP with SKIP, a kernel WARN and a DEBUG_PREEMPT splat inside
+    a case, KUnit parameters and the exploration's report lines."""
+
+    def test_samples(self):
+        for name, ok in parser_checks():
+            with self.subTest(check=name):
+                self.assertTrue(ok)
+
+
 class Expectations(unittest.TestCase):
     """verify's checks on captured runs: red means the finding."""
 

@@ -1,0 +1,187 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The checks of scripts/test that are not a verify run: the offline
+self-test, mypy, the backports' messages, the records and the results page,
+SPDX lines (all tree-free); and the drift of generated files and the mails
+as another sender sends them (on the registry trees).  Each returns
+[(check name, ok)] and says on stderr why one failed."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from .core import (
+    Error, RESULTS_PAGE, TOP, cache_dir, log_file, progress, read_text,)
+from .registry import MAINLINE_BASE, STABLE_SERIES, install_packages
+from .suite import backport_patches, spdx_problems
+from .trees import registry_tree
+from .series import MAINLINE_SERIES
+from .records import record_problems
+from .results import results_markdown
+from .backports import generate_backport, message_problems
+from .mail import checkpatch_mails, spdxcheck_ready
+from .patches import patches_drift
+
+# (check name, ok)
+Checks = list[tuple[str, bool]]
+SCRIPTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def selftest_checks() -> Checks:
+    """scripts/tests/ (unittest, no kernel tree): one check per test."""
+    t0 = time.time()
+    suite = unittest.defaultTestLoader.discover(os.path.join(SCRIPTS, "tests"))
+    result = unittest.TestResult()
+    suite.run(result)
+    bad = {str(t): "failed" for t, _ in result.failures}
+    bad.update({str(t): "error" for t, _ in result.errors})
+    for t, tb in result.failures + result.errors:
+        print(f"self-test {t}:\n{tb}", file=sys.stderr)
+    progress(f"self-test: {result.testsRun} tests in "
+                    f"{time.time() - t0:.1f}s, {len(bad)} failed")
+    return [(f"self-test: {result.testsRun - len(bad)} of "
+             f"{result.testsRun} unittest tests pass (scripts/tests/)",
+             not bad and result.testsRun > 0)]
+
+
+# Debian's mypy (python3-mypy) runs under Debian's own python3.
+MYPY_PYTHON = "/usr/bin/python3"
+MYPY_PACKAGE = "python3-mypy"
+
+
+def typing_checks() -> Checks:
+    """mypy --strict on the scripts/ibskit package (tree-free; installs
+    Debian's python3-mypy if it is missing and we may)."""
+    def have_mypy() -> bool:
+        return subprocess.run([MYPY_PYTHON, "-m", "mypy", "--version"],
+                              capture_output=True).returncode == 0
+
+    if not have_mypy() and os.geteuid() == 0:
+        install_packages([MYPY_PACKAGE])
+    if not have_mypy():
+        print(f"mypy missing: install {MYPY_PACKAGE}", file=sys.stderr)
+        return [("mypy --strict: scripts/ibskit is clean", False)]
+    p = subprocess.run([MYPY_PYTHON, "-m", "mypy", "--strict",
+                        "--cache-dir", os.path.join(cache_dir(),
+                                                    "mypy"),
+                        os.path.join(SCRIPTS, "ibskit")],
+                       capture_output=True, text=True)
+    if p.returncode:
+        sys.stderr.write(p.stdout + p.stderr)
+    return [("mypy --strict: scripts/ibskit is clean", p.returncode == 0)]
+
+
+def message_checks() -> Checks:
+    """Every backport carries the upstream message byte for byte (tree-free)."""
+    checks: Checks = []
+    for s in STABLE_SERIES:
+        for p in backport_patches(s):
+            problems = message_problems(p)
+            for why in problems:
+                print(f"{os.path.relpath(p, TOP)}: {why}",
+                      file=sys.stderr)
+            checks.append((f"backports/{s}/{os.path.basename(p)}: the "
+                           "message of fix/upstream.patch, byte for byte",
+                           not problems))
+    return checks
+
+
+def record_checks() -> Checks:
+    """The records ran with today's suite and fix; the generated page is
+    what the records give (tree-free)."""
+    stale = record_problems()
+    for rel, why, cmd in stale:
+        print(f"{rel}: {why}; refresh with: {cmd}", file=sys.stderr)
+    checks = [("records ran with the current suite and fix", not stale)]
+    page = read_text(RESULTS_PAGE)
+    try:
+        same = page == results_markdown()
+    except KeyError as e:  # a record older than the fields the page shows
+        print(f"a record lacks {e}: refresh the records first",
+              file=sys.stderr)
+        same = False
+    if not same:
+        print("Documentation/backport-results.md differs from the records; "
+              "refresh with: scripts/report", file=sys.stderr)
+    checks.append(("report --check: the results page is what the records "
+                   "give", same))
+    return checks
+
+
+def spdx_checks() -> Checks:
+    """Every source file we write names its license (tree-free)."""
+    missing = spdx_problems()
+    for path in missing:
+        print(f"{path}: no SPDX-License-Identifier line in its first three "
+              "lines", file=sys.stderr)
+    return [("every tracked source file carries an SPDX line", not missing)]
+
+
+# An identity that appears nowhere else in the repository: the mails must
+# be right for whoever sends them, not only for the machine that made them.
+OTHER_SENDER = ("Another Sender", "another.sender@example.invalid")
+
+
+def sender_checks() -> Checks:
+    """checkpatch --strict of every mainline series' mails as another
+    person would send them: nothing but the justified reports."""
+    checks: Checks = []
+    t = registry_tree(MAINLINE_BASE)
+    spdxcheck_ready(t)
+    log = log_file("test-checkpatch.log")
+    tmp = tempfile.mkdtemp(prefix="ibs-sender-")
+    old = os.environ.get("GIT_CONFIG_GLOBAL")
+    cfg = os.path.join(tmp, "gitconfig")
+    with open(cfg, "w") as f:
+        f.write("[user]\n\tname = %s\n\temail = %s\n" % OTHER_SENDER)
+    os.environ["GIT_CONFIG_GLOBAL"] = cfg
+    try:
+        for s in MAINLINE_SERIES:
+            res = checkpatch_mails(s, t, log)
+            for name, counts, _ in res:
+                if counts != (0, 0, 0):
+                    print(f"{s}/{name}: checkpatch {counts} (log: {log})",
+                          file=sys.stderr)
+            checks.append((f"{s}: checkpatch --strict of the mails as "
+                           f"{OTHER_SENDER[0]} sends them: only justified "
+                           "reports", bool(res) and
+                           all(c == (0, 0, 0) for _, c, _ in res)))
+    finally:
+        if old is None:
+            del os.environ["GIT_CONFIG_GLOBAL"]
+        else:
+            os.environ["GIT_CONFIG_GLOBAL"] = old
+        shutil.rmtree(tmp, ignore_errors=True)
+    return checks
+
+
+def drift_checks(series: list[str]) -> Checks:
+    """Generated files still match their source: backports/<series>/ is what
+    fix/upstream.patch gives on the series' tree, patches/ what kunit/
+    gives on the base tree."""
+    checks: Checks = []
+    for s in series:
+        if s not in STABLE_SERIES:
+            continue
+        try:
+            t = registry_tree(s)
+            same = not generate_backport(t, check=True)
+        except Error as e:
+            print(f"{s}: error: {e}", file=sys.stderr)
+            same = False
+        checks.append((f"backports/{s}/ is generated from fix/upstream.patch",
+                       same))
+    if MAINLINE_BASE in series:
+        checks += sender_checks()
+        try:
+            bad = patches_drift()
+        except Error as e:
+            bad = [f"error: {e}"]
+        if bad:
+            print("patches/ and kunit/ drifted apart: " + ", ".join(bad) +
+                  " (run scripts/gen-patches)", file=sys.stderr)
+        checks.append(("patches/ is generated from kunit/", not bad))
+    return checks
