@@ -7,7 +7,8 @@
     kbuild, qemu      -> build -> boot under QEMU (TCG), console captured
     ktap              -> KTAP/TAP parsed
     verdict           -> one run per fix state, the red -> green verdict
-    records, results  -> JSON records, the generated results page
+    records, results  -> JSON records (their types: model), the generated
+                      results page
     backports, series, patches, mail
                       what maintainers receive: stable backports, the
                       mainline series (patches/), mails and checkpatch
@@ -24,6 +25,7 @@ user's kernel checkout is only read, and used through a git worktree.
 """
 
 from .core import *  # noqa: F401,F403
+from .model import *  # noqa: F401,F403
 from .registry import *  # noqa: F401,F403
 from .suite import *  # noqa: F401,F403
 from .trees import *  # noqa: F401,F403

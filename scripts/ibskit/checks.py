@@ -99,9 +99,8 @@ def record_checks() -> Checks:
     page = read_text(RESULTS_PAGE)
     try:
         same = page == results_markdown()
-    except KeyError as e:  # a record older than the fields the page shows
-        print(f"a record lacks {e}: refresh the records first",
-              file=sys.stderr)
+    except Error as e:  # a record of older scripts (record_problems())
+        print(f"{e}: refresh the records first", file=sys.stderr)
         same = False
     if not same:
         print("Documentation/backport-results.md differs from the records; "

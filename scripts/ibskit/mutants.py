@@ -4,7 +4,6 @@
 import os
 import re
 import time
-from enum import StrEnum
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -16,6 +15,7 @@ from .trees import Tree
 from .ktap import Verdict
 from .verdict import prepare, red_with, run_suite, suite_cases
 from .records import fix_hashes
+from .model import MutantRow, MutantVerdict, MutationRecord
 
 # An edit of ibs.c's text, or of one function's.
 Edit = Callable[[str], str]
@@ -169,18 +169,6 @@ MUTANTS: dict[str, Mutant] = {
 }
 
 
-class MutantVerdict(StrEnum):
-    """What a mutation record says of a mutant (and of the tree itself:
-    PASSES/FAILS)."""
-    PASSES = "passes"
-    FAILS = "FAILS"
-    KILLED = "killed"
-    BROKEN = "broken"
-    CAUGHT_ELSEWHERE = "caught elsewhere"
-    SURVIVED = "SURVIVED"
-    NA = "n/a"
-
-
 def mutant_verdict(m: Mutant, res: Json) -> tuple[MutantVerdict, list[str]]:
     """(verdict, killers): "killed" when an expected case fails with its
     finding's diagnostic or the exploration reports an expected invariant
@@ -211,7 +199,7 @@ def mutant_verdict(m: Mutant, res: Json) -> tuple[MutantVerdict, list[str]]:
             else MutantVerdict.SURVIVED), []
 
 
-def mutation_check(t: Tree, log_dir: Optional[str] = None) -> Json:
+def mutation_check(t: Tree, log_dir: Optional[str] = None) -> MutationRecord:
     """Run the suite on @t with every fix (the all-fixes state) and on each
     mutant of its ibs.c; mutant_verdict() for each."""
     log = log_file(f"{t.label}-mutation.log", log_dir)
@@ -219,15 +207,13 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> Json:
     dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
     ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")
     pristine = read_text(ibs)
-    rows: list[Json] = []
+    rows: list[MutantRow] = []
     for name, m in [("none", Mutant("the tree with every fix", None))] + \
             list(MUTANTS.items()):
         expected = sorted(m.explore) + list(m.cases)
         if m.needs and m.needs not in pristine:
-            rows.append({"mutant": name, "what": m.what,
-                         "verdict": MutantVerdict.NA,
-                         "killers": [], "expected": expected,
-                         "failed_cases": [], "cases": 0})
+            rows.append(MutantRow(name, m.what, MutantVerdict.NA, [],
+                                  expected, [], 0))
             continue
         src = pristine if m.edit is None else m.edit(pristine)
         if not src:
@@ -249,16 +235,16 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> Json:
             verdict, killers = mutant_verdict(m, res)
         progress(f"{t.label}: mutant {name}: {verdict} "
                  f"({', '.join(killers) or f'{len(failed)} cases fail'})")
-        rows.append({"mutant": name, "what": m.what, "verdict": verdict,
-                     "killers": killers, "expected": expected,
-                     "failed_cases": failed, "cases": len(res["cases"]),
-                     "build_seconds": round(build_s, 1),
-                     "run_seconds": round(run_s, 1)})
+        rows.append(MutantRow(name, m.what, verdict, killers, expected,
+                              failed, len(res["cases"]),
+                              build_seconds=round(build_s, 1),
+                              run_seconds=round(run_s, 1)))
     with open(ibs, "w") as f:
         f.write(pristine)
-    return {"_generated": generated_note(
-        "scripts/mutate --record", "a run of the suite on each mutant"),
-            "tree": t.as_dict(), "suite": file_hash(SUITE_FILE),
-            "fix_in_tree": fix_in_tree, "dis_fix_applied": dis_applied,
-            "fix": fix_hashes(t.series, fix_in_tree, dis_applied),
-            "date": time.strftime("%Y-%m-%d"), "mutants": rows}
+    return MutationRecord(
+        generated=generated_note("scripts/mutate --record",
+                                 "a run of the suite on each mutant"),
+        tree=t.ref(), suite=file_hash(SUITE_FILE),
+        date=time.strftime("%Y-%m-%d"), fix_in_tree=fix_in_tree,
+        dis_fix_applied=dis_applied,
+        fix=fix_hashes(t.series, fix_in_tree, dis_applied), mutants=rows)

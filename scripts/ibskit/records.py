@@ -8,52 +8,55 @@ from typing import Optional
 
 from .core import (
     BACKPORTS_DIR, Error, Json, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE,
-    TOP, file_hash, generated_note, read_json, text_table, write_json,)
+    TOP, file_hash, generated_note, read_json, text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
 from .ktap import cases_passed
 from .verdict import count, finding_cases, red_with
+from .model import (
+    MainlineRecord, MutationRecord, R, RunSummary, SeriesRecord, TreeRef,)
 
 
-def series_record(rec: Json, origin: Optional[str] = None) -> Json:
+def series_record(rec: Json, origin: Optional[str] = None) -> SeriesRecord:
     """The machine-readable result of one verify, for backports/<series>/."""
     red, green, allf = rec["unfixed"], rec["fixed"], rec["all-fixes"]
     series = rec["tree"]["series"]
     rc, sc = finding_cases("race", series), finding_cases("stop", series)
-    return {
-        "_generated": generated_note("scripts/verify --record",
-                                     "a red -> green run"),
-        "series": series,
-        "tree": dict(rec["tree"], origin=origin or rec["tree"]["origin"]),
-        "backport": fix_hashes(series, False),
-        "suite": file_hash(SUITE_FILE),
-        "fix_in_tree": red["fix_in_tree"],
-        "applies": green["action"].startswith("git am") or
-        red["fix_in_tree"],
-        "apply_action": green["action"] if not red["fix_in_tree"]
+    tree = TreeRef(**dict(rec["tree"],
+                          origin=origin or rec["tree"]["origin"]))
+    return SeriesRecord(
+        generated=generated_note("scripts/verify --record",
+                                 "a red -> green run"),
+        series=series,
+        tree=tree,
+        backport=fix_hashes(series, False),
+        suite=file_hash(SUITE_FILE),
+        fix_in_tree=red["fix_in_tree"],
+        applies=green["action"].startswith("git am") or red["fix_in_tree"],
+        apply_action=green["action"] if not red["fix_in_tree"]
         else red["action"],
-        "w1_warnings": red.get("w1_warnings", []) +
+        w1_warnings=red.get("w1_warnings", []) +
         green.get("w1_warnings", []),
-        "race_cases": rc,
-        "unfixed_failed": red["failed"],
-        "race_red": all(red_with(red, n, "race") for n in rc),
-        "fixed_failed": green["failed"],
-        "stop_cases": sc,
-        "stop_red_fixed": all(red_with(green, n, "stop") for n in sc),
-        "all_fixes_failed": allf["failed"],
-        "all_green": bool(allf["cases"]) and not allf["failed"],
-        "cases": len(allf["cases"]),
-        "skipped": count(allf, allf["cases"], "skip"),
-        "explore": explore_summary(rec),
-        "suite_seconds": {v: rec[v].get("suite_seconds")
-                          for v in VERIFY_RUNS if v in rec},
-        "seconds": {f"{k}_{v}": rec[v][f"{k}_seconds"]
-                    for v in VERIFY_RUNS if v in rec
-                    for k in ("build", "run")},
-        "date": time.strftime("%Y-%m-%d"),
-        "verdict": rec["verdict"],
-    }
+        race_cases=rc,
+        unfixed_failed=red["failed"],
+        race_red=all(red_with(red, n, "race") for n in rc),
+        fixed_failed=green["failed"],
+        stop_cases=sc,
+        stop_red_fixed=all(red_with(green, n, "stop") for n in sc),
+        all_fixes_failed=allf["failed"],
+        all_green=bool(allf["cases"]) and not allf["failed"],
+        cases=len(allf["cases"]),
+        skipped=count(allf, allf["cases"], "skip"),
+        explore=explore_summary(rec),
+        suite_seconds={v: rec[v].get("suite_seconds")
+                       for v in VERIFY_RUNS if v in rec},
+        seconds={f"{k}_{v}": rec[v][f"{k}_seconds"]
+                 for v in VERIFY_RUNS if v in rec
+                 for k in ("build", "run")},
+        date=time.strftime("%Y-%m-%d"),
+        verdict=rec["verdict"],
+    )
 
 
 VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes")
@@ -105,88 +108,98 @@ def summary_table(records: list[Json]) -> str:
     return text_table([list(x) for x in rows])
 
 
-def mainline_record(rec: Json) -> Json:
+def mainline_record(rec: Json) -> MainlineRecord:
     """The machine-readable result of one verify of a tree that carries
     1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
     runs = {v: rec[v] for v in VERIFY_RUNS if v in rec}
     series = rec["tree"]["series"]
     rc, sc = finding_cases("race", series), finding_cases("stop", series)
-    return {
-        "_generated": generated_note("scripts/verify --record",
-                                     "a run of the suite in every fix state"),
-        "tree": rec["tree"],
-        "suite": file_hash(SUITE_FILE),
-        "fix": fix_hashes(rec["tree"]["series"], True,
-                          rec["fixed"]["caps_dis"] and
-                          not rec["fixed"]["dis_fix_in_tree"]),
-        "caps_dis": rec["fixed"]["caps_dis"],
-        "race_cases": rc,
-        "stop_cases": sc,
-        "explore": explore_summary(rec),
-        "runs": {v: {"action": r["action"], "failed": r["failed"],
-                     "cases": len(r["cases"]),
-                     "skipped": count(r, r["cases"], "skip"),
-                     "build_seconds": r["build_seconds"],
-                     "run_seconds": r["run_seconds"],
-                     "suite_seconds": r.get("suite_seconds")}
-                 for v, r in runs.items()},
-        "race_red_unfixed": all(red_with(rec["unfixed"], n, "race")
-                                for n in rc),
-        "dis_race_red_shipped": "shipped" in rec and all(
+    return MainlineRecord(
+        generated=generated_note("scripts/verify --record",
+                                 "a run of the suite in every fix state"),
+        tree=TreeRef(**rec["tree"]),
+        suite=file_hash(SUITE_FILE),
+        fix=fix_hashes(rec["tree"]["series"], True,
+                       rec["fixed"]["caps_dis"] and
+                       not rec["fixed"]["dis_fix_in_tree"]),
+        caps_dis=rec["fixed"]["caps_dis"],
+        race_cases=rc,
+        stop_cases=sc,
+        explore=explore_summary(rec),
+        runs={v: RunSummary(action=r["action"], failed=r["failed"],
+                            cases=len(r["cases"]),
+                            skipped=count(r, r["cases"], "skip"),
+                            build_seconds=r["build_seconds"],
+                            run_seconds=r["run_seconds"],
+                            suite_seconds=r.get("suite_seconds"))
+              for v, r in runs.items()},
+        race_red_unfixed=all(red_with(rec["unfixed"], n, "race")
+                             for n in rc),
+        dis_race_red_shipped="shipped" in rec and all(
             red_with(rec["shipped"], DIS_PREFIX + n, "race") for n in rc),
-        "stop_red_fixed": all(red_with(rec["fixed"], n, "stop") for n in sc),
-        "all_green_all_fixes": cases_passed(rec["all-fixes"]["cases"]),
-        "w1_warnings": [w for r in runs.values()
-                        for w in r.get("w1_warnings", [])],
-        "date": time.strftime("%Y-%m-%d"),
-        "verdict": rec["verdict"],
-    }
+        stop_red_fixed=all(red_with(rec["fixed"], n, "stop") for n in sc),
+        all_green_all_fixes=cases_passed(rec["all-fixes"]["cases"]),
+        w1_warnings=[w for r in runs.values()
+                     for w in r.get("w1_warnings", [])],
+        date=time.strftime("%Y-%m-%d"),
+        verdict=rec["verdict"],
+    )
 
 
 def short_origin(origin: str) -> str:
     return re.sub(r"@([0-9a-f]{12})[0-9a-f]+$", r"@\1", origin)
 
 
-def runs_in(r: Json) -> list[str]:
+def runs_in(r: SeriesRecord) -> list[str]:
     """The runs a verified.json has seconds for, in VERIFY_RUNS order."""
-    return [v for v in VERIFY_RUNS if f"build_{v}" in r["seconds"]]
+    return [v for v in VERIFY_RUNS if f"build_{v}" in r.seconds]
 
 
-def all_verify_records() -> list[tuple[str, Json]]:
-    """(label, record) of every verify record: backports/*/verified.json
-    and results/mainline/*.json, oldest series first."""
-    out: list[tuple[str, Json]] = []
+def series_records() -> list[SeriesRecord]:
+    """backports/*/verified.json, oldest series first."""
+    out = []
     for series in STABLE_SERIES:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
         if os.path.exists(path):
-            out.append((series, read_json(path)))
-    for r in mainline_records():
-        out.append((r["tree"]["series"], r))
+            out.append(SeriesRecord.load(path))
     return out
 
 
-def records_in(d: str) -> list[Json]:
-    """The JSON records in directory @d, oldest series first."""
+def all_verify_records() -> list[tuple[str, SeriesRecord | MainlineRecord]]:
+    """(series, record) of every verify record: backports/*/verified.json
+    and results/mainline/*.json, oldest series first."""
+    out: list[tuple[str, SeriesRecord | MainlineRecord]] = [
+        (r.series, r) for r in series_records()]
+    out += [(r.tree.series, r) for r in mainline_records()]
+    return out
+
+
+def _json_files(d: str) -> list[str]:
     if not os.path.isdir(d):
         return []
-    recs: list[Json] = [read_json(os.path.join(d, n))
-            for n in sorted(os.listdir(d)) if n.endswith(".json")]
-    return sorted(recs, key=lambda r: series_key(r["tree"]["series"]))
+    return [os.path.join(d, n) for n in sorted(os.listdir(d))
+            if n.endswith(".json")]
 
 
-def mutation_records() -> list[Json]:
-    return records_in(MUTATION_DIR)
+def records_in(d: str, cls: type[R]) -> list[R]:
+    """The records of class @cls in directory @d, oldest series first."""
+    recs = [cls.load(path) for path in _json_files(d)]
+    return sorted(recs, key=lambda r: series_key(r.tree.series))
 
 
-def refresh_command(tree: Json, verb: str) -> str:
-    """The command that rewrites a record of @tree (a record's "tree")."""
-    if tree["origin"] == "registry":
-        return f"scripts/{verb} --series {tree['series']} --record"
-    m = re.match(r"github:([^@]+)@([0-9a-f]+)$", tree["origin"])
+def mutation_records() -> list[MutationRecord]:
+    return records_in(MUTATION_DIR, MutationRecord)
+
+
+def refresh_command(tree: TreeRef, verb: str) -> str:
+    """The command that rewrites a record of @tree."""
+    if tree.origin == "registry":
+        return f"scripts/{verb} --series {tree.series} --record"
+    m = re.match(r"github:([^@]+)@([0-9a-f]+)$", tree.origin)
     where = f"--tree <a clone of {m.group(1)}> --ref {m.group(2)}" if m \
-        else f"--tree {tree['origin']} --ref {tree['commit']}"
-    kc = "".join(f" --kconfig {k}" for k in tree.get("extra_kconfig", []))
-    origin = f" --origin {tree['origin']}" if verb == "verify" else ""
+        else f"--tree {tree.origin} --ref {tree.commit}"
+    kc = "".join(f" --kconfig {k}" for k in tree.extra_kconfig)
+    origin = f" --origin {tree.origin}" if verb == "verify" else ""
     return f"scripts/{verb} {where}{kc} --record{origin}"
 
 
@@ -205,38 +218,62 @@ def fix_hashes(series: str, fix_in_tree: bool, dis_fix: bool = False,
     return out
 
 
+def _record_at(path: str, cls: type[R], verb: str,
+               out: list[tuple[str, str, str]]) -> Optional[R]:
+    """The record at @path, or None after adding to @out why it cannot be
+    read as a @cls (with the command that rewrites it)."""
+    rel = os.path.relpath(path, TOP)
+    try:
+        return cls.load(path)
+    except (Error, TypeError, ValueError, KeyError) as e:
+        try:
+            cmd = refresh_command(TreeRef(**read_json(path)["tree"]), verb)
+        except (TypeError, ValueError, KeyError):
+            cmd = f"scripts/{verb} --record on its tree"
+        out.append((rel, str(e), cmd))
+        return None
+
+
 def record_problems() -> list[tuple[str, str, str]]:
-    """(record, problem, refresh command) for every record that no longer
-    matches the files it ran with."""
+    """(record, problem, refresh command) for every record that cannot be
+    read as today's record type or no longer matches the files it ran
+    with."""
     suite = file_hash(SUITE_FILE)
     out: list[tuple[str, str, str]] = []
     for series in STABLE_SERIES:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
         if not os.path.exists(path):
             continue
-        r = read_json(path)
+        r = _record_at(path, SeriesRecord, "verify", out)
+        if r is None:
+            continue
         rel = os.path.relpath(path, TOP)
-        cmd = refresh_command(r["tree"], "verify")
-        if r.get("suite") != suite:
+        cmd = refresh_command(r.tree, "verify")
+        if r.suite != suite:
             out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
-        if r.get("backport") != fix_hashes(series, False):
+        if r.backport != fix_hashes(series, False):
             out.append((rel, f"ran with another backports/{series}/", cmd))
-    for r in mutation_records():
-        rel = os.path.join("results", "mutation", r["tree"]["label"] + ".json")
-        cmd = refresh_command(r["tree"], "mutate")
-        if r.get("suite") != suite:
+    for path in _json_files(MUTATION_DIR):
+        mut = _record_at(path, MutationRecord, "mutate", out)
+        if mut is None:
+            continue
+        rel = os.path.relpath(path, TOP)
+        cmd = refresh_command(mut.tree, "mutate")
+        if mut.suite != suite:
             out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
-        if r.get("fix") != fix_hashes(r["tree"]["series"],
-                                      r.get("fix_in_tree", False),
-                                      r.get("dis_fix_applied", False)):
+        if mut.fix != fix_hashes(mut.tree.series, mut.fix_in_tree,
+                                 mut.dis_fix_applied):
             out.append((rel, "ran with another fix (or records none)", cmd))
-    for r in mainline_records():
-        rel = os.path.join("results", "mainline", r["tree"]["label"] + ".json")
-        cmd = refresh_command(r["tree"], "verify")
-        if r.get("suite") != suite:
+    for path in _json_files(MAINLINE_RESULTS):
+        ml = _record_at(path, MainlineRecord, "verify", out)
+        if ml is None:
+            continue
+        rel = os.path.relpath(path, TOP)
+        cmd = refresh_command(ml.tree, "verify")
+        if ml.suite != suite:
             out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
-        applied = "caps-dis.patch" in r.get("fix", {})
-        if r.get("fix") != fix_hashes(r["tree"]["series"], True, applied):
+        if ml.fix != fix_hashes(ml.tree.series, True,
+                                "caps-dis.patch" in ml.fix):
             out.append((rel, "ran with another fix/caps-dis.patch", cmd))
     return out
 
@@ -251,22 +288,22 @@ def write_verify_record(rec: Json, origin: Optional[str] = None) -> str:
         if origin:
             rec["tree"]["origin"] = origin
         path = os.path.join(MAINLINE_RESULTS, rec["tree"]["label"] + ".json")
-        write_json(path, mainline_record(rec))
+        mainline_record(rec).save(path)
     elif series in STABLE_SERIES:
         path = os.path.join(BACKPORTS_DIR, series, "verified.json")
-        write_json(path, series_record(rec, origin))
+        series_record(rec, origin).save(path)
     else:
         raise Error(f"{series} is not a stable series and the tree lacks "
                     "1b044ff3c17e; nothing to record")
     return path
 
 
-def write_mutation_record(rec: Json) -> str:
+def write_mutation_record(rec: MutationRecord) -> str:
     """Write the record of mutation_check() @rec; returns the path."""
-    path = os.path.join(MUTATION_DIR, rec["tree"]["label"] + ".json")
-    write_json(path, rec)
+    path = os.path.join(MUTATION_DIR, rec.tree.label + ".json")
+    rec.save(path)
     return path
 
 
-def mainline_records() -> list[Json]:
-    return records_in(MAINLINE_RESULTS)
+def mainline_records() -> list[MainlineRecord]:
+    return records_in(MAINLINE_RESULTS, MainlineRecord)

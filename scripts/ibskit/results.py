@@ -1,14 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The generated results page (Documentation/backport-results.md)."""
 
-import os
-
-from .core import BACKPORTS_DIR, Json, generated_note, md_table, read_json
+from .core import Json, generated_note, md_table
 from .registry import STABLE_SERIES
 from .suite import DIS_PREFIX
 from .records import (
-    runs_in, all_verify_records, mainline_records, mutation_records,
-    short_origin,)
+    all_verify_records, mainline_records, mutation_records, runs_in,
+    series_records, short_origin,)
+from .model import MutantRow, MutantVerdict, SeriesRecord
 
 
 BACKPORT_COLS = ["series", "tree version", "tree from", "extra Kconfig",
@@ -27,34 +26,32 @@ def backport_rows() -> list[list[str]]:
     The runs: unfixed, fixed (the backport of 1b044ff3c17e) and all-fixes
     (fixed and fix/stop-nmi.patch)."""
     rows: list[list[str]] = []
+    recs = {r.series: r for r in series_records()}
     for series in STABLE_SERIES:
-        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
-        if not os.path.exists(path):
+        r = recs.get(series)
+        if r is None:
             rows.append([series, "not run"] + [""] * (len(BACKPORT_COLS) - 2))
             continue
-        r = read_json(path)
-        sec = r["seconds"]
+        sec = r.seconds
         runs = runs_in(r)
-        red = len([n for n in r["race_cases"] if n in r["unfixed_failed"]])
-        race_fixed = [n for n in r["fixed_failed"] if n in r["race_cases"]]
-        stop = len([n for n in r["stop_cases"] if n in r["fixed_failed"]])
-        w1 = r.get("w1_warnings")
-        suite = r.get("suite_seconds") or {}
+        red = len([n for n in r.race_cases if n in r.unfixed_failed])
+        race_fixed = [n for n in r.fixed_failed if n in r.race_cases]
+        stop = len([n for n in r.stop_cases if n in r.fixed_failed])
+        green = r.cases - len(r.all_fixes_failed) - r.skipped
         rows.append([
-            series, r["tree"]["version"], short_origin(r["tree"]["origin"]),
-            " ".join(r["tree"].get("extra_kconfig", [])) or "-",
-            _yn(r["applies"]),
-            "not checked" if w1 is None else str(len(w1)),
-            f"{_yn(r['race_red'])} ({red}/{len(r['race_cases'])})",
+            series, r.tree.version, short_origin(r.tree.origin),
+            " ".join(r.tree.extra_kconfig) or "-",
+            _yn(r.applies),
+            str(len(r.w1_warnings)),
+            f"{_yn(r.race_red)} ({red}/{len(r.race_cases)})",
             _yn(not race_fixed),
-            f"{_yn(r['stop_red_fixed'])} ({stop}/{len(r['stop_cases'])})",
-            f"{_yn(r['all_green'])} ({r['cases'] - len(r['all_fixes_failed']) - r.get('skipped', 0)}/"
-            f"{r['cases']}" + (f", {r['skipped']} skipped" if r.get("skipped")
-                               else "") + ")",
+            f"{_yn(r.stop_red_fixed)} ({stop}/{len(r.stop_cases)})",
+            f"{_yn(r.all_green)} ({green}/{r.cases}" +
+            (f", {r.skipped} skipped" if r.skipped else "") + ")",
             "+".join(f"{sec['build_' + v]:.0f}" for v in runs),
             "+".join(f"{sec['run_' + v]:.1f}" for v in runs),
-            "+".join("-" if suite.get(k) is None else f"{suite[k]:.2f}"
-                     for k in runs)])
+            "+".join("-" if r.suite_seconds.get(k) is None
+                     else f"{r.suite_seconds[k]:.2f}" for k in runs)])
     return rows
 
 
@@ -63,7 +60,7 @@ def explore_rows() -> list[list[str]]:
     rows = [["series", "tree", "tuples (all fixes)", "explore suite s",
              "unfixed", "fixed", "all fixes"]]
     for series, r in all_verify_records():
-        ex = r.get("explore") or {}
+        ex = r.explore
 
         def found(v: str, ex: Json = ex) -> str:
             viol = (ex.get(v) or {}).get("violations")
@@ -73,7 +70,7 @@ def explore_rows() -> list[list[str]]:
             return (f"{len(viol)} params: {', '.join(invs)}" if viol
                     else "nothing")
         allf = ex.get("all-fixes") or {}
-        rows.append([series, r["tree"]["version"], str(allf.get("tuples")),
+        rows.append([series, r.tree.version, str(allf.get("tuples")),
                      "-" if allf.get("seconds") is None
                      else f"{allf['seconds']:.2f}",
                      found("unfixed"), found("fixed"), found("all-fixes")])
@@ -86,31 +83,31 @@ def stop_rows() -> list[list[str]]:
     rows = [["series", "tree", "stop cases red (fixed)",
              "green with fix/stop-nmi.patch"]]
     for series, r in all_verify_records():
-        rows.append([series, r["tree"]["version"],
-                     _yn(r.get("stop_red_fixed")),
-                     _yn(r.get("all_green") or
-                         r.get("all_green_all_fixes"))])
+        green = r.all_green if isinstance(r, SeriesRecord) \
+            else r.all_green_all_fixes
+        rows.append([series, r.tree.version, _yn(r.stop_red_fixed),
+                     _yn(green)])
     return rows
 
 
-def _mutant_cell(m: Json) -> str:
-    if m["verdict"] == "killed":
-        return "killed by " + ", ".join(m["killers"][:2]) + \
-            (" ..." if len(m["killers"]) > 2 else "")
-    if m["verdict"] == "passes":
-        return f"passes ({m['cases']} cases)"
-    return str(m["verdict"])
+def _mutant_cell(m: MutantRow) -> str:
+    if m.verdict == MutantVerdict.KILLED:
+        return "killed by " + ", ".join(m.killers[:2]) + \
+            (" ..." if len(m.killers) > 2 else "")
+    if m.verdict == MutantVerdict.PASSES:
+        return f"passes ({m.cases} cases)"
+    return str(m.verdict)
 
 
 def mutation_rows() -> list[list[str]]:
     recs = mutation_records()
     if not recs:
         return []
-    names = [m["mutant"] for m in recs[0]["mutants"]]
+    names = [m.mutant for m in recs[0].mutants]
     rows = [["tree", "from"] + names]
     for r in recs:
-        by = {m["mutant"]: m for m in r["mutants"]}
-        rows.append([r["tree"]["version"], short_origin(r["tree"]["origin"])] +
+        by = {m.mutant: m for m in r.mutants}
+        rows.append([r.tree.version, short_origin(r.tree.origin)] +
                     [_mutant_cell(by[n]) if n in by else "-" for n in names])
     return rows
 
@@ -177,22 +174,21 @@ def mainline_rows() -> list[list[str]]:
              "with fix/caps-dis.patch: race cases green, stop cases red",
              "with fix/stop-nmi.patch too", "verdict"]]
     for r in mainline_records():
-        runs = r["runs"]
-        n = len(r["race_cases"])
-        sh = runs.get("shipped")
-        fx, allf = runs["fixed"], runs["all-fixes"]
-        race_fx = [x for x in fx["failed"]
-                   if x.split(".")[-1] in r["race_cases"]]
+        n = len(r.race_cases)
+        sh = r.runs.get("shipped")
+        fx, allf = r.runs["fixed"], r.runs["all-fixes"]
+        race_fx = [x for x in fx.failed if x.split(".")[-1] in r.race_cases]
+        shipped = "-"
+        if sh:
+            dis_red = [x for x in sh.failed if x.startswith(DIS_PREFIX) and
+                       x[len(DIS_PREFIX):] in r.race_cases]
+            shipped = (f"{_yn(r.dis_race_red_shipped)} ({len(dis_red)}/{n}; "
+                       f"{len(sh.failed)} failed of {sh.cases})")
+        green = allf.cases - len(allf.failed) - allf.skipped
         rows.append([
-            r["tree"]["version"], short_origin(r["tree"]["origin"]),
-            _yn(r["caps_dis"]),
-            f"{_yn(r['race_red_unfixed'])}",
-            (f"{_yn(r['dis_race_red_shipped'])} "
-             f"({len([x for x in sh['failed'] if x.startswith(DIS_PREFIX) and x[len(DIS_PREFIX):] in r['race_cases']])}"
-             f"/{n}; {len(sh['failed'])} failed of {sh['cases']})")
-            if sh else "-",
-            f"{_yn(not race_fx)}, {_yn(r['stop_red_fixed'])}",
-            f"{_yn(r['all_green_all_fixes'])} ({allf['cases'] - len(allf['failed']) - allf['skipped']}"
-            f"/{allf['cases']} pass)",
-            r["verdict"]])
+            r.tree.version, short_origin(r.tree.origin), _yn(r.caps_dis),
+            f"{_yn(r.race_red_unfixed)}", shipped,
+            f"{_yn(not race_fx)}, {_yn(r.stop_red_fixed)}",
+            f"{_yn(r.all_green_all_fixes)} ({green}/{allf.cases} pass)",
+            r.verdict])
     return rows

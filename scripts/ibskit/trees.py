@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .core import Error, Json, cache_dir, git, phase, progress, run
+from .model import TreeRef
 from .registry import (
     REGISTRY, apt_update, check_series, registry_version, series_of,
     upstream_version,)
@@ -38,8 +39,13 @@ class Tree:
         self.series = series_of(self.version)
         self.allow_revert = self.origin == "registry"
 
-    def as_dict(self) -> Json:
+    def ref(self) -> TreeRef:
         """The tree as a record names it."""
+        return TreeRef(self.version, self.label, self.origin, self.rev,
+                       self.series, list(self.extra_kconfig))
+
+    def as_dict(self) -> Json:
+        """The tree as a run result names it (ref() as JSON)."""
         d: Json = {"version": self.version, "label": self.label,
              "origin": self.origin, "commit": self.rev,
              "series": self.series}

@@ -9,6 +9,7 @@ The console logs in data/ were captured from real runs of the suite
 (5.10's TAP, 7.3.4's KTAP with KUnit parameters) or are cut to show one
 way a run breaks (a crash inside a case, a QEMU timeout, no suite at all).
 """
+import glob
 import os
 import re
 import sys
@@ -427,6 +428,32 @@ class Records(unittest.TestCase):
     def test_generated_note(self):
         note = ibskit.generated_note("scripts/x", "y")
         self.assertIn("scripts/x", note)
+
+    KINDS = [(ibskit.SeriesRecord, "backports/*/verified.json"),
+             (ibskit.MainlineRecord, "results/mainline/*.json"),
+             (ibskit.MutationRecord, "results/mutation/*.json")]
+
+    def test_every_record_reads_back_as_it_was_written(self):
+        """Each committed record through its type and back to JSON: the
+        same object (a record of older scripts is refused instead)."""
+        for cls, pattern in self.KINDS:
+            paths = sorted(glob.glob(os.path.join(ibskit.TOP, pattern)))
+            self.assertTrue(paths, pattern)
+            for path in paths:
+                with self.subTest(record=os.path.relpath(path, ibskit.TOP)):
+                    rec = cls.load(path)
+                    self.assertEqual(rec.to_json(), ibskit.read_json(path))
+
+    def test_a_record_of_other_scripts_is_refused(self):
+        for cls, pattern in self.KINDS:
+            path = sorted(glob.glob(os.path.join(ibskit.TOP, pattern)))[0]
+            data = ibskit.read_json(path)
+            with self.subTest(kind=cls.__name__):
+                with self.assertRaises(ibskit.Error):
+                    cls.from_json(dict(data, builds=True))
+                del data["suite"]
+                with self.assertRaises(ibskit.Error):
+                    cls.from_json(data)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The records as types: what verify --record and mutate --record write,
+and what report, test and gen-patches read back, through these classes.
+
+A record is written with to_json() and read with from_json(), which
+refuses a record whose fields are not exactly the class's (a record
+written by an older version of the scripts: refresh it).  The JSON
+names are the field names, but for "_generated" (the note that the file
+is generated), which is "generated" here.
+"""
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Optional, TypeVar
+
+from .core import Error, Json, write_json
+
+R = TypeVar("R", bound="Record")
+
+
+class MutantVerdict(StrEnum):
+    """What a mutation record says of a mutant (and of the tree itself:
+    PASSES/FAILS)."""
+    PASSES = "passes"
+    FAILS = "FAILS"
+    KILLED = "killed"
+    BROKEN = "broken"
+    CAUGHT_ELSEWHERE = "caught elsewhere"
+    SURVIVED = "SURVIVED"
+    NA = "n/a"
+
+
+def _from(cls: type[Any], data: Any, what: str) -> Any:
+    """@data (a JSON object) as an instance of dataclass @cls."""
+    if not isinstance(data, dict):
+        raise Error(f"{what}: not a JSON object")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    keys = {"generated" if k == "_generated" else k for k in data}
+    required = {n for n, f in names.items()
+                if f.default is dataclasses.MISSING and
+                f.default_factory is dataclasses.MISSING}
+    if keys - set(names) or required - keys:
+        extra = ", ".join(sorted(keys - set(names)))
+        lost = ", ".join(sorted(required - keys))
+        raise Error(f"{what}: not a {cls.__name__} of today's scripts"
+                    + (f" (unknown: {extra})" if extra else "")
+                    + (f" (missing: {lost})" if lost else ""))
+    args = {}
+    for k, v in data.items():
+        name = "generated" if k == "_generated" else k
+        kind = SUBRECORDS.get((cls.__name__, name))
+        if kind is TreeRef:
+            v = _from(TreeRef, v, what)
+        elif kind is RunSummary:
+            v = {run: _from(RunSummary, s, what) for run, s in v.items()}
+        elif kind is MutantRow:
+            v = [_from(MutantRow, m, what) for m in v]
+        args[name] = v
+    obj = cls(**args)
+    if isinstance(obj, MutantRow):
+        obj.verdict = MutantVerdict(obj.verdict)
+    return obj
+
+
+def _to(obj: Any) -> Json:
+    """The JSON object of dataclass @obj; optional fields that are None
+    (and an empty extra_kconfig) are left out, as the records have them."""
+    out: Json = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if v is None and f.default is None:
+            continue
+        if f.name == "extra_kconfig" and not v:
+            continue
+        if dataclasses.is_dataclass(v):
+            v = _to(v)
+        elif isinstance(v, dict):
+            v = {k: _to(x) if dataclasses.is_dataclass(x) else x
+                 for k, x in v.items()}
+        elif isinstance(v, list):
+            v = [_to(x) if dataclasses.is_dataclass(x) else x for x in v]
+        out["_generated" if f.name == "generated" else f.name] = v
+    return out
+
+
+@dataclass
+class TreeRef:
+    """The tree a record ran on (trees.Tree.as_dict())."""
+    version: str
+    label: str
+    origin: str
+    commit: str
+    series: str
+    extra_kconfig: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Record:
+    """What every record has: the generated note, the tree, the suite's
+    hash, the day and (to_json/from_json/load/save) its JSON."""
+    generated: str
+    tree: TreeRef
+    suite: str
+    date: str
+
+    def to_json(self) -> Json:
+        return _to(self)
+
+    @classmethod
+    def from_json(cls: type[R], data: Any, what: str = "record") -> R:
+        obj: R = _from(cls, data, what)
+        return obj
+
+    @classmethod
+    def load(cls: type[R], path: str) -> R:
+        with open(path) as f:
+            return cls.from_json(json.load(f), os.path.basename(path))
+
+    def save(self, path: str) -> None:
+        write_json(path, self.to_json())
+
+
+@dataclass
+class SeriesRecord(Record):
+    """backports/<series>/verified.json: one verify of a stable tree."""
+    series: str
+    backport: dict[str, str]
+    fix_in_tree: bool
+    applies: bool
+    apply_action: str
+    w1_warnings: list[str]
+    race_cases: list[str]
+    unfixed_failed: list[str]
+    race_red: bool
+    fixed_failed: list[str]
+    stop_cases: list[str]
+    stop_red_fixed: bool
+    all_fixes_failed: list[str]
+    all_green: bool
+    cases: int
+    skipped: int
+    explore: Json
+    suite_seconds: dict[str, Optional[float]]
+    seconds: dict[str, float]
+    verdict: str
+
+
+@dataclass
+class RunSummary:
+    """One fix state of a mainline record."""
+    action: str
+    failed: list[str]
+    cases: int
+    skipped: int
+    build_seconds: float
+    run_seconds: float
+    suite_seconds: Optional[float]
+
+
+@dataclass
+class MainlineRecord(Record):
+    """results/mainline/<tree>.json: one verify of a tree that carries
+    1b044ff3c17e."""
+    fix: dict[str, str]
+    caps_dis: bool
+    race_cases: list[str]
+    stop_cases: list[str]
+    explore: Json
+    runs: dict[str, RunSummary]
+    race_red_unfixed: bool
+    dis_race_red_shipped: bool
+    stop_red_fixed: bool
+    all_green_all_fixes: bool
+    w1_warnings: list[str]
+    verdict: str
+
+
+@dataclass
+class MutantRow:
+    """One mutant (or the tree itself, "none") of a mutation record."""
+    mutant: str
+    what: str
+    verdict: MutantVerdict
+    killers: list[str]
+    expected: list[str]
+    failed_cases: list[str]
+    cases: int
+    build_seconds: Optional[float] = None
+    run_seconds: Optional[float] = None
+
+
+@dataclass
+class MutationRecord(Record):
+    """results/mutation/<tree>.json: one mutate run."""
+    fix_in_tree: bool
+    dis_fix_applied: bool
+    fix: dict[str, str]
+    mutants: list[MutantRow]
+
+
+SUBRECORDS: dict[tuple[str, str], type[Any]] = {
+    (c, "tree"): TreeRef
+    for c in ("SeriesRecord", "MainlineRecord", "MutationRecord")}
+SUBRECORDS[("MainlineRecord", "runs")] = RunSummary
+SUBRECORDS[("MutationRecord", "mutants")] = MutantRow
