@@ -7,14 +7,14 @@ as another sender sends them (on the registry trees).  Each returns
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 from .core import (
-    Error, RESULTS_PAGE, TOP, cache_dir, log_file, progress, read_text,)
+    Error, RESULTS_PAGE, TOP, cache_dir, capture, log_file, progress,
+    read_text, status,)
 from .registry import MAINLINE_BASE, STABLE_SERIES, install_packages
 from .suite import backport_patches, spdx_problems
 from .trees import registry_tree
@@ -56,22 +56,19 @@ def typing_checks() -> Checks:
     """mypy --strict on the scripts/ibskit package (tree-free; installs
     Debian's python3-mypy if it is missing and we may)."""
     def have_mypy() -> bool:
-        return subprocess.run([MYPY_PYTHON, "-m", "mypy", "--version"],
-                              capture_output=True).returncode == 0
+        return status([MYPY_PYTHON, "-m", "mypy", "--version"]) == 0
 
     if not have_mypy() and os.geteuid() == 0:
         install_packages([MYPY_PACKAGE])
     if not have_mypy():
         print(f"mypy missing: install {MYPY_PACKAGE}", file=sys.stderr)
         return [("mypy --strict: scripts/ibskit is clean", False)]
-    p = subprocess.run([MYPY_PYTHON, "-m", "mypy", "--strict",
-                        "--cache-dir", os.path.join(cache_dir(),
-                                                    "mypy"),
-                        os.path.join(SCRIPTS, "ibskit")],
-                       capture_output=True, text=True)
-    if p.returncode:
-        sys.stderr.write(p.stdout + p.stderr)
-    return [("mypy --strict: scripts/ibskit is clean", p.returncode == 0)]
+    p = capture([MYPY_PYTHON, "-m", "mypy", "--strict", "--cache-dir",
+                 os.path.join(cache_dir(), "mypy"),
+                 os.path.join(SCRIPTS, "ibskit")])
+    if p.rc:
+        sys.stderr.write(p.out + p.err)
+    return [("mypy --strict: scripts/ibskit is clean", p.rc == 0)]
 
 
 def message_checks() -> Checks:

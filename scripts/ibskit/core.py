@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Optional, Sequence
 
@@ -110,6 +111,33 @@ def run(cmd: Sequence[str], cwd: Optional[str] = None,
         raise Error(f"'{' '.join(cmd[:3])}' failed with {p.returncode}{where}"
                     + (f": {err}" if err else ""))
     return out
+
+
+@dataclass
+class Proc:
+    """What capture() saw of a command."""
+    rc: int
+    out: str
+    err: str
+
+    def last_error(self) -> str:
+        """The last line of stderr, for a one-line error."""
+        return (self.err.strip().splitlines() or [""])[-1]
+
+
+def capture(cmd: Sequence[str], cwd: Optional[str] = None,
+            log: Optional[str] = None, env: Optional[dict[str, str]] = None,
+            input: Optional[str] = None) -> Proc:
+    """Run a command for its exit status, stdout and stderr apart; both
+    also appended to @log, after the command line."""
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                       env=env, input=input,
+                       stdin=None if input is not None else subprocess.DEVNULL,
+                       errors="replace")
+    if log:
+        with open(log, "a") as f:
+            f.write("$ " + " ".join(cmd) + "\n" + p.stdout + p.stderr)
+    return Proc(p.returncode, p.stdout, p.stderr)
 
 
 def status(cmd: Sequence[str], cwd: Optional[str] = None,

@@ -3,11 +3,10 @@
 
 import os
 import re
-import subprocess
 import time
 from typing import Iterable, Sequence
 
-from .core import Error, KUNIT_DIR, cache_dir, phase, read_text, run
+from .core import Error, KUNIT_DIR, cache_dir, capture, phase, read_text, run
 from .trees import Tree
 from .suite import without_spdx
 
@@ -102,13 +101,9 @@ def w1_warnings(wt: str, bdir: str, log: str) -> list[str]:
 
     The suite object is rebuilt with W=1; warnings inside the included
     ibs.c are the tree's own and not counted."""
-    p = subprocess.run(["make", "ARCH=x86_64", f"O={bdir}", "W=1",
-                        "arch/x86/events/amd/ibs_kunit.o"], cwd=wt,
-                       capture_output=True, text=True)
-    with open(log, "a") as f:
-        f.write("$ make W=1 arch/x86/events/amd/ibs_kunit.o\n" + p.stdout +
-                p.stderr)
-    if p.returncode:
+    p = capture(["make", "ARCH=x86_64", f"O={bdir}", "W=1",
+                 "arch/x86/events/amd/ibs_kunit.o"], cwd=wt, log=log)
+    if p.rc:
         raise Error(f"W=1 build of ibs_kunit.o failed (log: {log})")
-    return [line for line in p.stderr.splitlines()
+    return [line for line in p.err.splitlines()
             if re.search(r"ibs_kunit\.c:\d+:\d+: warning:", line)]

@@ -5,12 +5,12 @@ import email.utils
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from typing import Optional
 
 from .core import (
-    DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, git, read_text, run,)
+    DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, capture, git,
+    read_text, run,)
 from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
 from .suite import backport_patches
 from .trees import Tree, registry_tree, worktree
@@ -140,12 +140,10 @@ def send_mails(mails: list[tuple[str, str]], to: list[str], cc: list[str],
                 cmd.append(f"--smtp-server-port={smtp_port}")
             if dry_run:
                 cmd.append("--dry-run")
-        p = subprocess.run(cmd + files, capture_output=True, text=True,
-                           cwd=TOP, stdin=subprocess.DEVNULL)
-        if p.returncode:
-            raise Error("git send-email failed: " +
-                        (p.stderr.strip().splitlines() or [""])[-1])
-        return p.stdout
+        p = capture(cmd + files, cwd=TOP)
+        if p.rc:
+            raise Error("git send-email failed: " + p.last_error())
+        return p.out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -187,29 +185,25 @@ def checkpatch(wt: str, patch_text: str, log: str) -> tuple[
     # spdxcheck.py, which checkpatch runs, needs Debian's python3-ply and
     # python3-git: prefer the system python3 to any other on PATH.
     env = dict(os.environ, PATH="/usr/bin:" + os.environ.get("PATH", ""))
-    p = subprocess.run(["perl", "scripts/checkpatch.pl", "--strict",
-                        "--show-types", "-"],
-                       cwd=wt, input=patch_text, capture_output=True,
-                       text=True, env=env)
-    with open(log, "a") as f:
-        f.write(p.stdout + p.stderr)
-    if "Traceback" in p.stdout + p.stderr:
+    p = capture(["perl", "scripts/checkpatch.pl", "--strict", "--show-types",
+                 "-"], cwd=wt, input=patch_text, env=env, log=log)
+    if "Traceback" in p.out + p.err:
         raise Error(f"checkpatch.pl broke (log: {log})")
     m = re.search(r"total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?",
-                  p.stdout)
+                  p.out)
     if not m:
-        return None, [], p.stdout
+        return None, [], p.out
     counts = {"ERROR": int(m.group(1)), "WARNING": int(m.group(2)),
               "CHECK": int(m.group(3) or 0)}
     justified: list[tuple[str, str]] = []
     for level, kind, text in re.findall(r"^(ERROR|WARNING|CHECK):(\w+): (.*)$",
-                                        p.stdout, re.M):
+                                        p.out, re.M):
         if not exception_holds(wt, kind, text, patch_text):
             continue
         counts[level] -= 1
         justified.append((kind, text))
     return ((counts["ERROR"], counts["WARNING"], counts["CHECK"]), justified,
-            p.stdout)
+            p.out)
 
 
 def checkpatch_mails(series: str, t: Tree, log: str) -> list[tuple[

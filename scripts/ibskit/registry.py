@@ -5,11 +5,12 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import time
 from typing import Optional
 
-from .core import Error, cache_dir, phase, progress, read_text, run
+from .core import (
+    Error, cache_dir, capture, log_file, phase, progress, read_text, run,
+    status,)
 
 
 # Series the package registry carries: package, suite, archive (the last
@@ -80,14 +81,12 @@ def install_packages(missing: list[str]) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(["apt-get", "install", "-y", "-q"] + missing, log=log, env=env,
         check=False)
-    still = [p for p in missing
-             if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode]
+    still = [p for p in missing if status(["dpkg", "-s", p])]
     if still:
         run(["apt-get", "update", "-q"], log=log, env=env, check=False)
         run(["apt-get", "install", "-y", "-q"] + still, log=log, env=env,
             check=False)
-        still = [p for p in still if subprocess.run(
-            ["dpkg", "-s", p], capture_output=True).returncode]
+        still = [p for p in still if status(["dpkg", "-s", p])]
     if still:
         raise Error("could not install " + " ".join(still) + f" (log: {log})")
 
@@ -173,11 +172,9 @@ def apt_update(force: bool = False) -> list[str]:
         return opts
     progress("reading the package registry (private apt lists)")
     log = os.path.join(cache_dir(), "apt", "update.log")
-    p = subprocess.run(["apt-get"] + opts + ["-q", "update"],
-                       capture_output=True, text=True)
-    with open(log, "w") as f:
-        f.write(p.stdout + p.stderr)
-    if p.returncode or re.search(r"^(Err|E):", p.stdout + p.stderr, re.M):
+    p = capture(["apt-get"] + opts + ["-q", "update"], log=log_file(
+        "update.log", os.path.join(cache_dir(), "apt")))
+    if p.rc or re.search(r"^(Err|E):", p.out + p.err, re.M):
         raise Error(f"package registry unreachable (apt-get update failed, "
                     f"log: {log})")
     open(stamp, "w").close()

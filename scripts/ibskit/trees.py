@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .core import Error, Json, cache_dir, git, phase, progress, run
+from .core import Error, Json, cache_dir, capture, git, phase, progress, run
 from .model import TreeRef
 from .registry import (
     REGISTRY, apt_update, check_series, registry_version, series_of,
@@ -81,13 +81,12 @@ def registry_tree(series: str) -> Tree:
             os.unlink(old)
         opts = apt_update()
         with phase("download"):
-            p = subprocess.run(["apt-get"] + opts + ["-q", "download",
-                                                     f"{pkg}={debver}"],
-                               cwd=debs, capture_output=True, text=True)
+            p = capture(["apt-get"] + opts + ["-q", "download",
+                                              f"{pkg}={debver}"], cwd=debs)
         found = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
-        if p.returncode or not found:
+        if p.rc or not found:
             raise Error(f"download of {pkg} failed (package registry "
-                        f"unreachable?): {(p.stderr.strip().splitlines() or [''])[-1]}")
+                        f"unreachable?): {p.last_error()}")
     deb = found[0]
     unpack = os.path.join(cache, "trees", f"linux-{series}.unpack")
     shutil.rmtree(unpack, ignore_errors=True)
@@ -98,10 +97,9 @@ def registry_tree(series: str) -> Tree:
     sh = (f"dpkg-deb --fsys-tarfile '{deb}' | tar -xO '{member}' | "
           f"tar -xJ --strip-components=1 -C '{unpack}'")
     with phase("unpack"):
-        p = subprocess.run(["bash", "-o", "pipefail", "-c", sh],
-                           capture_output=True, text=True)
-    if p.returncode:
-        raise Error(f"unpacking {deb} failed: {p.stderr.strip()[-200:]}")
+        p = capture(["bash", "-o", "pipefail", "-c", sh])
+    if p.rc:
+        raise Error(f"unpacking {deb} failed: {p.err.strip()[-200:]}")
     progress(f"importing {tag} into {repo}")
     env = import_env()
     with phase("import"):
