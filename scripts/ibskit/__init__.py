@@ -12,7 +12,8 @@
     backports, series, patches, mail
                       what maintainers receive: stable backports, the
                       mainline series (patches/), mails and checkpatch
-    mutants           the mutation check over all of the above
+    mutants, flake    the mutation check over all of the above; one
+                      kernel booted many times
     checks            scripts/test's checks beside the verify runs
     core, cli         shared: paths, errors, the command runner, tables;
                       the verbs' common arguments
@@ -41,4 +42,5 @@ from .backports import *  # noqa: F401,F403
 from .mail import *  # noqa: F401,F403
 from .patches import *  # noqa: F401,F403
 from .mutants import *  # noqa: F401,F403
+from .flake import *  # noqa: F401,F403
 from .checks import *  # noqa: F401,F403

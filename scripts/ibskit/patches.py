@@ -7,12 +7,17 @@ import filecmp
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 from .core import (
-    PATCHES_DIR, generated_note, git, git_env, md_table, read_text, run,)
+    PATCHES_DIR, generated_note, git, git_env, log_file, md_table,
+    read_text, run,)
 from .registry import MAINLINE_BASE
 from .trees import Tree, registry_tree
-from .series import MAINLINE_SERIES, PLACEHOLDER, commit_series, source_date
+from .series import (
+    MAINLINE_SERIES, PLACEHOLDER, commit_series, series_patches, source_date,)
+from .ktap import Verdict, run_passed
+from .verdict import run_suite
 from .results import (
     BACKPORT_COLS, backport_rows, explore_rows, mainline_rows, stop_rows,)
 
@@ -94,6 +99,38 @@ def differences(a: str, b: str) -> list[str]:
         bad += [os.path.join(sub, x) for x in differences(
             os.path.join(a, sub), os.path.join(b, sub))]
     return bad
+
+
+@dataclass
+class BisectStep:
+    """Patches 1..@k of @n of a series committed, built and booted."""
+    k: int
+    n: int
+    subject: str
+    cases: int
+    passed: int
+    ok: bool
+    log: str
+
+
+def bisect_series(t: Tree, series: str) -> list[BisectStep]:
+    """For k = 1..N: the series before @series and its patches 1..k on a
+    clean worktree of @t, built and booted; every case that exists at
+    that step must pass (run_passed())."""
+    n = len([p for p in series_patches(series)
+             if not os.path.basename(p).startswith("0000-")])
+    steps = []
+    for k in range(1, n + 1):
+        wt, _ = commit_series(t, series, upto=k)
+        subject = git(["log", "-1", "--format=%s"], cwd=wt)
+        log = log_file(f"bisect-{series}-{k}.log")
+        res, _, _ = run_suite(wt, t, log, f"bisect {series} {k}/{n}")
+        cases = res["cases"]
+        steps.append(BisectStep(
+            k, n, subject, len(cases),
+            sum(v == Verdict.PASS for v in cases.values()),
+            run_passed(res), log))
+    return steps
 
 
 def patches_drift() -> list[str]:
