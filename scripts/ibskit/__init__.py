@@ -9,9 +9,10 @@
     verdict           -> one run per fix state, the red -> green verdict
     records, results  -> JSON records (their types: model), the generated
                       results page
-    backports, series, patches, mail
+    backports, series, patches, mail, e2e
                       what maintainers receive: stable backports, the
-                      mainline series (patches/), mails and checkpatch
+                      mainline series (patches/), mails and checkpatch,
+                      and the round trip through SMTP and b4
     mutants, flake    the mutation check over all of the above; one
                       kernel booted many times
     checks            scripts/test's checks beside the verify runs
@@ -44,3 +45,4 @@ from .patches import *  # noqa: F401,F403
 from .mutants import *  # noqa: F401,F403
 from .flake import *  # noqa: F401,F403
 from .checks import *  # noqa: F401,F403
+from .e2e import *  # noqa: F401,F403
