@@ -85,7 +85,7 @@ def generate_patches(root: str) -> None:
                        and not n.startswith("0000-"))
         with open(os.path.join(outdir, "series"), "w") as f:
             f.write("# " + generated_note(
-                "scripts/gen-patches", "kunit/ and fix/caps-dis.patch") +
+                "scripts/gen-patches", "kunit/ and fix/*.patch") +
                 "\n" + "".join(n + "\n" for n in names))
 
 

@@ -15,7 +15,8 @@ from .suite import (
 from .ktap import cases_passed
 from .verdict import count, finding_cases, red_with
 from .model import (
-    MainlineRecord, MutationRecord, R, RunSummary, SeriesRecord, TreeRef,)
+    MainlineRecord, MutationRecord, R, Record, RunSummary, SeriesRecord,
+    TreeRef,)
 
 
 def series_record(rec: Json, origin: Optional[str] = None) -> SeriesRecord:
@@ -234,47 +235,52 @@ def _record_at(path: str, cls: type[R], verb: str,
         return None
 
 
+def _record_files() -> list[tuple[str, type[Record], str]]:
+    """(path, record type, verb that writes it) of every committed record."""
+    out: list[tuple[str, type[Record], str]] = []
+    for series in STABLE_SERIES:
+        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        if os.path.exists(path):
+            out.append((path, SeriesRecord, "verify"))
+    out += [(p, MutationRecord, "mutate") for p in _json_files(MUTATION_DIR)]
+    out += [(p, MainlineRecord, "verify")
+            for p in _json_files(MAINLINE_RESULTS)]
+    return out
+
+
+def _other_fix(rec: Record) -> Optional[str]:
+    """Why @rec ran with other fix files than today's, or None."""
+    if isinstance(rec, SeriesRecord):
+        if rec.backport != fix_hashes(rec.series, False):
+            return f"ran with another backports/{rec.series}/"
+    elif isinstance(rec, MutationRecord):
+        if rec.fix != fix_hashes(rec.tree.series, rec.fix_in_tree,
+                                 rec.dis_fix_applied):
+            return "ran with another fix (or records none)"
+    elif isinstance(rec, MainlineRecord):
+        if rec.fix != fix_hashes(rec.tree.series, True,
+                                 "caps-dis.patch" in rec.fix):
+            return "ran with another fix/caps-dis.patch"
+    return None
+
+
 def record_problems() -> list[tuple[str, str, str]]:
     """(record, problem, refresh command) for every record that cannot be
     read as today's record type or no longer matches the files it ran
     with."""
     suite = file_hash(SUITE_FILE)
     out: list[tuple[str, str, str]] = []
-    for series in STABLE_SERIES:
-        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
-        if not os.path.exists(path):
-            continue
-        r = _record_at(path, SeriesRecord, "verify", out)
-        if r is None:
+    for path, cls, verb in _record_files():
+        rec = _record_at(path, cls, verb, out)
+        if rec is None:
             continue
         rel = os.path.relpath(path, TOP)
-        cmd = refresh_command(r.tree, "verify")
-        if r.suite != suite:
+        cmd = refresh_command(rec.tree, verb)
+        if rec.suite != suite:
             out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
-        if r.backport != fix_hashes(series, False):
-            out.append((rel, f"ran with another backports/{series}/", cmd))
-    for path in _json_files(MUTATION_DIR):
-        mut = _record_at(path, MutationRecord, "mutate", out)
-        if mut is None:
-            continue
-        rel = os.path.relpath(path, TOP)
-        cmd = refresh_command(mut.tree, "mutate")
-        if mut.suite != suite:
-            out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
-        if mut.fix != fix_hashes(mut.tree.series, mut.fix_in_tree,
-                                 mut.dis_fix_applied):
-            out.append((rel, "ran with another fix (or records none)", cmd))
-    for path in _json_files(MAINLINE_RESULTS):
-        ml = _record_at(path, MainlineRecord, "verify", out)
-        if ml is None:
-            continue
-        rel = os.path.relpath(path, TOP)
-        cmd = refresh_command(ml.tree, "verify")
-        if ml.suite != suite:
-            out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
-        if ml.fix != fix_hashes(ml.tree.series, True,
-                                "caps-dis.patch" in ml.fix):
-            out.append((rel, "ran with another fix/caps-dis.patch", cmd))
+        why = _other_fix(rec)
+        if why:
+            out.append((rel, why, cmd))
     return out
 
 
