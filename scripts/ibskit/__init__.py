@@ -15,6 +15,7 @@
                       and the round trip through SMTP and b4
     mutants, flake    the mutation check over all of the above; one
                       kernel booted many times
+    bench             the whole path timed per phase, beside kunit.py
     checks            scripts/test's checks beside the verify runs
     core, cli         shared: paths, errors, the command runner, tables;
                       the verbs' common arguments
@@ -44,5 +45,6 @@ from .mail import *  # noqa: F401,F403
 from .patches import *  # noqa: F401,F403
 from .mutants import *  # noqa: F401,F403
 from .flake import *  # noqa: F401,F403
+from .bench import *  # noqa: F401,F403
 from .checks import *  # noqa: F401,F403
 from .e2e import *  # noqa: F401,F403

@@ -374,6 +374,53 @@ class MutantVerdicts(unittest.TestCase):
         self.assertEqual(ibskit.mutant_verdict(m, clean), ("SURVIVED", []))
 
 
+class Runner(unittest.TestCase):
+    """core's command runners: what they return and what they log."""
+
+    def test_capture_keeps_streams_apart_and_logs_both(self):
+        with tempfile.TemporaryDirectory() as d:
+            log = ibskit.log_file("x.log", d)
+            p = ibskit.capture(["sh", "-c", "echo out; echo err >&2; exit 3"],
+                               log=log)
+            self.assertEqual((p.rc, p.out, p.err), (3, "out\n", "err\n"))
+            self.assertEqual(p.last_error(), "err")
+            text = ibskit.read_text(log)
+            self.assertTrue(text.startswith("$ sh -c"))
+            self.assertIn("out\n", text)
+            self.assertIn("err\n", text)
+
+    def test_run_raises_one_line_with_the_last_error(self):
+        with self.assertRaises(ibskit.Error) as e:
+            ibskit.run(["sh", "-c", "echo first >&2; echo last >&2; exit 1"])
+        self.assertIn("last", str(e.exception))
+        self.assertNotIn("\n", str(e.exception))
+
+    def test_status_and_input(self):
+        self.assertEqual(ibskit.status(["true"]), 0)
+        self.assertNotEqual(ibskit.status(["false"]), 0)
+        self.assertEqual(ibskit.run(["cat"], input="x"), "x")
+
+
+class Helpers(unittest.TestCase):
+    def test_flake_first_difference(self):
+        a = {"cases": {"x": "pass"}, "tuples": {"p": 1}}
+        self.assertEqual(ibskit.first_difference(a, dict(a, tuples={})),
+                         "tuples")
+
+    def test_patch_number(self):
+        self.assertEqual(ibskit.patch_number("[PATCH 2/3] perf: x"), 2)
+        with self.assertRaises(ibskit.Error):
+            ibskit.patch_number("[PATCH] perf: x")
+
+    def test_bench_cells(self):
+        row = ibskit.BenchRow("v1", {"build": 100.0}, 2.5, 200.0, 8.0,
+                              ibskit.StockRun(300.0, 290.0, 5.0, 200.0, 20.0,
+                                              "Ran 9 tests"))
+        cells = row.cells()
+        self.assertEqual(len(cells), len(ibskit.COLUMNS))
+        self.assertIn("0.50", cells)   # our build / kunit.py's
+
+
 class Kconfig(unittest.TestCase):
     def test_lines(self):
         self.assertEqual(ibskit.kconfig_line("CONFIG_NET=n"),
