@@ -229,60 +229,14 @@ def mainline_checks(name: str, thread: list[Delivered], n: int, me: str,
     ]
 
 
-def round_trip(stable_series: str,
-               sender_ident_arg: Optional[str] = None) -> E2EResult:
-    """The mainline series and the backport of @stable_series through a
-    local SMTP server and back through b4, as @sender_ident_arg ("Name
-    <email>") or git's configured identity."""
-    check_series(stable_series)
-    tmp = tempfile.mkdtemp(prefix="ibs-e2e-")
-    if sender_ident_arg:
-        use_identity(sender_ident_arg, tmp)
-    me = sender_ident()
-    _, addr = sender()
-    res = E2EResult(me, run(["b4", "--version"]).strip())
-    log = log_file("e2e-send.log")
-    series = list(MAINLINE_SERIES)
-    outgoing = {s: mainline_mails(s) for s in series}
-    stable = stable_mails(stable_series)
-    maildir = os.path.join(tmp, "Maildir")
-    port = free_port()
-    checks = res.checks
-    server = start_server(maildir, port)
-    try:
-        for s in series:
-            send(outgoing[s], port)
-        send(stable, port)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-    mails = read_mails(maildir)
-    res.received = [f"{m['Subject']}  (From: {m['From']}; In-Reply-To: "
-                    f"{m['In-Reply-To'] or '-'})" for m in mails]
-    res.port = port
-    threads = {}
-    for s in series:
-        subject = read_text(MAINLINE_SERIES[s][1]).split("\n", 1)[0]
-        threads[s] = thread_of(mails, subject.strip())
-        checks += mainline_checks(s, threads[s], len(outgoing[s][0]), me,
-                                  addr)
-    stable_m = [m for m in mails if str(m["Subject"]).startswith(
-        f"[PATCH {stable_series}.y]")]
-    checks.append((f"stable: one mail [PATCH {stable_series}.y] To stable",
-                   len(stable_m) == 1 and "stable@vger.kernel.org" in
-                   str(stable_m[0]["To"])))
-    checks.append(("stable: upstream author kept (From: line in the body)",
-                   bool(stable_m) and stable_m[0].content().startswith(
-                       "From: Ravi Bangoria <ravi.bangoria@amd.com>")))
-    checks.append(("stable: upstream trailers kept, sender signs off last",
-                   bool(stable_m) and re.search(
-                       r"Acked-by: Namhyung Kim <namhyung@kernel.org>\n"
-                       r"Link: .*\nSigned-off-by: " + re.escape(me) + r"\n---",
-                       stable_m[0].content()) is not None))
-
-    # Mainline: checkpatch of the delivered mails, then b4 am of each
-    # thread in the base tree (the cover letter's base-commit must be
-    # found there), git am in series order, KUnit.
+def take_mainline(threads: dict[str, list[Delivered]], tmp: str, me: str,
+                  log: str) -> Checks:
+    """The delivered mainline threads as a maintainer takes them: checkpatch
+    of each mail, b4 am of each thread in a worktree of the base tree (the
+    cover letter's base-commit must be found there), git am in series
+    order, the suite."""
+    series = list(threads)
+    checks: Checks = []
     t = registry_tree(MAINLINE_BASE)
     wt = worktree(t)
     spdxcheck_ready(t)
@@ -323,7 +277,14 @@ def round_trip(stable_series: str,
         ok, msg = suite_verdict(t, wt, f"KUnit on {t.label} + the "
                                 "b4-applied mainline series", log)
         checks.append((msg, ok))
-    # Stable: b4 am in the series' tree with the suite, git am, KUnit.
+    return checks
+
+
+def take_stable(stable_series: str, stable_m: list[Delivered], tmp: str,
+                me: str, log: str) -> Checks:
+    """The delivered backport as a stable maintainer takes it: b4 am in the
+    series' tree with the suite, git am, the suite as verify's fixed run."""
+    checks: Checks = []
     st = registry_tree(stable_series)
     wt = worktree(st)
     install_suite(wt, st.series)
@@ -346,5 +307,61 @@ def round_trip(stable_series: str,
         ok, msg = fixed_verdict(st, wt, f"KUnit on {st.label} + b4-applied "
                                 "backport", log)
         checks.append((msg, ok))
+    return checks
+
+
+def round_trip(stable_series: str,
+               sender_ident_arg: Optional[str] = None) -> E2EResult:
+    """The mainline series and the backport of @stable_series through a
+    local SMTP server and back through b4, as @sender_ident_arg ("Name
+    <email>") or git's configured identity."""
+    check_series(stable_series)
+    tmp = tempfile.mkdtemp(prefix="ibs-e2e-")
+    if sender_ident_arg:
+        use_identity(sender_ident_arg, tmp)
+    me = sender_ident()
+    _, addr = sender()
+    res = E2EResult(me, run(["b4", "--version"]).strip())
+    log = log_file("e2e-send.log")
+    series = list(MAINLINE_SERIES)
+    outgoing = {s: mainline_mails(s) for s in series}
+    stable = stable_mails(stable_series)
+    maildir = os.path.join(tmp, "Maildir")
+    port = free_port()
+    checks = res.checks
+    server = start_server(maildir, port)
+    try:
+        for s in series:
+            send(outgoing[s], port)
+        send(stable, port)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    mails = read_mails(maildir)
+    res.received = [f"{m['Subject']}  (From: {m['From']}; In-Reply-To: "
+                    f"{m['In-Reply-To'] or '-'})" for m in mails]
+    res.port = port
+    threads: dict[str, list[Delivered]] = {}
+    for s in series:
+        subject = read_text(MAINLINE_SERIES[s][1]).split("\n", 1)[0]
+        threads[s] = thread_of(mails, subject.strip())
+        checks += mainline_checks(s, threads[s], len(outgoing[s][0]), me,
+                                  addr)
+    stable_m = [m for m in mails if str(m["Subject"]).startswith(
+        f"[PATCH {stable_series}.y]")]
+    checks.append((f"stable: one mail [PATCH {stable_series}.y] To stable",
+                   len(stable_m) == 1 and "stable@vger.kernel.org" in
+                   str(stable_m[0]["To"])))
+    checks.append(("stable: upstream author kept (From: line in the body)",
+                   bool(stable_m) and stable_m[0].content().startswith(
+                       "From: Ravi Bangoria <ravi.bangoria@amd.com>")))
+    checks.append(("stable: upstream trailers kept, sender signs off last",
+                   bool(stable_m) and re.search(
+                       r"Acked-by: Namhyung Kim <namhyung@kernel.org>\n"
+                       r"Link: .*\nSigned-off-by: " + re.escape(me) + r"\n---",
+                       stable_m[0].content()) is not None))
+
+    checks += take_mainline(threads, tmp, me, log)
+    checks += take_stable(stable_series, stable_m, tmp, me, log)
     shutil.rmtree(tmp, ignore_errors=True)
     return res
