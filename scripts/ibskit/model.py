@@ -12,8 +12,9 @@ is generated), which is "generated" here.
 import dataclasses
 import json
 import os
+import typing
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Optional, TypeVar
 
 from .core import Error, Json, write_json
@@ -33,8 +34,25 @@ class MutantVerdict(StrEnum):
     NA = "n/a"
 
 
+def _value(hint: Any, v: Any, what: str) -> Any:
+    """JSON value @v as the field type @hint says: a dataclass, an enum,
+    or a dict or list of them; anything else as it is."""
+    origin = typing.get_origin(hint)
+    if origin is dict:
+        return {k: _value(typing.get_args(hint)[1], x, what)
+                for k, x in v.items()}
+    if origin is list:
+        return [_value(typing.get_args(hint)[0], x, what) for x in v]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _from(hint, v, what)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(v)
+    return v
+
+
 def _from(cls: type[Any], data: Any, what: str) -> Any:
-    """@data (a JSON object) as an instance of dataclass @cls."""
+    """@data (a JSON object) as an instance of dataclass @cls, its nested
+    records and enums built from the field types."""
     if not isinstance(data, dict):
         raise Error(f"{what}: not a JSON object")
     names = {f.name: f for f in dataclasses.fields(cls)}
@@ -48,21 +66,12 @@ def _from(cls: type[Any], data: Any, what: str) -> Any:
         raise Error(f"{what}: not a {cls.__name__} of today's scripts"
                     + (f" (unknown: {extra})" if extra else "")
                     + (f" (missing: {lost})" if lost else ""))
+    hints = typing.get_type_hints(cls)
     args = {}
     for k, v in data.items():
         name = "generated" if k == "_generated" else k
-        kind = SUBRECORDS.get((cls.__name__, name))
-        if kind is TreeRef:
-            v = _from(TreeRef, v, what)
-        elif kind is RunSummary:
-            v = {run: _from(RunSummary, s, what) for run, s in v.items()}
-        elif kind is MutantRow:
-            v = [_from(MutantRow, m, what) for m in v]
-        args[name] = v
-    obj = cls(**args)
-    if isinstance(obj, MutantRow):
-        obj.verdict = MutantVerdict(obj.verdict)
-    return obj
+        args[name] = _value(hints[name], v, what)
+    return cls(**args)
 
 
 def _to(obj: Any) -> Json:
@@ -88,13 +97,16 @@ def _to(obj: Any) -> Json:
 
 @dataclass
 class TreeRef:
-    """The tree a record ran on (trees.Tree.as_dict())."""
+    """The tree a record (or a run result, as JSON) ran on."""
     version: str
     label: str
     origin: str
     commit: str
     series: str
     extra_kconfig: list[str] = field(default_factory=list)
+
+    def to_json(self) -> Json:
+        return _to(self)
 
 
 @dataclass
@@ -200,9 +212,3 @@ class MutationRecord(Record):
     fix: dict[str, str]
     mutants: list[MutantRow]
 
-
-SUBRECORDS: dict[tuple[str, str], type[Any]] = {
-    (c, "tree"): TreeRef
-    for c in ("SeriesRecord", "MainlineRecord", "MutationRecord")}
-SUBRECORDS[("MainlineRecord", "runs")] = RunSummary
-SUBRECORDS[("MutationRecord", "mutants")] = MutantRow

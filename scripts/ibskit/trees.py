@@ -45,14 +45,8 @@ class Tree:
                        self.series, list(self.extra_kconfig))
 
     def as_dict(self) -> Json:
-        """The tree as a run result names it (ref() as JSON)."""
-        d: Json = {"version": self.version, "label": self.label,
-             "origin": self.origin, "commit": self.rev,
-             "series": self.series}
-        if self.extra_kconfig:
-            d["extra_kconfig"] = self.extra_kconfig
-        return d
-
+        """The tree as a run result names it: ref() as JSON."""
+        return self.ref().to_json()
 
 def registry_tree(series: str) -> Tree:
     """The pristine registry tree of @series, downloaded and imported once."""
