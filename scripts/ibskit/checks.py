@@ -6,9 +6,7 @@ as another sender sends them (on the registry trees).  Each returns
 [(check name, ok)] and says on stderr why one failed."""
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
@@ -18,7 +16,7 @@ from .core import (
 from .registry import MAINLINE_BASE, STABLE_SERIES, install_packages
 from .suite import backport_patches, spdx_problems
 from .trees import registry_tree
-from .series import MAINLINE_SERIES
+from .series import MAINLINE_SERIES, git_identity
 from .records import record_problems
 from .results import results_markdown
 from .backports import generate_backport, message_problems
@@ -128,13 +126,7 @@ def sender_checks() -> Checks:
     t = registry_tree(MAINLINE_BASE)
     spdxcheck_ready(t)
     log = log_file("test-checkpatch.log")
-    tmp = tempfile.mkdtemp(prefix="ibs-sender-")
-    old = os.environ.get("GIT_CONFIG_GLOBAL")
-    cfg = os.path.join(tmp, "gitconfig")
-    with open(cfg, "w") as f:
-        f.write("[user]\n\tname = %s\n\temail = %s\n" % OTHER_SENDER)
-    os.environ["GIT_CONFIG_GLOBAL"] = cfg
-    try:
+    with git_identity(*OTHER_SENDER):
         for s in MAINLINE_SERIES:
             res = checkpatch_mails(s, t, log)
             for name, counts, _ in res:
@@ -145,12 +137,6 @@ def sender_checks() -> Checks:
                            f"{OTHER_SENDER[0]} sends them: only justified "
                            "reports", bool(res) and
                            all(c == (0, 0, 0) for _, c, _ in res)))
-    finally:
-        if old is None:
-            del os.environ["GIT_CONFIG_GLOBAL"]
-        else:
-            os.environ["GIT_CONFIG_GLOBAL"] = old
-        shutil.rmtree(tmp, ignore_errors=True)
     return checks
 
 

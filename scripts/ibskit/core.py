@@ -94,23 +94,22 @@ def run(cmd: Sequence[str], cwd: Optional[str] = None,
         log: Optional[str] = None, env: Optional[dict[str, str]] = None,
         check: bool = True, input: Optional[str] = None) -> str:
     """Run a command; output to @log (a path) or captured and returned."""
-    if log:
-        with open(log, "a") as f:
-            f.write("$ " + " ".join(cmd) + "\n")
-            f.flush()
-            p = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
-                               env=env, input=input, text=True)
-        out = ""
-    else:
-        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                           env=env, input=input)
-        out = p.stdout
-    if check and p.returncode:
-        where = f" (log: {log})" if log else ""
-        err = "" if log else (p.stderr.strip().splitlines() or [""])[-1]
-        raise Error(f"'{' '.join(cmd[:3])}' failed with {p.returncode}{where}"
-                    + (f": {err}" if err else ""))
-    return out
+    if not log:
+        p = capture(cmd, cwd=cwd, env=env, input=input)
+        if check and p.rc:
+            err = p.last_error()
+            raise Error(f"'{' '.join(cmd[:3])}' failed with {p.rc}"
+                        + (f": {err}" if err else ""))
+        return p.out
+    # Streamed into the log as it comes (a build's progress).
+    with open(log, "a") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        rc = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                            env=env, input=input, text=True).returncode
+    if check and rc:
+        raise Error(f"'{' '.join(cmd[:3])}' failed with {rc} (log: {log})")
+    return ""
 
 
 @dataclass
@@ -132,8 +131,7 @@ def capture(cmd: Sequence[str], cwd: Optional[str] = None,
     also appended to @log, after the command line."""
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
                        env=env, input=input,
-                       stdin=None if input is not None else subprocess.DEVNULL,
-                       errors="replace")
+                       stdin=None if input is not None else subprocess.DEVNULL)
     if log:
         with open(log, "a") as f:
             f.write("$ " + " ".join(cmd) + "\n" + p.stdout + p.stderr)

@@ -25,7 +25,7 @@ from .suite import (
     install_suite,)
 from .trees import Tree, registry_tree, worktree
 from .ktap import Verdict, run_passed
-from .series import MAINLINE_SERIES, sender, sender_ident
+from .series import MAINLINE_SERIES, git_identity, sender, sender_ident
 from .verdict import expectations, run_suite
 from .backports import STABLE_HEADER
 from .mail import (
@@ -133,16 +133,12 @@ def git_am_ok(wt: str, mbx: str, log: str) -> bool:
     return True
 
 
-def use_identity(ident: str, tmp: str) -> None:
-    """Make @ident ("Name <email>") git's configured identity for this
-    process and its children."""
+def parse_ident(ident: str) -> tuple[str, str]:
+    """(name, email) of @ident, "Name <email>" (--sender)."""
     m = re.fullmatch(r"\s*(.+?)\s*<([^>]+)>\s*", ident)
     if not m:
         raise Error(f"--sender {ident!r}: not 'Name <email>'")
-    cfg = os.path.join(tmp, "gitconfig")
-    with open(cfg, "w") as f:
-        f.write(f"[user]\n\tname = {m.group(1)}\n\temail = {m.group(2)}\n")
-    os.environ["GIT_CONFIG_GLOBAL"] = cfg
+    return m.group(1), m.group(2)
 
 
 def read_mails(maildir: str) -> list[Delivered]:
@@ -316,9 +312,14 @@ def round_trip(stable_series: str,
     local SMTP server and back through b4, as @sender_ident_arg ("Name
     <email>") or git's configured identity."""
     check_series(stable_series)
+    if not sender_ident_arg:
+        return _round_trip(stable_series)
+    with git_identity(*parse_ident(sender_ident_arg)):
+        return _round_trip(stable_series)
+
+
+def _round_trip(stable_series: str) -> E2EResult:
     tmp = tempfile.mkdtemp(prefix="ibs-e2e-")
-    if sender_ident_arg:
-        use_identity(sender_ident_arg, tmp)
     me = sender_ident()
     _, addr = sender()
     res = E2EResult(me, run(["b4", "--version"]).strip())

@@ -156,11 +156,16 @@ def runs_in(r: SeriesRecord) -> list[str]:
     return [v for v in VERIFY_RUNS if f"build_{v}" in r.seconds]
 
 
+def verified_path(series: str) -> str:
+    """backports/<series>/verified.json."""
+    return os.path.join(BACKPORTS_DIR, series, "verified.json")
+
+
 def series_records() -> list[SeriesRecord]:
     """backports/*/verified.json, oldest series first."""
     out = []
     for series in STABLE_SERIES:
-        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        path = verified_path(series)
         if os.path.exists(path):
             out.append(SeriesRecord.load(path))
     return out
@@ -239,7 +244,7 @@ def _record_files() -> list[tuple[str, type[Record], str]]:
     """(path, record type, verb that writes it) of every committed record."""
     out: list[tuple[str, type[Record], str]] = []
     for series in STABLE_SERIES:
-        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        path = verified_path(series)
         if os.path.exists(path):
             out.append((path, SeriesRecord, "verify"))
     out += [(p, MutationRecord, "mutate") for p in _json_files(MUTATION_DIR)]
@@ -296,7 +301,7 @@ def write_verify_record(rec: Json, origin: Optional[str] = None) -> str:
         path = os.path.join(MAINLINE_RESULTS, rec["tree"]["label"] + ".json")
         mainline_record(rec).save(path)
     elif series in STABLE_SERIES:
-        path = os.path.join(BACKPORTS_DIR, series, "verified.json")
+        path = verified_path(series)
         series_record(rec, origin).save(path)
     else:
         raise Error(f"{series} is not a stable series and the tree lacks "

@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The mainline series: the C chunker, stages, commits, the sender."""
 
+import contextlib
 import email.utils
 import os
 import re
-from typing import Optional
+import shutil
+import tempfile
+from typing import Iterator, Optional
 
 from .core import (
     Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, git, git_env,
-    log_file, read_text, run,)
+    log_file, read_text, run, write_text,)
 from .suite import git_am, install_build_files
 from .trees import Tree, worktree
 
@@ -269,6 +272,26 @@ def sender() -> tuple[str, str]:
         raise Error("git user.name/user.email are not set: the sender's "
                     "From: and Signed-off-by come from them")
     return name, addr
+
+
+@contextlib.contextmanager
+def git_identity(name: str, addr: str) -> Iterator[None]:
+    """Inside the block git's configured identity is @name <@addr>: a
+    private global git configuration for this process and its children,
+    the previous one back afterwards."""
+    tmp = tempfile.mkdtemp(prefix="ibs-identity-")
+    old = os.environ.get("GIT_CONFIG_GLOBAL")
+    cfg = os.path.join(tmp, "gitconfig")
+    write_text(cfg, f"[user]\n\tname = {name}\n\temail = {addr}\n")
+    os.environ["GIT_CONFIG_GLOBAL"] = cfg
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["GIT_CONFIG_GLOBAL"]
+        else:
+            os.environ["GIT_CONFIG_GLOBAL"] = old
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def sender_ident() -> str:
