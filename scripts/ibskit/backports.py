@@ -6,8 +6,9 @@ import os
 import re
 
 from .core import (
-    BACKPORTS_DIR, Error, UPSTREAM_DATE, UPSTREAM_SHA, generated_note, git,
-    git_env, log_file, read_text, run, status, write_text,)
+    BACKPORTS_DIR, Error, INDEX_ABBREV, UPSTREAM_DATE, UPSTREAM_SHA,
+    generated_note, git, git_env, log_file, read_text, run, status,
+    write_text,)
 from .registry import STABLE_SERIES, check_series
 from .suite import UPSTREAM_FIX, backport_patches
 from .trees import Tree, worktree
@@ -122,8 +123,8 @@ def generate_backport(t: Tree, check: bool = False) -> bool:
         env=env, input=msg)
     name = backport_name(subject)
     patch = run(["git", "format-patch", "-1", "--stdout", "--zero-commit",
-                 "--no-signature", f"--subject-prefix=PATCH {t.series}.y",
-                 "HEAD"], cwd=wt)
+                 "--no-signature", INDEX_ABBREV,
+                 f"--subject-prefix=PATCH {t.series}.y", "HEAD"], cwd=wt)
     d = os.path.join(BACKPORTS_DIR, t.series)
     files = {name: patch, "series": series_file_text([name])}
     changed = any(not os.path.exists(os.path.join(d, n)) or

@@ -120,7 +120,7 @@ def bench_tree(series: str, apt: float, stock: bool = True,
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    return BenchRow(t.label, phases, cold["suite_seconds"], t_cold, t_warm,
+    return BenchRow(t.label, phases, cold.console.seconds, t_cold, t_warm,
                     run)
 
 

@@ -20,7 +20,7 @@ from .series import MAINLINE_SERIES, git_identity
 from .records import record_problems
 from .results import results_markdown
 from .backports import generate_backport, message_problems
-from .mail import checkpatch_mails, spdxcheck_ready
+from .mail import checkpatch_mails
 from .patches import patches_drift
 
 # (check name, ok)
@@ -124,7 +124,6 @@ def sender_checks() -> Checks:
     person would send them: nothing but the justified reports."""
     checks: Checks = []
     t = registry_tree(MAINLINE_BASE)
-    spdxcheck_ready(t)
     log = log_file("test-checkpatch.log")
     with git_identity(*OTHER_SENDER):
         for s in MAINLINE_SERIES:

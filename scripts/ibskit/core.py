@@ -38,6 +38,13 @@ STOP_FIXES_SHA = "85dc600263c2291cea33bffa90038808ee64198b"
 UPSTREAM_DATE = "2026-02-16T04:22:16+00:00"
 
 
+# The length of the blob ids in a generated patch's index lines.  Left to
+# git it follows the repository's object count, which the cache's
+# repositories do not fix (an import packed or not), and a generated file
+# would change with it; 9 is what the committed ones have.
+INDEX_ABBREV = "--abbrev=9"
+
+
 class Error(Exception):
     """A failure to report as one line on stderr."""
 

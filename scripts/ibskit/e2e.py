@@ -25,11 +25,13 @@ from .suite import (
     install_suite,)
 from .trees import Tree, registry_tree, worktree
 from .ktap import Verdict, run_passed
+from .model import RunResult
 from .series import MAINLINE_SERIES, git_identity, sender, sender_ident
+from .kbuild import build_dir, w1_warnings
 from .verdict import expectations, run_suite
 from .backports import STABLE_HEADER
 from .mail import (
-    checkpatch, mainline_mails, send_mails, spdxcheck_ready, stable_mails,)
+    checkpatch, mainline_mails, send_mails, stable_mails,)
 from .checks import Checks
 
 # Debian's python3, whose packages (aiosmtpd) are not the pyenv ones.
@@ -167,10 +169,10 @@ def write_mbox(path: str, mails: list[Delivered]) -> None:
 def suite_verdict(t: Tree, wt: str, label: str, log: str) -> tuple[bool, str]:
     """The suite on the worktree @wt of @t: (every case passed, a line)."""
     res, _, _ = run_suite(wt, t, log, label)
-    npass = sum(v == Verdict.PASS for v in res["cases"].values())
-    nskip = sum(v == Verdict.SKIP for v in res["cases"].values())
+    npass = sum(v == Verdict.PASS for v in res.cases.values())
+    nskip = sum(v == Verdict.SKIP for v in res.cases.values())
     return run_passed(res), \
-        f"{label}: {npass}/{len(res['cases'])} cases pass" + \
+        f"{label}: {npass}/{len(res.cases)} cases pass" + \
         (f", {nskip} skipped" if nskip else "")
 
 
@@ -181,10 +183,18 @@ def fixed_verdict(t: Tree, wt: str, label: str,
     cases pass; the NMI inside perf_ibs_stop() (fix/stop-nmi.patch, not
     upstream yet, so not backported) is still there: its case fails with
     its diagnostic and the exploration reports it, and nothing else."""
-    res, _, _ = run_suite(wt, t, log, label)
-    run = dict(res, variant="fixed", caps_dis=has_caps_dis(wt),
-               dis_fix_in_tree=has_dis_fix(wt), stop_fix=has_stop_fix(wt),
-               dis_suite_built=dis_suite_built(t.series))
+    res, build_s, run_s = run_suite(wt, t, log, label)
+    stop_fix = has_stop_fix(wt)
+    run = RunResult(
+        tree=t.ref(), variant="fixed", action="git am of the backport",
+        fix_in_tree=False, caps_dis=has_caps_dis(wt),
+        dis_fix_in_tree=has_dis_fix(wt), dis_suite_built=dis_suite_built(
+            t.series), stop_fix=stop_fix, stop_fix_in_tree=stop_fix,
+        console=res, failed=sorted(n for n, v in res.cases.items()
+                                   if v == Verdict.FAIL),
+        w1_warnings=w1_warnings(wt, build_dir(t), log),
+        build_seconds=round(build_s, 1),
+        run_seconds=round(run_s, 1), log=log)
     checks = expectations({"fixed": run}, t.series)
     bad = [n for n, ok in checks if not ok]
     return not bad, (f"{label}: verify's checks of a fixed run, "
@@ -235,7 +245,6 @@ def take_mainline(threads: dict[str, list[Delivered]], tmp: str, me: str,
     checks: Checks = []
     t = registry_tree(MAINLINE_BASE)
     wt = worktree(t)
-    spdxcheck_ready(t)
     clog = log_file("e2e-checkpatch.log")
     applied = True
     for s in series:

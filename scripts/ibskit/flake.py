@@ -10,21 +10,21 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core import Json, log_file, progress
+from .core import log_file, progress
 from .trees import Tree, unlock_trees
 from .kbuild import build, build_dir
 from .qemu import boot
-from .ktap import parse_run
+from .ktap import ConsoleResult, parse_run
 from .verdict import prepare
 
 
-def run_verdicts(res: Json) -> dict[str, Any]:
+def run_verdicts(res: ConsoleResult) -> dict[str, Any]:
     """What must not change between runs of one kernel."""
-    ex = res["explore"]
-    return {"cases": res["cases"], "params": res["params"],
-            "violations": ex["violations"],
-            "tuples": {d: p["tuples"] for d, p in ex["params"].items()},
-            "suites": [res["suite"], res["suite_dis"], res["suite_explore"]]}
+    ex = res.explore
+    return {"cases": res.cases, "params": res.params,
+            "violations": ex.violations,
+            "tuples": {d: p.tuples for d, p in ex.params.items()},
+            "suites": [res.suite, res.suite_dis, res.suite_explore]}
 
 
 def first_difference(a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -71,13 +71,13 @@ def flake_check(t: Tree, state: str, runs: int, jobs: int) -> FlakeResult:
     progress(f"{t.label} [{state}]: building ({action})")
     build(wt, bdir, log, t.extra_kconfig)
     unlock_trees()
-    results: dict[int, Json] = {}
+    results: dict[int, ConsoleResult] = {}
     with tempfile.TemporaryDirectory(prefix="ibs-flake-") as tmp:
         img = os.path.join(tmp, "arch", "x86", "boot")
         os.makedirs(img)
         shutil.copy(os.path.join(bdir, "arch/x86/boot/bzImage"), img)
 
-        def one(i: int) -> tuple[int, Json]:
+        def one(i: int) -> tuple[int, ConsoleResult]:
             out, _ = boot(tmp, os.path.join(tmp, f"run{i}.log"))
             return i, parse_run(out)
 
@@ -93,6 +93,6 @@ def flake_check(t: Tree, state: str, runs: int, jobs: int) -> FlakeResult:
         differ={i: first_difference(ref, run_verdicts(r))
                 for i, r in results.items() if run_verdicts(r) != ref},
         broken=[i for i, r in results.items()
-                if r["suite"] is None or r["suite_explore"] is None],
-        seconds=sorted(r["seconds"] for r in results.values()
-                       if r["seconds"] is not None))
+                if r.suite is None or r.suite_explore is None],
+        seconds=sorted(r.seconds for r in results.values()
+                       if r.seconds is not None))

@@ -2,10 +2,10 @@
 """Parse a console log: KTAP/TAP results, parameters, the exploration."""
 
 import re
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Optional
+from typing import Optional
 
-from .core import Json
 from .suite import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
 
 
@@ -15,6 +15,49 @@ class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     SKIP = "skip"
+
+
+@dataclass
+class ExploredParam:
+    """One parameter of the exploration: the (sequence, point, NMI
+    content) tuples it explored and its points per callback."""
+    tuples: int
+    points: str
+
+
+@dataclass
+class Exploration:
+    """The exploration's own report (explored())."""
+    tuples: int = 0
+    sequences: int = 0
+    params: dict[str, ExploredParam] = field(default_factory=dict)
+    # parameter description -> sorted names of the invariants violated
+    violations: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class SuiteResult:
+    """One suite in a console log (parse_ktap())."""
+    cases: dict[str, Verdict] = field(default_factory=dict)
+    # the suite's own result; None where it did not end (or did not run)
+    suite: Optional[Verdict] = None
+    diagnostics: dict[str, list[str]] = field(default_factory=dict)
+    # case -> {parameter description: verdict}
+    params: dict[str, dict[str, Verdict]] = field(default_factory=dict)
+    # the suite's own time from the printk timestamps
+    seconds: Optional[float] = None
+
+
+@dataclass
+class ConsoleResult(SuiteResult):
+    """The three suites of one boot (parse_run()): amd_ibs's results with
+    the amd_ibs_dis cases (DIS_PREFIX) and the amd_ibs_explore cases
+    (EXPLORE_PREFIX) merged in; suite is amd_ibs's result."""
+    suite_dis: Optional[Verdict] = None
+    suite_explore: Optional[Verdict] = None
+    seconds_by_suite: dict[str, Optional[float]] = field(
+        default_factory=dict)
+    explore: Exploration = field(default_factory=Exploration)
 
 
 def _verdict(status: str, directive: Optional[str] = None) -> Verdict:
@@ -34,14 +77,9 @@ _PLAN = re.compile(r"^(\s*)1\.\.\d+\s*$")
 _OLD_PARAM = re.compile(r"^\s*# (\w+): (not ok|ok) \d+ - (.*?)\s*$")
 
 
-def parse_ktap(text: str, suite: str = SUITE) -> Json:
-    """Per-case results of @suite in KTAP/TAP console output.
-
-    Returns {"cases": {name: "pass"|"fail"|"skip"}, "suite": result or None,
-    "diagnostics": {name: [lines]}, "params": {name: {description:
-    verdict}}, "seconds": the suite's own time from the printk
-    timestamps, or None}; understands the 5.10 TAP dialect ("ok 1 -
-    name") and KTAP ("ok 1 name").  The cases are the results one level
+def parse_ktap(text: str, suite: str = SUITE) -> SuiteResult:
+    """Per-case results of @suite in KTAP/TAP console output; understands
+    the 5.10 TAP dialect ("ok 1 - name") and KTAP ("ok 1 name").  The cases are the results one level
     below the suite (the indentation of its plan line); results nested
     deeper are the parameters of the case that follows them (KUnit before
     v5.18 prints them as "# case: ok N - description" lines instead).  The
@@ -109,8 +147,7 @@ def parse_ktap(text: str, suite: str = SUITE) -> Json:
         if line.strip() and not re.match(r"^\s*(# Subtest: |KTAP version)",
                                          line):
             pending.append(line.strip())
-    return {"cases": cases, "suite": result, "diagnostics": diags,
-            "params": params, "seconds": seconds}
+    return SuiteResult(cases, result, diags, params, seconds)
 
 
 _EXPLORED = re.compile(
@@ -119,70 +156,68 @@ _EXPLORED = re.compile(
 _VIOLATION = re.compile(r"^(caps [^:]+): .*? \[([a-z-]+)\]: ")
 
 
-def explored(lines: list[str]) -> Json:
-    """The exploration's own report in a case's diagnostics: {"tuples":
-    total, "sequences": total, "params": {description: {"tuples": n,
-    "points": "..."}}, "violations": {description: sorted invariant
-    names}}."""
-    params: dict[str, dict[str, Any]] = {}
-    violations: dict[str, list[str]] = {}
-    out: Json = {"tuples": 0, "sequences": 0, "params": params,
-                 "violations": violations}
+def explored(lines: list[str]) -> Exploration:
+    """The exploration's own report in a case's diagnostics: per parameter
+    the tuples and points it explored, and the invariants it found
+    violated."""
+    out = Exploration()
     for line in lines:
         m = _EXPLORED.search(line)
         if m:
-            params[m.group(1)] = {"tuples": int(m.group(3)),
-                                         "points": m.group(4).strip()}
-            out["tuples"] += int(m.group(3))
-            out["sequences"] += int(m.group(2))
+            out.params[m.group(1)] = ExploredParam(int(m.group(3)),
+                                                   m.group(4).strip())
+            out.tuples += int(m.group(3))
+            out.sequences += int(m.group(2))
             continue
         m = _VIOLATION.match(line)
         if m:
-            v = violations.setdefault(m.group(1), [])
+            v = out.violations.setdefault(m.group(1), [])
             if m.group(2) not in v:
                 v.append(m.group(2))
-    for v in violations.values():
+    for v in out.violations.values():
         v.sort()
     return out
 
 
-def parse_run(text: str) -> Json:
-    """parse_ktap() of the three suites, merged: the amd_ibs_dis cases
-    carry DIS_PREFIX, the amd_ibs_explore cases EXPLORE_PREFIX.  "suite"
-    is amd_ibs's result, "suite_dis" amd_ibs_dis's and "suite_explore"
-    amd_ibs_explore's (None where it did not run), "seconds" the sum,
-    "explore" the exploration's report (explored())."""
-    res = parse_ktap(text, SUITE)
-    res["seconds_by_suite"] = {SUITE: res["seconds"]}
-    for suite, prefix, key in ((SUITE_DIS, DIS_PREFIX, "suite_dis"),
-                               (SUITE_EXPLORE, EXPLORE_PREFIX,
-                                "suite_explore")):
+def parse_run(text: str) -> ConsoleResult:
+    """parse_ktap() of the three suites, merged (ConsoleResult); seconds
+    is the sum of the suites' seconds, explore the exploration's report
+    (explored())."""
+    main = parse_ktap(text, SUITE)
+    res = ConsoleResult(main.cases, main.suite, main.diagnostics,
+                        main.params, main.seconds,
+                        seconds_by_suite={SUITE: main.seconds})
+    for suite, prefix in ((SUITE_DIS, DIS_PREFIX),
+                          (SUITE_EXPLORE, EXPLORE_PREFIX)):
         sub = parse_ktap(text, suite)
-        res[key] = sub["suite"]
-        res["seconds_by_suite"][suite] = sub["seconds"]
-        for name, verdict in sub["cases"].items():
-            res["cases"][prefix + name] = verdict
-            res["diagnostics"][prefix + name] = sub["diagnostics"][name]
-        for name, p in sub["params"].items():
-            res["params"][prefix + name] = p
-        if sub["seconds"] is not None and res["seconds"] is not None:
-            res["seconds"] = round(res["seconds"] + sub["seconds"], 3)
-    res["explore"] = explored(
-        [line for n, lines in res["diagnostics"].items()
+        if suite == SUITE_DIS:
+            res.suite_dis = sub.suite
+        else:
+            res.suite_explore = sub.suite
+        res.seconds_by_suite[suite] = sub.seconds
+        for name, verdict in sub.cases.items():
+            res.cases[prefix + name] = verdict
+            res.diagnostics[prefix + name] = sub.diagnostics[name]
+        for name, p in sub.params.items():
+            res.params[prefix + name] = p
+        if sub.seconds is not None and res.seconds is not None:
+            res.seconds = round(res.seconds + sub.seconds, 3)
+    res.explore = explored(
+        [line for n, lines in res.diagnostics.items()
          if n.startswith(EXPLORE_PREFIX) for line in lines])
     return res
 
 
-def cases_passed(cases: dict[str, str]) -> bool:
+def cases_passed(cases: dict[str, Verdict]) -> bool:
     """Did every case pass (skips allowed in amd_ibs_dis only)?"""
     return bool(cases) and all(
-        v == "pass" or (v == "skip" and n.startswith(DIS_PREFIX))
+        v == Verdict.PASS or (v == Verdict.SKIP and n.startswith(DIS_PREFIX))
         for n, v in cases.items())
 
 
-def run_passed(res: Json) -> bool:
+def run_passed(res: ConsoleResult) -> bool:
     """Did every suite that ran end well and every case that ran pass?"""
-    return (res["suite"] == "pass" and
-            res.get("suite_dis") in (None, "pass", "skip") and
-            res.get("suite_explore") in (None, "pass") and
-            cases_passed(res["cases"]))
+    return (res.suite == Verdict.PASS and
+            res.suite_dis in (None, Verdict.PASS, Verdict.SKIP) and
+            res.suite_explore in (None, Verdict.PASS) and
+            cases_passed(res.cases))

@@ -9,8 +9,8 @@ import tempfile
 from typing import Optional
 
 from .core import (
-    DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, capture, git,
-    read_text, run,)
+    DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, capture, read_text,
+    run,)
 from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
 from .suite import backport_patches
 from .trees import Tree, registry_tree, worktree
@@ -161,18 +161,6 @@ CHECKPATCH_EXCEPTIONS = {
         DIS_SHA[:12] + " or " + STOP_FIXES_SHA[:12] + "; they are the "
         "mainline commits named",
 }
-
-
-def spdxcheck_ready(t: Tree) -> None:
-    """Let checkpatch's spdxcheck.py open a worktree of the cache's tree @t.
-
-    It asserts that GitPython does not see a bare repository, and GitPython
-    takes core.bare from the repository's own config, ignoring a worktree's.
-    The cache's repositories are created bare but never used through a
-    main work tree, so core.bare=false changes nothing else for them.  A
-    user's tree is left alone."""
-    if t.origin == "registry":
-        git(["config", "core.bare", "false"], cwd=t.repo)
 
 
 def checkpatch(wt: str, patch_text: str, log: str) -> tuple[

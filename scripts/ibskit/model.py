@@ -18,6 +18,7 @@ from enum import Enum, StrEnum
 from typing import Any, Optional, TypeVar
 
 from .core import Error, Json, write_json
+from .ktap import ConsoleResult, Verdict
 
 R = TypeVar("R", bound="Record")
 
@@ -104,6 +105,53 @@ class TreeRef:
     commit: str
     series: str
     extra_kconfig: list[str] = field(default_factory=list)
+
+    def to_json(self) -> Json:
+        return _to(self)
+
+
+@dataclass
+class RunResult:
+    """One build and boot of a tree in one fix state (kunit_run())."""
+    tree: TreeRef
+    variant: str            # verdict.VARIANTS
+    action: str             # what was done to the pristine tree
+    fix_in_tree: bool       # the pristine tree carries 1b044ff3c17e
+    caps_dis: bool          # the tree knows IBS_CAPS_DIS
+    dis_fix_in_tree: bool   # ... and the pristine tree has its fix
+    dis_suite_built: bool   # amd_ibs_dis is built for this series
+    stop_fix: bool          # the IBS_STOPPING check, after the patches
+    stop_fix_in_tree: bool  # ... before them
+    console: ConsoleResult
+    failed: list[str]
+    # the suite's W=1 warnings; None where this run did not ask W=1
+    w1_warnings: Optional[list[str]]
+    build_seconds: float
+    run_seconds: float
+    log: str
+
+    @property
+    def cases(self) -> dict[str, Verdict]:
+        return self.console.cases
+
+    def to_json(self) -> Json:
+        return _to(self)
+
+
+@dataclass
+class Check:
+    """One named expectation and whether it held."""
+    check: str
+    ok: bool
+
+
+@dataclass
+class VerifyResult:
+    """verify(): every fix state of a tree and the checks over them."""
+    tree: TreeRef
+    checks: list[Check]
+    verdict: str            # "red->green" or "NOT red->green"
+    runs: dict[str, RunResult]
 
     def to_json(self) -> Json:
         return _to(self)

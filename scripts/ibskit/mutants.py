@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .core import (
-    Error, Json, SUITE_FILE, file_hash, generated_note, log_file, progress,
+    Error, SUITE_FILE, file_hash, generated_note, log_file, progress,
     read_text,)
 from .suite import DIS_PREFIX
 from .trees import Tree
-from .ktap import Verdict
+from .ktap import ConsoleResult, Verdict
 from .verdict import prepare, red_with, run_suite, suite_cases
 from .records import fix_hashes
 from .model import MutantRow, MutantVerdict, MutationRecord
@@ -169,7 +169,8 @@ MUTANTS: dict[str, Mutant] = {
 }
 
 
-def mutant_verdict(m: Mutant, res: Json) -> tuple[MutantVerdict, list[str]]:
+def mutant_verdict(m: Mutant,
+                   res: ConsoleResult) -> tuple[MutantVerdict, list[str]]:
     """(verdict, killers): "killed" when an expected case fails with its
     finding's diagnostic or the exploration reports an expected invariant
     (killers: which) and the suite finished; "broken" when it did not
@@ -182,14 +183,12 @@ def mutant_verdict(m: Mutant, res: Json) -> tuple[MutantVerdict, list[str]]:
         finding = findings.get(case.split(".")[-1])
         if finding and red_with(res, case, finding):
             killers.append(case)
-    seen = {i for v in res["explore"]["violations"].values() for i in v}
+    seen = {i for v in res.explore.violations.values() for i in v}
     killers += sorted(f"explore [{i}]" for i in seen & m.explore)
-    failed = [n for n, v in res["cases"].items() if v == Verdict.FAIL]
+    failed = [n for n, v in res.cases.items() if v == Verdict.FAIL]
     warned = any(line.startswith("kernel WARN at")
-                 for n in failed for line in res["diagnostics"].get(n, []))
-    complete = all(res.get(k) is not None
-                   for k in ("suite", "suite_explore"))
-    if not complete:
+                 for n in failed for line in res.diagnostics.get(n, []))
+    if res.suite is None or res.suite_explore is None:
         return MutantVerdict.BROKEN, []
     if killers:
         return MutantVerdict.KILLED, killers
@@ -222,21 +221,21 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> MutationRecord:
             f.write(src)
         res, build_s, run_s = run_suite(wt, t, log,
                                         f"{t.label}: mutant {name}")
-        if res["suite"] is None and m.edit is None:
+        if res.suite is None and m.edit is None:
             raise Error(f"{t.label}: no suite result (log: {log})")
-        failed = sorted(n for n, v in res["cases"].items()
+        failed = sorted(n for n, v in res.cases.items()
                         if v == Verdict.FAIL)
         killers: list[str] = []
         if m.edit is None:
             verdict = (MutantVerdict.PASSES if not failed and
-                       res["suite_explore"] is not None
+                       res.suite_explore is not None
                        else MutantVerdict.FAILS)
         else:
             verdict, killers = mutant_verdict(m, res)
         progress(f"{t.label}: mutant {name}: {verdict} "
                  f"({', '.join(killers) or f'{len(failed)} cases fail'})")
         rows.append(MutantRow(name, m.what, verdict, killers, expected,
-                              failed, len(res["cases"]),
+                              failed, len(res.cases),
                               build_seconds=round(build_s, 1),
                               run_seconds=round(run_s, 1)))
     with open(ibs, "w") as f:

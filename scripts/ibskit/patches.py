@@ -10,8 +10,8 @@ import tempfile
 from dataclasses import dataclass
 
 from .core import (
-    PATCHES_DIR, generated_note, git, git_env, log_file, md_table,
-    read_text, run,)
+    INDEX_ABBREV, PATCHES_DIR, generated_note, git, git_env, log_file,
+    md_table, read_text, run,)
 from .registry import MAINLINE_BASE
 from .trees import Tree, registry_tree
 from .series import (
@@ -63,8 +63,8 @@ def generate_patches(root: str) -> None:
         env["GIT_COMMITTER_NAME"], env["GIT_COMMITTER_EMAIL"] = \
             PLACEHOLDER
         run(["git", "format-patch", "-q", "--cover-letter",
-                    "--zero-commit", "--no-signature", "-o", outdir,
-                    f"HEAD~{n}"], cwd=wt, env=env)
+             "--zero-commit", "--no-signature", INDEX_ABBREV, "-o", outdir,
+             f"HEAD~{n}"], cwd=wt, env=env)
         debver = git(["log", "-1", "--format=%s", t.rev], cwd=wt)
         debver = debver.split("linux-source-")[-1]
         cover_letter(os.path.join(outdir, "0000-cover-letter.patch"), series,
@@ -125,7 +125,7 @@ def bisect_series(t: Tree, series: str) -> list[BisectStep]:
         subject = git(["log", "-1", "--format=%s"], cwd=wt)
         log = log_file(f"bisect-{series}-{k}.log")
         res, _, _ = run_suite(wt, t, log, f"bisect {series} {k}/{n}")
-        cases = res["cases"]
+        cases = res.cases
         steps.append(BisectStep(
             k, n, subject, len(cases),
             sum(v == Verdict.PASS for v in cases.values()),

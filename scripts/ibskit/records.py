@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The JSON records (backports/*/verified.json, results/) and their checks."""
 
+import dataclasses
 import os
 import re
 import time
@@ -12,20 +13,21 @@ from .core import (
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
-from .ktap import cases_passed
+from .ktap import Verdict, cases_passed
 from .verdict import count, finding_cases, red_with
 from .model import (
-    MainlineRecord, MutationRecord, R, Record, RunSummary, SeriesRecord,
-    TreeRef,)
+    MainlineRecord, MutationRecord, R, Record, RunResult, RunSummary,
+    SeriesRecord, TreeRef, VerifyResult,)
 
 
-def series_record(rec: Json, origin: Optional[str] = None) -> SeriesRecord:
+def series_record(rec: VerifyResult,
+                  origin: Optional[str] = None) -> SeriesRecord:
     """The machine-readable result of one verify, for backports/<series>/."""
-    red, green, allf = rec["unfixed"], rec["fixed"], rec["all-fixes"]
-    series = rec["tree"]["series"]
+    red, green = rec.runs["unfixed"], rec.runs["fixed"]
+    allf = rec.runs["all-fixes"]
+    series = rec.tree.series
     rc, sc = finding_cases("race", series), finding_cases("stop", series)
-    tree = TreeRef(**dict(rec["tree"],
-                          origin=origin or rec["tree"]["origin"]))
+    tree = dataclasses.replace(rec.tree, origin=origin or rec.tree.origin)
     return SeriesRecord(
         generated=generated_note("scripts/verify --record",
                                  "a red -> green run"),
@@ -33,117 +35,115 @@ def series_record(rec: Json, origin: Optional[str] = None) -> SeriesRecord:
         tree=tree,
         backport=fix_hashes(series, False),
         suite=file_hash(SUITE_FILE),
-        fix_in_tree=red["fix_in_tree"],
-        applies=green["action"].startswith("git am") or red["fix_in_tree"],
-        apply_action=green["action"] if not red["fix_in_tree"]
-        else red["action"],
-        w1_warnings=red.get("w1_warnings", []) +
-        green.get("w1_warnings", []),
+        fix_in_tree=red.fix_in_tree,
+        applies=green.action.startswith("git am") or red.fix_in_tree,
+        apply_action=green.action if not red.fix_in_tree else red.action,
+        w1_warnings=[w for _, r in verify_runs(rec)
+                     for w in r.w1_warnings or []],
         race_cases=rc,
-        unfixed_failed=red["failed"],
-        race_red=all(red_with(red, n, "race") for n in rc),
-        fixed_failed=green["failed"],
+        unfixed_failed=red.failed,
+        race_red=all(red_with(red.console, n, "race") for n in rc),
+        fixed_failed=green.failed,
         stop_cases=sc,
-        stop_red_fixed=all(red_with(green, n, "stop") for n in sc),
-        all_fixes_failed=allf["failed"],
-        all_green=bool(allf["cases"]) and not allf["failed"],
-        cases=len(allf["cases"]),
-        skipped=count(allf, allf["cases"], "skip"),
+        stop_red_fixed=all(red_with(green.console, n, "stop") for n in sc),
+        all_fixes_failed=allf.failed,
+        all_green=bool(allf.cases) and not allf.failed,
+        cases=len(allf.cases),
+        skipped=count(allf.cases, allf.cases, Verdict.SKIP),
         explore=explore_summary(rec),
-        suite_seconds={v: rec[v].get("suite_seconds")
-                       for v in VERIFY_RUNS if v in rec},
-        seconds={f"{k}_{v}": rec[v][f"{k}_seconds"]
-                 for v in VERIFY_RUNS if v in rec
-                 for k in ("build", "run")},
+        suite_seconds={v: r.console.seconds for v, r in verify_runs(rec)},
+        seconds={f"{k}_{v}": getattr(r, f"{k}_seconds")
+                 for v, r in verify_runs(rec) for k in ("build", "run")},
         date=time.strftime("%Y-%m-%d"),
-        verdict=rec["verdict"],
+        verdict=rec.verdict,
     )
 
 
 VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes")
 
 
-def explore_summary(rec: Json) -> Json:
+def verify_runs(rec: VerifyResult) -> list[tuple[str, RunResult]]:
+    """(variant, run) of @rec in VERIFY_RUNS order."""
+    return [(v, rec.runs[v]) for v in VERIFY_RUNS if v in rec.runs]
+
+
+def explore_summary(rec: VerifyResult) -> Json:
     """Per run of a verify: the tuples the exploration explored, its suite
     seconds, and the invariants it found violated, per parameter."""
-    out: Json = {}
-    for v in VERIFY_RUNS:
-        if v not in rec:
-            continue
-        ex = rec[v].get("explore") or {}
-        out[v] = {"tuples": ex.get("tuples"),
-                  "sequences": ex.get("sequences"),
-                  "seconds": (rec[v].get("seconds_by_suite") or {}).get(
-                      SUITE_EXPLORE),
-                  "violations": ex.get("violations", {})}
-    return out
+    return {v: {"tuples": r.console.explore.tuples,
+                "sequences": r.console.explore.sequences,
+                "seconds": r.console.seconds_by_suite.get(SUITE_EXPLORE),
+                "violations": r.console.explore.violations}
+            for v, r in verify_runs(rec)}
 
 
-def summary_table(records: list[Json]) -> str:
-    """A short text table of verify records."""
+def summary_table(records: list[VerifyResult]) -> str:
+    """A short text table of verify results."""
     rows = [("tree", "unfixed: race cases red", "shipped: DIS race cases red",
              "fixed: stop cases red", "all fixes", "tuples", "build s",
              "run s", "verdict")]
+    fail, ok, skip = Verdict.FAIL, Verdict.PASS, Verdict.SKIP
     for r in records:
-        series = r["tree"]["series"]
+        series = r.tree.series
         rc, sc = finding_cases("race", series), finding_cases("stop", series)
         drc = [DIS_PREFIX + n for n in rc]
-        red, green, allf = r["unfixed"], r["fixed"], r["all-fixes"]
-        shipped = r.get("shipped")
-        nskip = count(allf, allf["cases"], "skip")
-        runs = [r[v] for v in VERIFY_RUNS if v in r]
+        red, green = r.runs["unfixed"].cases, r.runs["fixed"].cases
+        allf = r.runs["all-fixes"].cases
+        shipped = r.runs.get("shipped")
+        nskip = count(allf, allf, skip)
+        runs = [x for _, x in verify_runs(r)]
         rows.append((
-            r["tree"]["label"],
-            f"{count(red, rc, 'fail')}/{len(rc)}" +
-            (f" + {count(red, drc, 'fail')}/{len(drc)} DIS"
-             if red["caps_dis"] else ""),
-            f"{count(shipped, drc, 'fail')}/{len(drc)}"
+            r.tree.label,
+            f"{count(red, rc, fail)}/{len(rc)}" +
+            (f" + {count(red, drc, fail)}/{len(drc)} DIS"
+             if r.runs["unfixed"].caps_dis else ""),
+            f"{count(shipped.cases, drc, fail)}/{len(drc)}"
             if shipped else "-",
-            f"{count(green, sc, 'fail')}/{len(sc)}",
-            f"{count(allf, allf['cases'], 'pass')}/{len(allf['cases'])} "
+            f"{count(green, sc, fail)}/{len(sc)}",
+            f"{count(allf, allf, ok)}/{len(allf)} "
             "pass" + (f", {nskip} skipped" if nskip else ""),
-            str((allf.get("explore") or {}).get("tuples")),
-            "+".join(f"{x['build_seconds']:.0f}" for x in runs),
-            "+".join(f"{x['run_seconds']:.1f}" for x in runs),
-            r["verdict"]))
+            str(r.runs["all-fixes"].console.explore.tuples),
+            "+".join(f"{x.build_seconds:.0f}" for x in runs),
+            "+".join(f"{x.run_seconds:.1f}" for x in runs),
+            r.verdict))
     return text_table([list(x) for x in rows])
 
 
-def mainline_record(rec: Json) -> MainlineRecord:
+def mainline_record(rec: VerifyResult) -> MainlineRecord:
     """The machine-readable result of one verify of a tree that carries
     1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
-    runs = {v: rec[v] for v in VERIFY_RUNS if v in rec}
-    series = rec["tree"]["series"]
+    series = rec.tree.series
     rc, sc = finding_cases("race", series), finding_cases("stop", series)
+    fixed = rec.runs["fixed"]
+    shipped = rec.runs.get("shipped")
     return MainlineRecord(
         generated=generated_note("scripts/verify --record",
                                  "a run of the suite in every fix state"),
-        tree=TreeRef(**rec["tree"]),
+        tree=rec.tree,
         suite=file_hash(SUITE_FILE),
-        fix=fix_hashes(rec["tree"]["series"], True,
-                       rec["fixed"]["caps_dis"] and
-                       not rec["fixed"]["dis_fix_in_tree"]),
-        caps_dis=rec["fixed"]["caps_dis"],
+        fix=fix_hashes(series, True,
+                       fixed.caps_dis and not fixed.dis_fix_in_tree),
+        caps_dis=fixed.caps_dis,
         race_cases=rc,
         stop_cases=sc,
         explore=explore_summary(rec),
-        runs={v: RunSummary(action=r["action"], failed=r["failed"],
-                            cases=len(r["cases"]),
-                            skipped=count(r, r["cases"], "skip"),
-                            build_seconds=r["build_seconds"],
-                            run_seconds=r["run_seconds"],
-                            suite_seconds=r.get("suite_seconds"))
-              for v, r in runs.items()},
-        race_red_unfixed=all(red_with(rec["unfixed"], n, "race")
+        runs={v: RunSummary(action=r.action, failed=r.failed,
+                            cases=len(r.cases),
+                            skipped=count(r.cases, r.cases, Verdict.SKIP),
+                            build_seconds=r.build_seconds,
+                            run_seconds=r.run_seconds,
+                            suite_seconds=r.console.seconds)
+              for v, r in verify_runs(rec)},
+        race_red_unfixed=all(red_with(rec.runs["unfixed"].console, n, "race")
                              for n in rc),
-        dis_race_red_shipped="shipped" in rec and all(
-            red_with(rec["shipped"], DIS_PREFIX + n, "race") for n in rc),
-        stop_red_fixed=all(red_with(rec["fixed"], n, "stop") for n in sc),
-        all_green_all_fixes=cases_passed(rec["all-fixes"]["cases"]),
-        w1_warnings=[w for r in runs.values()
-                     for w in r.get("w1_warnings", [])],
+        dis_race_red_shipped=shipped is not None and all(
+            red_with(shipped.console, DIS_PREFIX + n, "race") for n in rc),
+        stop_red_fixed=all(red_with(fixed.console, n, "stop") for n in sc),
+        all_green_all_fixes=cases_passed(rec.runs["all-fixes"].cases),
+        w1_warnings=[w for _, r in verify_runs(rec)
+                     for w in r.w1_warnings or []],
         date=time.strftime("%Y-%m-%d"),
-        verdict=rec["verdict"],
+        verdict=rec.verdict,
     )
 
 
@@ -289,16 +289,18 @@ def record_problems() -> list[tuple[str, str, str]]:
     return out
 
 
-def write_verify_record(rec: Json, origin: Optional[str] = None) -> str:
+def write_verify_record(rec: VerifyResult,
+                        origin: Optional[str] = None) -> str:
     """Write the record of verify() @rec where it belongs; returns the
     path.  A tree that carries 1b044ff3c17e: results/mainline/<tree>.json
     (the IBS_CAPS_DIS verdict); a stable series:
     backports/<series>/verified.json."""
-    series = rec["tree"]["series"]
-    if rec["unfixed"]["fix_in_tree"]:
+    series = rec.tree.series
+    if rec.runs["unfixed"].fix_in_tree:
         if origin:
-            rec["tree"]["origin"] = origin
-        path = os.path.join(MAINLINE_RESULTS, rec["tree"]["label"] + ".json")
+            rec = dataclasses.replace(
+                rec, tree=dataclasses.replace(rec.tree, origin=origin))
+        path = os.path.join(MAINLINE_RESULTS, rec.tree.label + ".json")
         mainline_record(rec).save(path)
     elif series in STABLE_SERIES:
         path = verified_path(series)

@@ -4,6 +4,7 @@ locks, and the per-run worktree in the cache."""
 
 import fcntl
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -11,7 +12,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .core import Error, Json, cache_dir, capture, git, phase, progress, run
+from .core import (
+    Error, Json, cache_dir, capture, git, phase, progress, read_text, run,)
 from .model import TreeRef
 from .registry import (
     REGISTRY, apt_update, check_series, registry_version, series_of,
@@ -49,12 +51,27 @@ class Tree:
         return self.ref().to_json()
 
 def registry_tree(series: str) -> Tree:
-    """The pristine registry tree of @series, downloaded and imported once."""
+    """The pristine registry tree of @series, downloaded and imported once.
+
+    The package's source is unpacked where its worktree lives
+    (trees/linux-<series>/) and imported into a git repository there: the
+    index that import writes is the worktree's, so the tree is hashed
+    once and never checked out again (a separate checkout of the import
+    cost as much as the import itself).  Between runs worktree() resets
+    it to the imported commit."""
     check_series(series)
     pkg = REGISTRY[series][0]
     cache = cache_dir()
-    repo = os.path.join(cache, "trees", f"linux-{series}.git")
-    if os.path.isdir(repo):
+    repo = os.path.join(cache, "trees", f"linux-{series}")
+    old = os.path.join(cache, "trees", f"linux-{series}.git")
+    if os.path.isdir(old):  # the layout before: a bare import + worktree
+        progress(f"removing {old} and its worktrees (an older layout)")
+        for wt in glob.glob(os.path.join(cache, "work", "v*-debian")):
+            if os.path.isfile(os.path.join(wt, ".git")) and \
+                    old in read_text(os.path.join(wt, ".git")):
+                shutil.rmtree(wt)
+        shutil.rmtree(old)
+    if os.path.isdir(os.path.join(repo, ".git")):
         tags = git(["tag", "-l", "v*-debian"], cwd=repo, check=False).split()
         if tags:
             tag = sorted(tags)[-1]
@@ -97,14 +114,18 @@ def registry_tree(series: str) -> Tree:
     progress(f"importing {tag} into {repo}")
     env = import_env()
     with phase("import"):
-        git(["init", "-q", "--bare", repo], cwd=cache)
-        base = ["--git-dir", repo, "--work-tree", unpack]
-        git(base + ["add", "-f", "-A"], cwd=unpack)
-        git(base + ["commit", "-q", "-m",
-                    f"Linux {version} as shipped in Debian's {pkg} {debver}"],
+        git(["init", "-q"], cwd=unpack)
+        # No automatic gc: it would repack the import in the background,
+        # beside the first build.
+        git(["config", "gc.auto", "0"], cwd=unpack)
+        git(["add", "-f", "-A"], cwd=unpack)
+        git(["commit", "-q", "-m",
+             f"Linux {version} as shipped in Debian's {pkg} {debver}"],
             cwd=unpack, env=env)
-        git(["--git-dir", repo, "tag", tag], cwd=cache)
-    shutil.rmtree(unpack)
+        git(["tag", tag], cwd=unpack)
+    # Renaming the directory keeps every file's inode and times, so the
+    # index stays valid: nothing is hashed again.
+    os.rename(unpack, repo)
     os.unlink(deb)  # the tagged commit holds all of it now
     rev = canonical_import(repo, tag)
     return Tree(repo, rev, version, tag, "registry")
@@ -229,20 +250,67 @@ def prime_cache_tree(wt: str) -> None:
     git(["write-tree", "--missing-ok"], cwd=wt)
 
 
-def worktree(t: Tree) -> str:
-    """A clean worktree of @t at its pristine commit, in the cache.
+def changed_files(wt: str, rev: str) -> dict[str, tuple[bytes, int]]:
+    """The files of the worktree @wt that differ from commit @rev or are
+    not in it: {path: (SHA-1 of the content, mtime in ns)}."""
+    if not os.path.exists(os.path.join(wt, ".git")):
+        return {}
+    paths: set[bytes] = set()
+    for cmd in (["git", "diff", "--name-only", "--no-renames", "-z", rev],
+                ["git", "ls-files", "--others", "-z"]):
+        paths.update(subprocess.run(cmd, cwd=wt, capture_output=True,
+                                    check=True).stdout.split(b"\0"))
+    out: dict[str, tuple[bytes, int]] = {}
+    for p in sorted(paths - {b""}):
+        full = os.path.join(wt, p.decode())
+        if not os.path.isfile(full) or os.path.islink(full):
+            continue
+        with open(full, "rb") as f:
+            digest = hashlib.sha1(f.read()).digest()
+        out[p.decode()] = (digest, os.stat(full).st_mtime_ns)
+    return out
 
-    The repository is only read (git worktree add writes its bookkeeping
-    under the repository's worktrees/ and nothing else).  A snapshot that
-    lacks some large blobs (firmware, generated GPU headers) gets them
-    marked skip-worktree in the worktree's own index; the x86_64 KUnit
-    build does not use them."""
+
+def keep_mtimes(wt: str, rev: str,
+                before: dict[str, tuple[bytes, int]]) -> None:
+    """Give every file of @wt that changed_files() lists and that has the
+    content it had in @before (taken before the worktree was reset and
+    prepared again) its mtime from then.  Resetting to the pristine commit
+    and applying the same suite and fix again rewrites files with the
+    bytes they had; with their old mtimes make rebuilds only what the new
+    state really changed (without this every run re-ran Kconfig and the
+    prepare stage).  A file whose content differs keeps its new mtime."""
+    for path, (digest, _) in changed_files(wt, rev).items():
+        old = before.get(path)
+        if old and old[0] == digest:
+            os.utime(os.path.join(wt, path), ns=(old[1], old[1]))
+
+
+def worktree(t: Tree) -> str:
+    """A clean worktree of @t at its pristine commit, in the cache: a
+    registry tree's own work tree (registry_tree()), or a git worktree of
+    a user's repository.  Each call resets it: checkout of the pristine
+    commit, and every file that is not in it removed.
+
+    A user's repository is only read (git worktree add writes its
+    bookkeeping under the repository's worktrees/ and nothing else).  A
+    snapshot that lacks some large blobs (firmware, generated GPU
+    headers) gets them marked skip-worktree in the worktree's own index;
+    the x86_64 KUnit build does not use them."""
     with phase("worktree"):
         return _worktree(t)
 
 
+def worktree_path(t: Tree) -> str:
+    """Where worktree() puts @t's worktree: a registry tree's own work
+    tree, or for a user's tree a git worktree in the cache."""
+    if t.origin == "registry":
+        return t.repo
+    return os.path.join(cache_dir(), "work", t.label)
+
+
 def _worktree(t: Tree) -> str:
-    wt = os.path.join(cache_dir(), "work", t.label)
+    wt = worktree_path(t)
     os.makedirs(os.path.dirname(wt), exist_ok=True)
     lock_tree(t)
     if os.path.exists(os.path.join(wt, ".git")):
@@ -250,6 +318,8 @@ def _worktree(t: Tree) -> str:
         git(["clean", "-q", "-f", "-d", "-x"], cwd=wt)
         prime_cache_tree(wt)
         return wt
+    if t.origin == "registry":
+        raise Error(f"{wt} is not a git work tree; remove it and run again")
     shutil.rmtree(wt, ignore_errors=True)
     git(["worktree", "prune"], cwd=t.repo, check=False)
     progress(f"checking out {t.label} into {wt}")

@@ -3,19 +3,21 @@
 
 import functools
 import re
-from typing import Optional
+from typing import Iterable, Optional
 
-from .core import Error, Json, SUITE_FILE, log_file, progress, read_text
+from .core import Error, SUITE_FILE, log_file, progress, read_text
 from .suite import (
     CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, STOP_FIX, SUITE, SUITE_DIS, SUITE_EXPLORE,
     apply_dis_fix, apply_fix, dis_suite_built, git_am, has_caps_dis,
     has_dis_fix, has_fix, has_stop_fix, install_suite, revert_fix,
     suite_source,)
-from .trees import Tree, worktree
+from .trees import (
+    Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
-from .ktap import Verdict, parse_run
+from .ktap import ConsoleResult, Verdict, parse_run
+from .model import Check, RunResult, VerifyResult
 from .series import CASE_ENTRY, c_chunks
 
 
@@ -38,6 +40,8 @@ def prepare(t: Tree, variant: str,
     IBS_STOPPING check before/after the variant's patches}."""
     if variant not in VARIANTS:
         raise Error(f"unknown variant {variant}")
+    lock_tree(t)
+    before = changed_files(worktree_path(t), t.rev)
     wt = worktree(t)
     install_suite(wt, t.series)
     fixed_before = has_fix(wt)
@@ -75,11 +79,12 @@ def prepare(t: Tree, variant: str,
     if fixed and info["caps_dis"] and not has_dis_fix(wt):
         raise Error(f"{t.label}: perf_ibs_start() lacks the IBS_CAPS_DIS "
                     f"fix after '{action}'")
+    keep_mtimes(wt, t.rev, before)
     return wt, action, fixed_before, info
 
 
 def run_suite(wt: str, t: Tree, log: str,
-              what: str = "") -> tuple[Json, float, float]:
+              what: str = "") -> tuple[ConsoleResult, float, float]:
     """The one way every verb runs the suite: build the worktree @wt of @t
     (in its build directory, incrementally), boot it under QEMU and parse
     the console; returns (parse_run() result, build s, boot s)."""
@@ -92,31 +97,29 @@ def run_suite(wt: str, t: Tree, log: str,
     return parse_run(out), build_s, run_s
 
 
-def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None) -> Json:
-    """Build and boot @t in state @variant (see prepare()); a result dict."""
+def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
+              w1: bool = True) -> RunResult:
+    """Build and boot @t in state @variant (see prepare()); with @w1 also
+    the suite's W=1 warnings (kbuild.w1_warnings())."""
     log = log_file(f"{t.label}-{variant}.log", log_dir)
     wt, action, fixed_before, info = prepare(t, variant, log)
     res, build_s, run_s = run_suite(wt, t, log, f"{t.label} [{variant}]")
-    warnings = w1_warnings(wt, build_dir(t), log)
-    if res["suite"] is None:
+    warnings = w1_warnings(wt, build_dir(t), log) if w1 else None
+    if res.suite is None:
         raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
                     f"output (log: {log})")
-    failed = sorted(n for n, v in res["cases"].items() if v == "fail")
-    progress(f"{t.label} [{variant}]: {len(res['cases']) - len(failed)} "
+    failed = sorted(n for n, v in res.cases.items() if v == Verdict.FAIL)
+    progress(f"{t.label} [{variant}]: {len(res.cases) - len(failed)} "
              f"passed, {len(failed)} failed in {run_s:.1f}s")
-    return {"tree": t.as_dict(), "variant": variant, "action": action,
-            "fix_in_tree": fixed_before, "cases": res["cases"],
-            "caps_dis": info["caps_dis"],
-            "dis_fix_in_tree": info["dis_fix_in_tree"],
-            "dis_suite_built": dis_suite_built(t.series),
-            "stop_fix": info["stop_fix"],
-            "stop_fix_in_tree": info["stop_fix_in_tree"],
-            "params": res["params"], "explore": res["explore"],
-            "seconds_by_suite": res["seconds_by_suite"],
-            "failed": failed, "diagnostics": res["diagnostics"],
-            "w1_warnings": warnings, "suite_seconds": res["seconds"],
-            "build_seconds": round(build_s, 1), "run_seconds": round(run_s, 1),
-            "log": log}
+    return RunResult(
+        tree=t.ref(), variant=variant, action=action,
+        fix_in_tree=fixed_before, caps_dis=info["caps_dis"],
+        dis_fix_in_tree=info["dis_fix_in_tree"],
+        dis_suite_built=dis_suite_built(t.series),
+        stop_fix=info["stop_fix"], stop_fix_in_tree=info["stop_fix_in_tree"],
+        console=res, failed=failed, w1_warnings=warnings,
+        build_seconds=round(build_s, 1), run_seconds=round(run_s, 1),
+        log=log)
 
 
 @functools.lru_cache(maxsize=None)
@@ -155,67 +158,69 @@ def suite_cases(series: Optional[str] = None) -> tuple[
     return suites, findings
 
 
-def red_with(run: Json, name: str, finding: str) -> bool:
+def red_with(res: ConsoleResult, name: str, finding: str) -> bool:
     """@name failed, with a diagnostic of @finding (its window cases print
     CASE_DIAG_PREFIX[finding] first)."""
-    return run["cases"].get(name) == Verdict.FAIL and any(
+    return res.cases.get(name) == Verdict.FAIL and any(
         line.startswith(CASE_DIAG_PREFIX[finding])
-        for line in run["diagnostics"].get(name, []))
+        for line in res.diagnostics.get(name, []))
 
 
-def finding_present(finding: str, run: Json, dis: bool) -> bool:
+def finding_present(finding: str, run: RunResult, dis: bool) -> bool:
     """Is @finding in the code @run ran, for the IBS_CAPS_DIS set-up when
     @dis (the amd_ibs_dis suite, the exploration's DIS capability sets)?"""
     if finding == "race":
-        if run["variant"] == "unfixed":
+        if run.variant == "unfixed":
             return True
-        return dis and bool(run["caps_dis"]) and run["variant"] == "shipped"
-    return not run.get("stop_fix")
+        return dis and run.caps_dis and run.variant == "shipped"
+    return not run.stop_fix
 
 
 _ALL_EXPLORED = re.compile(r"all (\d+) parameters explored")
 
 
-def explore_checks(variant: str, r: Json) -> list[tuple[str, bool]]:
+def explore_checks(variant: str, r: RunResult) -> list[tuple[str, bool]]:
     """The exploration of one run: every parameter (capability set, PMU,
     the other PMU running or not) ran to its end, and violates exactly the
     invariants of the findings present there - at least one of each, none
     other; KUnit's verdicts agree.  Where KUnit has parameterised cases the
     parameters are KUnit's; in the 5.10 loop the loop's own count."""
     case = EXPLORE_PREFIX + "ibs_test_explore"
-    ex = r.get("explore") or {"params": {}, "violations": {}}
-    ktap = r.get("params", {}).get(case)
+    ex = r.console.explore
+    ktap = r.console.params.get(case)
     if ktap:
-        complete = set(ktap) == set(ex["params"])
+        complete = set(ktap) == set(ex.params)
     else:
-        m = [int(x.group(1)) for line in r["diagnostics"].get(case, [])
+        m = [int(x.group(1)) for line in r.console.diagnostics.get(case, [])
              if (x := _ALL_EXPLORED.search(line))]
-        complete = m == [len(ex["params"])]
+        complete = m == [len(ex.params)]
     checks = [(f"{variant} {SUITE_EXPLORE}: every parameter explored "
-               f"({len(ex['params'])})", bool(ex["params"]) and complete)]
+               f"({len(ex.params)})", bool(ex.params) and complete)]
     red_any = False
-    for desc in sorted(ex["params"]):
+    for desc in sorted(ex.params):
         dis = desc.split(",")[0][len("caps "):] in DIS_CAPSETS
         present = [f for f in FINDING_INVARIANTS
                    if finding_present(f, r, dis)]
         red_any = red_any or bool(present)
-        got = set(ex["violations"].get(desc, []))
+        got = set(ex.violations.get(desc, []))
         allowed: set[str] = set().union(
             *(FINDING_INVARIANTS[f] for f in present))
         ok = got <= allowed and all(got & FINDING_INVARIANTS[f]
                                     for f in present)
         if ktap:
-            ok = ok and ktap.get(desc) == ("fail" if present else "pass")
+            ok = ok and ktap.get(desc) == (Verdict.FAIL if present
+                                           else Verdict.PASS)
         want = " + ".join(present) or "nothing"
         checks.append((f"{variant} explore {desc}: finds {want} "
                        f"(got {', '.join(sorted(got)) or 'none'})", ok))
     checks.append((f"{variant} {case} "
                    f"{'fails' if red_any else 'passes'}",
-                   r["cases"].get(case) == ("fail" if red_any else "pass")))
+                   r.cases.get(case) == (Verdict.FAIL if red_any
+                                         else Verdict.PASS)))
     return checks
 
 
-def expectations(runs: dict[str, Json],
+def expectations(runs: dict[str, RunResult],
                  series: Optional[str] = None) -> list[tuple[str, bool]]:
     """(name, ok) pairs: what the runs of verify() must show, case by case.
 
@@ -228,52 +233,52 @@ def expectations(runs: dict[str, Json],
     whose KUnit cannot skip (5.10) the suite is not built at all.  The
     exploration: explore_checks()."""
     suites, findings = suite_cases(series)
-    checks = [("suite builds without W=1 warnings",
-               not any(r.get("w1_warnings") for r in runs.values()))]
+    w1 = [v for v, r in runs.items() if r.w1_warnings is not None]
+    checks = [(f"suite builds without W=1 warnings ({', '.join(w1)})",
+               bool(w1) and not any(r.w1_warnings for r in runs.values()))]
     any_run = next(iter(runs.values()))
     for variant, r in runs.items():
         for suite, prefix, dis in ((SUITE, "", False),
                                    (SUITE_DIS, DIS_PREFIX, True)):
             names = [prefix + c for c in suites.get(suite, [])]
-            if dis and not any_run["dis_suite_built"]:
+            if dis and not any_run.dis_suite_built:
                 checks.append((f"{variant}: {SUITE_DIS} not built (no "
                                "kunit_skip() in this KUnit)",
                                not any(n.startswith(DIS_PREFIX)
-                                       for n in r["cases"])))
+                                       for n in r.cases)))
                 continue
             for name in names:
                 finding = findings.get(name[len(prefix):])
-                if dis and not r["caps_dis"]:
+                if dis and not r.caps_dis:
                     checks.append((f"{variant} {name} is skipped",
-                                   r["cases"].get(name) == "skip"))
+                                   r.cases.get(name) == Verdict.SKIP))
                 elif finding and finding_present(finding, r, dis):
                     checks.append((f"{variant} {name} fails with the "
                                    f"{finding} diagnostic",
-                                   red_with(r, name, finding)))
+                                   red_with(r.console, name, finding)))
                 else:
                     checks.append((f"{variant} {name} passes",
-                                   r["cases"].get(name) == "pass"))
+                                   r.cases.get(name) == Verdict.PASS))
         checks += explore_checks(variant, r)
     return checks
 
 
-def verify(t: Tree, log_dir: Optional[str] = None) -> Json:
+def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     """Every fix state of @t: unfixed, as shipped (on a tree that knows
     IBS_CAPS_DIS and lacks its fix), fixed (1b044ff3c17e, and
     fix/caps-dis.patch where it applies) and all-fixes (fixed and
     fix/stop-nmi.patch); the record of all runs."""
-    runs = {"unfixed": kunit_run(t, "unfixed", log_dir)}
-    if runs["unfixed"]["caps_dis"] and not runs["unfixed"]["dis_fix_in_tree"]:
-        runs["shipped"] = kunit_run(t, "shipped", log_dir)
-    runs["fixed"] = kunit_run(t, "fixed", log_dir)
+    runs = {"unfixed": kunit_run(t, "unfixed", log_dir, w1=False)}
+    if runs["unfixed"].caps_dis and not runs["unfixed"].dis_fix_in_tree:
+        runs["shipped"] = kunit_run(t, "shipped", log_dir, w1=False)
+    runs["fixed"] = kunit_run(t, "fixed", log_dir, w1=False)
+    # W=1 once, on the state proposed upstream (see w1_warnings()).
     runs["all-fixes"] = kunit_run(t, "all-fixes", log_dir)
     checks = expectations(runs, t.series)
-    rec: Json = {"tree": t.as_dict(), "checks": [{"check": n, "ok": ok}
-                                           for n, ok in checks],
-           "verdict": "red->green" if all(ok for _, ok in checks)
-           else "NOT red->green"}
-    rec.update(runs)
-    return rec
+    return VerifyResult(
+        tree=t.ref(), checks=[Check(n, ok) for n, ok in checks],
+        verdict="red->green" if all(ok for _, ok in checks)
+        else "NOT red->green", runs=runs)
 
 
 def finding_cases(finding: str, series: Optional[str] = None) -> list[str]:
@@ -283,5 +288,7 @@ def finding_cases(finding: str, series: Optional[str] = None) -> list[str]:
     return [c for c in suites.get(SUITE, []) if findings.get(c) == finding]
 
 
-def count(run: Json, names: list[str], verdict: str) -> int:
-    return sum(1 for n in names if run["cases"].get(n) == verdict)
+def count(cases: dict[str, Verdict], names: Iterable[str],
+          verdict: Verdict) -> int:
+    """How many of @names have @verdict in @cases."""
+    return sum(1 for n in names if cases.get(n) == verdict)

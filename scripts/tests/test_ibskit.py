@@ -10,6 +10,7 @@ The console logs in data/ were captured from real runs of the suite
 way a run breaks (a crash inside a case, a QEMU timeout, no suite at all).
 """
 import glob
+import json
 import os
 import re
 import sys
@@ -27,70 +28,74 @@ def data(name):
 
 
 def run_of(name, variant, caps_dis=False, stop_fix=False):
-    """A verify run dict as kunit_run() makes it, from a captured log."""
+    """A RunResult as kunit_run() makes it, from a captured log."""
     res = ibskit.parse_run(data(name))
-    res.update(variant=variant, caps_dis=caps_dis, stop_fix=stop_fix,
-               dis_suite_built=caps_dis, w1_warnings=[])
-    return res
+    tree = ibskit.TreeRef("7.3.4", "v7.3.4-test", "test", "0" * 40, "7.3")
+    return ibskit.RunResult(
+        tree=tree, variant=variant, action="none", fix_in_tree=False,
+        caps_dis=caps_dis, dis_fix_in_tree=False, dis_suite_built=caps_dis,
+        stop_fix=stop_fix, stop_fix_in_tree=stop_fix, console=res,
+        failed=[], w1_warnings=[], build_seconds=0.0, run_seconds=0.0,
+        log=name)
 
 
 class Ktap(unittest.TestCase):
     def test_tap_510(self):
         r = ibskit.parse_run(data("tap-5.10-unfixed.log"))
-        self.assertEqual(r["suite"], "fail")
-        self.assertEqual(r["cases"]["ibs_test_clean_ctl_nmi_in_start"],
+        self.assertEqual(r.suite, "fail")
+        self.assertEqual(r.cases["ibs_test_clean_ctl_nmi_in_start"],
                          "pass")
-        self.assertEqual(r["cases"]["ibs_test_stale_ctl_nmi_in_start"],
+        self.assertEqual(r.cases["ibs_test_stale_ctl_nmi_in_start"],
                          "fail")
-        self.assertEqual(r["cases"]["amd_ibs_explore.ibs_test_explore"],
+        self.assertEqual(r.cases["amd_ibs_explore.ibs_test_explore"],
                          "fail")
-        self.assertEqual(r["params"], {})   # no KUnit parameters on 5.10
-        self.assertEqual(len(r["explore"]["params"]), 20)
-        self.assertIsNone(r["suite_dis"])
+        self.assertEqual(r.params, {})   # no KUnit parameters on 5.10
+        self.assertEqual(len(r.explore.params), 20)
+        self.assertIsNone(r.suite_dis)
 
     def test_old_kunit_params(self):
         """KUnit 5.11-5.17 prints parameters as '# case: ok N - desc'."""
         r = ibskit.parse_run(data("tap-5.15-unfixed-explore.log"))
-        params = r["params"]["amd_ibs_explore.ibs_test_explore"]
+        params = r.params["amd_ibs_explore.ibs_test_explore"]
         self.assertEqual(len(params), 20)
-        self.assertEqual(set(params), set(r["explore"]["params"]))
+        self.assertEqual(set(params), set(r.explore.params))
         self.assertEqual(params["caps default, OP PMU alone"], "fail")
 
     def test_ktap_params(self):
         r = ibskit.parse_run(data("ktap-7.3.4-shipped.log"))
-        params = r["params"]["amd_ibs_explore.ibs_test_explore"]
+        params = r.params["amd_ibs_explore.ibs_test_explore"]
         self.assertEqual(len(params), 32)
-        self.assertEqual(set(params), set(r["explore"]["params"]))
-        dis = r["explore"]["violations"]["caps dis, OP PMU alone"]
+        self.assertEqual(set(params), set(r.explore.params))
+        dis = r.explore.violations["caps dis, OP PMU alone"]
         self.assertIn("nmi-enabled", dis)
         self.assertNotIn("nmi-enabled",
-                         r["explore"]["violations"]["caps default, OP PMU alone"])
-        self.assertGreater(r["explore"]["tuples"], 100000)
+                         r.explore.violations["caps default, OP PMU alone"])
+        self.assertGreater(r.explore.tuples, 100000)
         # parameters are not cases
-        self.assertNotIn("caps", " ".join(r["cases"]))
+        self.assertNotIn("caps", " ".join(r.cases))
         # the per-PMU cases: amd_ibs passes as shipped, amd_ibs_dis not
-        self.assertEqual(r["params"]["ibs_test_stale_ctl_nmi_in_start"],
+        self.assertEqual(r.params["ibs_test_stale_ctl_nmi_in_start"],
                          {"OP": "pass", "FETCH": "pass"})
         self.assertEqual(
-            r["params"][ibskit.DIS_PREFIX + "ibs_test_stale_ctl_nmi_in_start"],
+            r.params[ibskit.DIS_PREFIX + "ibs_test_stale_ctl_nmi_in_start"],
             {"OP": "fail", "FETCH": "fail"})
 
     def test_crash_inside_a_case(self):
         r = ibskit.parse_run(data("crashed.log"))
-        self.assertIsNone(r["suite"])
-        self.assertEqual(list(r["cases"]),
+        self.assertIsNone(r.suite)
+        self.assertEqual(list(r.cases),
                          ["ibs_test_stale_ctl_nmi_in_start"])
 
     def test_qemu_timeout(self):
         r = ibskit.parse_run(data("qemu-timeout.log"))
-        self.assertIsNone(r["suite"])
-        self.assertIsNone(r["suite_explore"])
+        self.assertIsNone(r.suite)
+        self.assertIsNone(r.suite_explore)
 
     def test_no_suite(self):
         r = ibskit.parse_run(data("no-suite.log"))
-        self.assertIsNone(r["suite"])
-        self.assertEqual(r["cases"], {})
-        self.assertEqual(r["explore"]["params"], {})
+        self.assertIsNone(r.suite)
+        self.assertEqual(r.cases, {})
+        self.assertEqual(r.explore.params, {})
 
 
 TAP_510 = """    # Subtest: amd_ibs
@@ -155,37 +160,37 @@ def parser_checks():
     c = ibskit.parse_ktap("no tests here\n")
     d = ibskit.parse_run(KTAP_WARN)
     e = ibskit.parse_run(KTAP_EXPLORE)
-    ex = e["explore"]
+    ex = e.explore
     return [
         ("parser: a DEBUG_PREEMPT splat inside a case fails it",
-         e["cases"].get("ibs_test_a") == "fail" and any(
-             "in preemptible" in x for x in e["diagnostics"]["ibs_test_a"])),
+         e.cases.get("ibs_test_a") == "fail" and any(
+             "in preemptible" in x for x in e.diagnostics["ibs_test_a"])),
         ("parser: KUnit parameters are not cases; the case carries them",
-         e["cases"].get("amd_ibs_explore.ibs_test_explore") == "fail" and
-         e["params"].get("amd_ibs_explore.ibs_test_explore") ==
+         e.cases.get("amd_ibs_explore.ibs_test_explore") == "fail" and
+         e.params.get("amd_ibs_explore.ibs_test_explore") ==
          {"caps dis, OP PMU alone": "fail",
           "caps default, OP PMU alone": "pass"} and
-         e["suite_explore"] == "fail"),
+         e.suite_explore == "fail"),
         ("parser: the exploration's tuples and violations per parameter",
-         ex["tuples"] == 150 and ex["sequences"] == 718 and
-         ex["violations"] == {"caps dis, OP PMU alone": ["nmi-enabled"]}),
+         ex.tuples == 150 and ex.sequences == 718 and
+         ex.violations == {"caps dis, OP PMU alone": ["nmi-enabled"]}),
         ("parser: a kernel WARN inside a case fails it, with its location",
-         d["cases"]["ibs_test_a"] == "fail" and
+         d.cases["ibs_test_a"] == "fail" and
          "kernel WARN at arch/x86/events/amd/ibs.c:573" in
-         d["diagnostics"]["ibs_test_a"]),
+         d.diagnostics["ibs_test_a"]),
         ("parser: a failed case keeps its message lines",
-         "race: the NMI enabled the event" in d["diagnostics"]["ibs_test_b"]),
+         "race: the NMI enabled the event" in d.diagnostics["ibs_test_b"]),
         ("parser: amd_ibs_dis cases carry their prefix, SKIP is a skip",
-         d["cases"].get("amd_ibs_dis.ibs_test_a") == "skip" and
-         d["suite_dis"] == "skip"),
+         d.cases.get("amd_ibs_dis.ibs_test_a") == "skip" and
+         d.suite_dis == "skip"),
         ("parser: 5.10 TAP cases",
-         a["cases"] == {"ibs_test_a": "pass", "ibs_test_b": "fail"}),
-        ("parser: 5.10 TAP suite line", a["suite"] == "pass"),
-        ("parser: KTAP cases", b["cases"] == {"ibs_test_a": "pass",
+         a.cases == {"ibs_test_a": "pass", "ibs_test_b": "fail"}),
+        ("parser: 5.10 TAP suite line", a.suite == "pass"),
+        ("parser: KTAP cases", b.cases == {"ibs_test_a": "pass",
                                               "ibs_test_b": "fail",
                                               "ibs_test_c": "skip"}),
-        ("parser: KTAP suite line", b["suite"] == "fail"),
-        ("parser: no suite", c["suite"] is None and not c["cases"]),
+        ("parser: KTAP suite line", b.suite == "fail"),
+        ("parser: no suite", c.suite is None and not c.cases),
     ]
 
 class KtapSamples(unittest.TestCase):
@@ -218,24 +223,24 @@ class Expectations(unittest.TestCase):
     def test_a_crash_is_not_red(self):
         r = run_of("crashed.log", "unfixed")
         self.assertFalse(ibskit.red_with(
-            r, "ibs_test_op_stale_ctl_fetch_nmi_in_start", "race"))
+            r.console, "ibs_test_op_stale_ctl_fetch_nmi_in_start", "race"))
         checks = dict(ibskit.explore_checks("unfixed", r))
         self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
                                 "parameter explored (0)"])
 
     def test_a_run_passes_only_if_every_suite_ended_well(self):
-        res = {"suite": "pass", "suite_dis": None, "suite_explore": None,
-               "cases": {"ibs_test_a": "pass"}}
+        res = ibskit.ConsoleResult(cases={"ibs_test_a": ibskit.Verdict.PASS},
+                                   suite=ibskit.Verdict.PASS)
         self.assertTrue(ibskit.run_passed(res))
-        res["suite_explore"] = "fail"   # e.g. the suite broke off
+        res.suite_explore = ibskit.Verdict.FAIL  # e.g. the suite broke off
         self.assertFalse(ibskit.run_passed(res))
 
     def test_red_needs_the_diagnostic(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
         name = "ibs_test_stale_ctl_nmi_in_start"
-        self.assertTrue(ibskit.red_with(r, name, "race"))
-        r["diagnostics"][name] = ["ASSERTION FAILED at x.c:1"]
-        self.assertFalse(ibskit.red_with(r, name, "race"))
+        self.assertTrue(ibskit.red_with(r.console, name, "race"))
+        r.console.diagnostics[name] = ["ASSERTION FAILED at x.c:1"]
+        self.assertFalse(ibskit.red_with(r.console, name, "race"))
 
     def test_510_loop_counts_its_parameters(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
@@ -243,8 +248,9 @@ class Expectations(unittest.TestCase):
         self.assertTrue(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
                                "parameter explored (20)"])
         case = "amd_ibs_explore.ibs_test_explore"
-        r["diagnostics"][case] = [x for x in r["diagnostics"][case]
-                                  if "parameters explored" not in x]
+        r.console.diagnostics[case] = [
+            x for x in r.console.diagnostics[case]
+            if "parameters explored" not in x]
         checks = dict(ibskit.explore_checks("unfixed", r))
         self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
                                 "parameter explored (20)"])
@@ -344,6 +350,20 @@ class Mutants(unittest.TestCase):
             ibskit.MUTANTS["del-keeps-enabled"].edit(src)
 
 
+class RunResults(unittest.TestCase):
+    """A run result as run-kunit --json and test's results/ write it."""
+
+    def test_json_of_a_run(self):
+        r = run_of("ktap-7.3.4-shipped.log", "shipped", caps_dis=True)
+        data = json.loads(json.dumps(r.to_json()))
+        self.assertEqual(data["variant"], "shipped")
+        self.assertEqual(data["tree"]["series"], "7.3")
+        console = data["console"]
+        self.assertEqual(console["cases"], dict(r.cases))
+        self.assertEqual(len(console["explore"]["params"]), 32)
+        self.assertGreater(console["explore"]["tuples"], 100000)
+
+
 class MutantVerdicts(unittest.TestCase):
     """mutant_verdict() on captured runs: killed needs the expected check
     and a suite that ended; a crash is broken whatever fired before it."""
@@ -363,13 +383,13 @@ class MutantVerdicts(unittest.TestCase):
                          ("caught elsewhere", []))
 
     def test_a_crash_is_broken_even_after_a_killer(self):
-        self.run["suite_explore"] = None
+        self.run.suite_explore = None
         m = ibskit.MUTANTS["stop-fix-removed"]
         self.assertEqual(ibskit.mutant_verdict(m, self.run), ("broken", []))
 
     def test_nothing_failed_is_survived(self):
         clean = ibskit.parse_run(data("no-suite.log"))
-        clean.update(suite="pass", suite_explore="pass")
+        clean.suite = clean.suite_explore = ibskit.Verdict.PASS
         m = ibskit.MUTANTS["sample-twice"]
         self.assertEqual(ibskit.mutant_verdict(m, clean), ("SURVIVED", []))
 
