@@ -217,6 +217,9 @@ struct ibs_kunit_access {
 	bool enables;		/* the write turned its PMU from disabled to enabled */
 };
 
+/* The two PMUs, FETCH and OP: the size of per-PMU arrays (ibs_kunit_pmus). */
+#define IBS_KUNIT_NR_PMUS	2
+
 struct ibs_kunit_ctx {
 	u32 msr[IBS_KUNIT_MAX_MSRS];
 	u64 val[IBS_KUNIT_MAX_MSRS];
@@ -237,7 +240,7 @@ struct ibs_kunit_ctx {
 	bool nmi_enabled;		/* inject_pmu was enabled at the NMI */
 
 	/* Samples delivered to perf, per PMU (ibs_kunit_pmu_idx()) */
-	unsigned int samples[2];
+	unsigned int samples[IBS_KUNIT_NR_PMUS];
 
 	/* Who observes the injection points and writes, if anyone */
 	const struct ibs_kunit_observer *observer;
@@ -451,17 +454,28 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 	return val;
 }
 
+/*
+ * The PMUs in the order of every per-PMU array: FETCH 0, OP 1.  The cases
+ * that test one PMU run for each of them, a KUnit parameter each.
+ */
+static struct perf_ibs *const ibs_kunit_pmus[IBS_KUNIT_NR_PMUS] = {
+	&perf_ibs_fetch, &perf_ibs_op,
+};
+
+/* The index of @perf_ibs in per-PMU arrays (ibs_kunit_pmus). */
+static unsigned int ibs_kunit_pmu_idx(struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op;
+}
+
 static void ibs_kunit_overflow(struct perf_event *event,
 			       struct perf_sample_data *data,
 			       struct pt_regs *regs)
 {
-	ibs_kunit_ctx->samples[event->pmu == &perf_ibs_op.pmu]++;
-}
+	struct perf_ibs *perf_ibs = container_of(event->pmu, struct perf_ibs,
+						 pmu);
 
-/* The index of @perf_ibs in per-PMU arrays: FETCH 0, OP 1. */
-static unsigned int ibs_kunit_pmu_idx(struct perf_ibs *perf_ibs)
-{
-	return perf_ibs == &perf_ibs_op;
+	ibs_kunit_ctx->samples[ibs_kunit_pmu_idx(perf_ibs)]++;
 }
 
 /* The name of a CTL or CTL2 MSR, for messages. */
@@ -536,14 +550,6 @@ static void ibs_kunit_add(struct kunit *test, struct perf_event *event)
 	local_irq_restore(flags);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 }
-
-/*
- * The cases that test one PMU run for each of them: OP and FETCH, a KUnit
- * parameter each.
- */
-static struct perf_ibs *const ibs_kunit_pmus[] = {
-	&perf_ibs_op, &perf_ibs_fetch,
-};
 
 #ifdef KUNIT_CASE_PARAM
 static void ibs_kunit_pmu_desc(struct perf_ibs *const *perf_ibs, char *desc)
@@ -1058,9 +1064,10 @@ static const char * const ibs_kunit_state_bit_name[] = {
 /* An injection point of the step under test, and what it finds. */
 struct ibs_kunit_at {
 	struct ibs_kunit_point pt;
-	bool en[2];		/* per PMU: enabled in the hardware here */
-	bool val[2];		/* per PMU: the CTL holds Val=1 here */
-	bool genuine[2];	/* per PMU: ... of a sample taken while enabled */
+	/* Per PMU: enabled in the hardware here; its CTL holds Val=1 here */
+	bool en[IBS_KUNIT_NR_PMUS], val[IBS_KUNIT_NR_PMUS];
+	/* Per PMU: ... and that Val=1 is a sample taken while enabled */
+	bool genuine[IBS_KUNIT_NR_PMUS];
 	bool disabled;		/* the step has disabled the PMU under test */
 };
 
@@ -1075,8 +1082,10 @@ struct ibs_kunit_run {
 
 	unsigned int points;
 	struct ibs_kunit_at at[IBS_KUNIT_MAX_POINTS];
-	bool proc_en[2];	/* process context's last write left it enabled */
-	bool genuine[2];	/* the CTL's Val=1 is a sample taken while enabled */
+	/* Per PMU: process context's last write left it enabled */
+	bool proc_en[IBS_KUNIT_NR_PMUS];
+	/* Per PMU: the CTL's Val=1 is a sample taken while enabled */
+	bool genuine[IBS_KUNIT_NR_PMUS];
 	bool disabled;		/* process context disabled the PMU under test */
 	bool nmi_val, nmi_en;	/* the PMU under test's CTL at the NMI */
 	unsigned long violated;	/* BIT(enum ibs_kunit_inv_id) */
@@ -1087,7 +1096,7 @@ struct ibs_kunit_snap {
 	u32 msr[IBS_KUNIT_MAX_MSRS];
 	u64 val[IBS_KUNIT_MAX_MSRS];
 	unsigned int nr_msrs;
-	struct cpu_perf_ibs pcpu[2];
+	struct cpu_perf_ibs pcpu[IBS_KUNIT_NR_PMUS];
 	struct perf_event event;	/* of the PMU under test */
 	struct perf_event other;	/* of the other PMU */
 	enum ibs_kunit_ev ev;
@@ -1268,11 +1277,6 @@ struct ibs_kunit_explorer {
 	unsigned long reported;
 };
 
-static struct perf_ibs *ibs_kunit_pmu_at(unsigned int idx)
-{
-	return idx ? &perf_ibs_op : &perf_ibs_fetch;
-}
-
 /* A completed sample in the CTL: Val=1, the count at its maximum. */
 static void ibs_kunit_complete_sample(struct ibs_kunit_ctx *ctx,
 				      struct perf_ibs *perf_ibs)
@@ -1307,8 +1311,8 @@ static void ibs_kunit_record(struct ibs_kunit_run *run,
 		return;
 	at = &run->at[run->points];
 	at->pt = *pt;
-	for (i = 0; i < 2; i++) {
-		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+	for (i = 0; i < IBS_KUNIT_NR_PMUS; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmus[i];
 
 		at->en[i] = ibs_kunit_enabled(ctx, perf_ibs);
 		at->val[i] = *ibs_kunit_reg(ctx, perf_ibs->msr) &
@@ -1325,12 +1329,13 @@ static void ibs_kunit_record(struct ibs_kunit_run *run,
 static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 				 struct ibs_kunit_run *run)
 {
-	bool valid[2], genuine[2], stopped = false;
-	unsigned int before[2], i, n;
+	bool valid[IBS_KUNIT_NR_PMUS], genuine[IBS_KUNIT_NR_PMUS];
+	unsigned int before[IBS_KUNIT_NR_PMUS], i, n;
+	bool stopped = false;
 	int handled;
 
-	for (i = 0; i < 2; i++) {
-		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+	for (i = 0; i < IBS_KUNIT_NR_PMUS; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmus[i];
 
 		valid[i] = *ibs_kunit_reg(ctx, perf_ibs->msr) &
 			   perf_ibs->valid_mask;
@@ -1340,7 +1345,7 @@ static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 	}
 	handled = ibs_kunit_deliver_nmi(ctx, run->pmu);
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < IBS_KUNIT_NR_PMUS; i++) {
 		n = ctx->samples[i] - before[i];
 		if (n > 1)
 			run->violated |= BIT(IBS_INV_SAMPLE_TWICE);
@@ -1499,8 +1504,8 @@ static void ibs_kunit_save(struct ibs_kunit_explorer *x,
 	memcpy(snap->msr, ctx->msr, sizeof(snap->msr));
 	memcpy(snap->val, ctx->val, sizeof(snap->val));
 	snap->nr_msrs = ctx->nr_msrs;
-	for (i = 0; i < 2; i++)
-		snap->pcpu[i] = *this_cpu_ptr(ibs_kunit_pmu_at(i)->pcpu);
+	for (i = 0; i < IBS_KUNIT_NR_PMUS; i++)
+		snap->pcpu[i] = *this_cpu_ptr(ibs_kunit_pmus[i]->pcpu);
 	snap->event = *x->event;
 	snap->other = *x->other_event;
 	snap->ev = ev;
@@ -1515,8 +1520,8 @@ static void ibs_kunit_restore(struct ibs_kunit_explorer *x,
 	memcpy(ctx->msr, snap->msr, sizeof(ctx->msr));
 	memcpy(ctx->val, snap->val, sizeof(ctx->val));
 	ctx->nr_msrs = snap->nr_msrs;
-	for (i = 0; i < 2; i++)
-		*this_cpu_ptr(ibs_kunit_pmu_at(i)->pcpu) = snap->pcpu[i];
+	for (i = 0; i < IBS_KUNIT_NR_PMUS; i++)
+		*this_cpu_ptr(ibs_kunit_pmus[i]->pcpu) = snap->pcpu[i];
 	*x->event = snap->event;
 	*x->other_event = snap->other;
 	ctx->nr_trace = 0;
@@ -1579,8 +1584,8 @@ static void ibs_kunit_run_step(struct ibs_kunit_explorer *x,
 		*ctl |= ibs_kunit_stale_ctl(x->pmu);
 	else
 		*ctl &= ~x->pmu->valid_mask;
-	for (i = 0; i < 2; i++) {
-		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+	for (i = 0; i < IBS_KUNIT_NR_PMUS; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmus[i];
 
 		run->proc_en[i] = ibs_kunit_enabled(ctx, perf_ibs);
 		run->genuine[i] = perf_ibs == x->pmu && val && run->proc_en[i];
@@ -1841,7 +1846,7 @@ static void ibs_test_explore(struct kunit *test)
  * CPU coming up.  The fields start from the values ibs.c initialises them
  * with, saved before the first case changes them.
  */
-static struct perf_ibs ibs_kunit_pristine[2];
+static struct perf_ibs ibs_kunit_pristine[IBS_KUNIT_NR_PMUS];
 
 static void ibs_kunit_setup_caps(struct ibs_kunit_ctx *ctx,
 				 const struct ibs_kunit_caps *caps)
@@ -1852,8 +1857,8 @@ static void ibs_kunit_setup_caps(struct ibs_kunit_ctx *ctx,
 	boot_cpu_data = *ibs_kunit_real_cpu;
 	boot_cpu_data.x86 = caps->family;
 	boot_cpu_data.x86_model = caps->model;
-	for (i = 0; i < 2; i++) {
-		struct perf_ibs *perf_ibs = ibs_kunit_pmu_at(i);
+	for (i = 0; i < IBS_KUNIT_NR_PMUS; i++) {
+		struct perf_ibs *perf_ibs = ibs_kunit_pmus[i];
 
 		perf_ibs->config_mask = ibs_kunit_pristine[i].config_mask;
 		perf_ibs->cnt_mask = ibs_kunit_pristine[i].cnt_mask;
@@ -1909,6 +1914,7 @@ static void ibs_kunit_set_caps(struct ibs_kunit_ctx *ctx, u32 caps)
 static int ibs_kunit_init(struct kunit *test)
 {
 	struct ibs_kunit_ctx *ctx;
+	unsigned int i;
 	int ret;
 
 	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
@@ -1933,8 +1939,8 @@ static int ibs_kunit_init(struct kunit *test)
 	perf_ibs_fetch.pmu.type = IBS_KUNIT_FETCH_TYPE;
 	perf_ibs_op.pmu.type = IBS_KUNIT_OP_TYPE;
 	if (!ibs_kunit_pristine[0].msr) {
-		ibs_kunit_pristine[0] = perf_ibs_fetch;
-		ibs_kunit_pristine[1] = perf_ibs_op;
+		for (i = 0; i < IBS_KUNIT_NR_PMUS; i++)
+			ibs_kunit_pristine[i] = *ibs_kunit_pmus[i];
 	}
 	ibs_kunit_set_caps(ctx, IBS_CAPS_DEFAULT);
 
