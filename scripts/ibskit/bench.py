@@ -1,22 +1,26 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The benchmark of scripts/bench: one cold run of a registry tree in an
 empty cache, timed per phase, the stock kunit.py route beside it, and a
-warm rerun; Documentation/bench.md from the rows."""
+warm rerun; the kernel configurations compared; the whole test matrix
+from an empty cache; Documentation/bench.md from the rows."""
 
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 from .core import (
-    KUNIT_DIR, PHASES, TOP, capture, generated_note, md_table, progress,
-    write_text,)
+    KUNIT_DIR, PHASES, TOP, Error, capture, generated_note, md_table,
+    progress, run, write_text,)
+from .kbuild import MIN_KCONFIG, build_dir
 from .registry import ensure_tools
-from .suite import install_suite
-from .trees import registry_tree, worktree
+from .suite import install_suite, without_spdx
+from .trees import registry_tree, worktree, worktree_path
 from .verdict import kunit_run
 
 # The phases of our route, in order (core.phase() names).
@@ -24,9 +28,26 @@ PHASE_NAMES = ["apt", "registry", "download", "unpack", "import", "worktree",
                "configure", "build", "boot"]
 PAGE = os.path.join(TOP, "Documentation", "bench.md")
 COLUMNS = ["tree"] + PHASE_NAMES + [
-    "suite", "cold total", "warm total", "kunit.py configure",
+    "suite", "cold total", "warm total", "disk MB", "kunit.py configure",
     "kunit.py build", "kunit.py run", "kunit.py total", "build ours/stock",
     "kunit.py result"]
+
+# The kernel configurations --configs compares with today's: the recipe
+# before 1cc0eab (the suite's kunitconfig and the serial console over
+# every default: olddefconfig) and the first allnoconfig one (before
+# e1a14da: kbuild.MIN_KCONFIG without EXPERT and what it needs).
+_EXPERT_LINES = ("CONFIG_EXPERT=y\n", "CONFIG_BUG=y\n", "CONFIG_KALLSYMS=y\n",
+                 "CONFIG_PROCESSOR_SELECT=y\n")
+OLD_CONFIGS = {
+    "olddefconfig (before 1cc0eab)": (
+        "olddefconfig",
+        "CONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\n"),
+    "allnoconfig (before e1a14da)": (
+        "allnoconfig",
+        "".join(x for x in MIN_KCONFIG.splitlines(keepends=True)
+                if x not in _EXPERT_LINES)),
+}
+NEW_CONFIG = "allnoconfig + EXPERT (today)"
 
 
 @dataclass
@@ -41,6 +62,16 @@ class StockRun:
 
 
 @dataclass
+class ConfigBuild:
+    """One cold build of bzImage with one kernel configuration."""
+    config: str
+    options: int        # =y lines of the .config
+    objects: int        # .o files the build made
+    configure: float
+    build: float
+
+
+@dataclass
 class BenchRow:
     """One tree of a benchmark."""
     label: str
@@ -48,8 +79,9 @@ class BenchRow:
     suite: Optional[float]
     cold: float
     warm: float
+    disk_mb: int
     stock: Optional[StockRun] = None
-    extra: dict[str, str] = field(default_factory=dict)
+    configs: list[ConfigBuild] = field(default_factory=list)
 
     def cells(self) -> list[str]:
         s = self.stock
@@ -57,6 +89,7 @@ class BenchRow:
                  if s and s.building else "-")
         return ([self.label] + [fmt(self.phases.get(p)) for p in PHASE_NAMES]
                 + [fmt(self.suite), fmt(self.cold), fmt(self.warm),
+                   str(self.disk_mb),
                    fmt(s.configuring if s else None),
                    fmt(s.building if s else None),
                    fmt(s.running if s else None),
@@ -90,12 +123,55 @@ def stock_kunit(wt: str, build_dir: str, log: str) -> StockRun:
                     f"no result (exit {p.rc}, log: {log})")
 
 
+def count_build(bdir: str) -> tuple[int, int]:
+    """(=y options, .o files) of the build directory @bdir."""
+    with open(os.path.join(bdir, ".config")) as f:
+        options = sum(1 for line in f if line.rstrip().endswith("=y"))
+    objects = sum(1 for _, _, names in os.walk(bdir)
+                  for n in names if n.endswith(".o"))
+    return options, objects
+
+
+def config_build(wt: str, name: str, how: str, frag: str, bdir: str,
+                 log: str) -> ConfigBuild:
+    """A cold build of the worktree @wt into @bdir with the fragment @frag
+    and the suite's kunitconfig, configured by 'make @how'."""
+    os.makedirs(bdir)
+    allconfig = os.path.join(bdir, ".frag")
+    with open(allconfig, "w") as f:
+        f.write(frag + without_spdx(open(os.path.join(
+            KUNIT_DIR, "kunitconfig")).read()))
+    progress(f"{name}: configuring and building (log: {log})")
+    t0 = time.time()
+    if how == "olddefconfig":
+        shutil.copy(allconfig, os.path.join(bdir, ".config"))
+        run(["make", "ARCH=x86_64", f"O={bdir}", "olddefconfig"], cwd=wt,
+            log=log)
+    else:
+        run(["make", "ARCH=x86_64", f"O={bdir}",
+             f"KCONFIG_ALLCONFIG={allconfig}", how], cwd=wt, log=log)
+    t1 = time.time()
+    jobs = str((os.cpu_count() or 1) + 1)
+    run(["make", "-j" + jobs, "ARCH=x86_64", f"O={bdir}", "bzImage"], cwd=wt,
+        log=log)
+    t2 = time.time()
+    options, objects = count_build(bdir)
+    return ConfigBuild(name, options, objects, t1 - t0, t2 - t1)
+
+
+def disk_mb(*paths: str) -> int:
+    """What @paths take on disk, in MB (du)."""
+    out = run(["du", "-s", "-k", "-c"] + list(paths))
+    return int(out.splitlines()[-1].split()[0]) // 1024
+
+
 def bench_tree(series: str, apt: float, stock: bool = True,
-               keep: bool = False) -> BenchRow:
+               keep: bool = False, configs: bool = False) -> BenchRow:
     """@series from an empty cache of its own (IBS_KIT_CACHE, a temporary
     directory, removed unless @keep): our cold run per phase (@apt: the
     seconds the package install took before), kunit.py's cold run on the
-    same worktree, our warm rerun after touching the suite."""
+    same worktree, with @configs cold builds of the same worktree with
+    OLD_CONFIGS, then our warm rerun after touching the suite."""
     tmp = tempfile.mkdtemp(prefix=f"ibs-bench-{series}-")
     os.environ["IBS_KIT_CACHE"] = tmp
     PHASES.clear()
@@ -103,47 +179,126 @@ def bench_tree(series: str, apt: float, stock: bool = True,
     try:
         t0 = time.time()
         t = registry_tree(series)
-        cold = kunit_run(t, "as-is")
+        cold = kunit_run(t, "as-is", w1=False)
         t_cold = time.time() - t0 + apt
         phases = dict(PHASES)
-        run: Optional[StockRun] = None
-        if stock:
-            progress(f"{t.label}: kunit.py run, cold (TCG)")
+        disk = disk_mb(worktree_path(t), build_dir(t))
+        ours = ConfigBuild(NEW_CONFIG, *count_build(build_dir(t)),
+                           phases.get("configure", 0.0),
+                           phases.get("build", 0.0))
+        builds = [ours]
+        stock_run: Optional[StockRun] = None
+        if stock or configs:
             wt = worktree(t)
             install_suite(wt, t.series)
-            run = stock_kunit(wt, os.path.join(tmp, "stock-build"),
-                              os.path.join(tmp, "stock.log"))
+        if stock:
+            progress(f"{t.label}: kunit.py run, cold (TCG)")
+            stock_run = stock_kunit(wt, os.path.join(tmp, "stock-build"),
+                                    os.path.join(tmp, "stock.log"))
+        if configs:
+            for i, (name, (how, frag)) in enumerate(OLD_CONFIGS.items()):
+                builds.insert(i, config_build(
+                    wt, f"{t.label} {name}", how, frag,
+                    os.path.join(tmp, f"config-{i}"),
+                    os.path.join(tmp, f"config-{i}.log")))
         os.utime(os.path.join(KUNIT_DIR, "ibs_kunit.c"))
         t1 = time.time()
-        kunit_run(t, "as-is")
+        kunit_run(t, "as-is", w1=False)
         t_warm = time.time() - t1
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return BenchRow(t.label, phases, cold.console.seconds, t_cold, t_warm,
-                    run)
+                    disk, stock_run, builds if configs else [])
 
 
-def bench(series: list[str], stock: bool = True,
-          keep: bool = False) -> list[BenchRow]:
+def bench(series: list[str], stock: bool = True, keep: bool = False,
+          configs: bool = False) -> list[BenchRow]:
     """bench_tree() of every @series, after the host packages."""
     PHASES.clear()
     ensure_tools()
     apt = PHASES.get("apt", 0.0)
-    return [bench_tree(s, apt, stock, keep) for s in series]
+    return [bench_tree(s, apt, stock, keep, configs) for s in series]
 
 
-def write_bench_page(rows: list[BenchRow], series: list[str]) -> str:
-    """Documentation/bench.md from @rows; returns its path."""
+@dataclass
+class MatrixRun:
+    """scripts/test from an empty cache: its wall time, its phase sums and
+    its last line."""
+    seconds: float
+    phases: str
+    result: str
+
+
+def bench_matrix(keep: bool = False) -> MatrixRun:
+    """scripts/test over every registry tree, in an empty cache of its own
+    (removed unless @keep), timed end to end."""
+    tmp = tempfile.mkdtemp(prefix="ibs-bench-matrix-")
+    env = dict(os.environ, IBS_KIT_CACHE=tmp)
+    progress(f"the test matrix from an empty cache ({tmp})")
+    t0 = time.time()
+    try:
+        p = subprocess.run([os.path.join(TOP, "scripts", "test")], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    secs = time.time() - t0
+    lines = p.stdout.splitlines()
+    sys.stderr.write("".join(line + "\n" for line in lines
+                             if line.startswith("FAILED")))
+    phases = next((line.split(":", 1)[1].strip() for line in lines
+                   if line.startswith("seconds per phase:")), "")
+    result = next((line for line in reversed(lines)
+                   if re.fullmatch(r"\d+ passed, \d+ failed", line)), "")
+    if not result:
+        raise Error(f"scripts/test gave no result (exit {p.returncode})")
+    return MatrixRun(secs, phases, result)
+
+
+def config_rows(rows: list[BenchRow]) -> list[list[str]]:
+    """The --configs table: per tree and configuration."""
+    out = [["tree", "configuration", "=y options", "objects (.o)",
+            "configure s", "build s"]]
+    for r in rows:
+        out += [[r.label, c.config, str(c.options), str(c.objects),
+                 fmt(c.configure), fmt(c.build)] for c in r.configs]
+    return out
+
+
+def write_bench_page(rows: list[BenchRow], command: str,
+                     matrix: Optional[MatrixRun]) -> str:
+    """Documentation/bench.md from @rows and @matrix; returns its path."""
     md = ["<!-- " + generated_note(
         "scripts/bench --write", "a benchmark run on this machine") +
           " -->", "", "# Benchmark", "",
-          f"`scripts/bench --write {' '.join('--series ' + s for s in series)}`"
-          f" on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; "
-          "seconds per phase of one cold run in an empty cache, then "
-          "the stock kunit.py route on the same worktree (cold, TCG), "
-          "then a warm rerun after touching the suite. build ours/stock "
-          "is the headline: our cold build over kunit.py's.", ""]
-    md += md_table([COLUMNS] + [r.cells() for r in rows])
+          f"`{command}` on {time.strftime('%Y-%m-%d')}, "
+          f"{os.cpu_count()} cores.", ""]
+    if rows:
+        md += ["## One tree, cold and warm", "",
+               "Seconds per phase of one run of the suite (no fix applied) "
+               "in an empty cache, then the stock kunit.py route on the "
+               "same worktree (cold, TCG), then a warm rerun after "
+               "touching the suite. disk MB: the tree's worktree (with its "
+               "git repository) and build directory after the cold run. "
+               "build ours/stock is the headline: our cold build over "
+               "kunit.py's, same run, same tree.", ""]
+        md += md_table([COLUMNS] + [r.cells() for r in rows])
+    if any(r.configs for r in rows):
+        md += ["", "## Kernel configurations", "",
+               "Cold builds of bzImage of the same worktree: the route's "
+               "configuration before 1cc0eab, before e1a14da, and today's "
+               "(the cold run above).", ""]
+        md += md_table(config_rows(rows))
+    if matrix:
+        md += ["", "## The test matrix", "",
+               "`scripts/test` (every registry tree, red and green) from "
+               "an empty cache, end to end: "
+               f"**{matrix.seconds / 60:.1f} min** ({matrix.seconds:.0f} s),"
+               f" `{matrix.result}`.", "",
+               "Seconds per phase, summed over the trees (the next "
+               f"tree's download, unpack and import run beside a build): "
+               f"{matrix.phases}."]
     write_text(PAGE, "\n".join(md) + "\n")
     return PAGE

@@ -434,8 +434,8 @@ class Helpers(unittest.TestCase):
 
     def test_bench_cells(self):
         row = ibskit.BenchRow("v1", {"build": 100.0}, 2.5, 200.0, 8.0,
-                              ibskit.StockRun(300.0, 290.0, 5.0, 200.0, 20.0,
-                                              "Ran 9 tests"))
+                              1500, ibskit.StockRun(300.0, 290.0, 5.0, 200.0,
+                                                    20.0, "Ran 9 tests"))
         cells = row.cells()
         self.assertEqual(len(cells), len(ibskit.COLUMNS))
         self.assertIn("0.50", cells)   # our build / kunit.py's
