@@ -9,6 +9,7 @@ The console logs in data/ were captured from real runs of the suite
 (5.10's TAP, 7.3.4's KTAP with KUnit parameters) or are cut to show one
 way a run breaks (a crash inside a case, a QEMU timeout, no suite at all).
 """
+import ast
 import glob
 import json
 import os
@@ -439,6 +440,29 @@ class Helpers(unittest.TestCase):
         cells = row.cells()
         self.assertEqual(len(cells), len(ibskit.COLUMNS))
         self.assertIn("0.50", cells)   # our build / kunit.py's
+
+
+class Verbs(unittest.TestCase):
+    """The verbs in scripts/ (no .py suffix, so no linter reads them) name
+    only what the package has."""
+
+    def test_every_ibskit_name_exists(self):
+        scripts = os.path.dirname(HERE)
+        for name in sorted(os.listdir(scripts)):
+            path = os.path.join(scripts, name)
+            if not os.path.isfile(path):
+                continue
+            with open(path) as f:
+                src = f.read()
+            if not src.startswith("#!/usr/bin/env python3"):
+                continue
+            for node in ast.walk(ast.parse(src, name)):
+                if isinstance(node, ast.Attribute) and \
+                        isinstance(node.value, ast.Name) and \
+                        node.value.id == "ibskit":
+                    with self.subTest(verb=name, line=node.lineno):
+                        self.assertTrue(hasattr(ibskit, node.attr),
+                                        f"ibskit.{node.attr}")
 
 
 class Kconfig(unittest.TestCase):
