@@ -63,14 +63,7 @@ def registry_tree(series: str) -> Tree:
     pkg = REGISTRY[series][0]
     cache = cache_dir()
     repo = os.path.join(cache, "trees", f"linux-{series}")
-    old = os.path.join(cache, "trees", f"linux-{series}.git")
-    if os.path.isdir(old):  # the layout before: a bare import + worktree
-        progress(f"removing {old} and its worktrees (an older layout)")
-        for wt in glob.glob(os.path.join(cache, "work", "v*-debian")):
-            if os.path.isfile(os.path.join(wt, ".git")) and \
-                    old in read_text(os.path.join(wt, ".git")):
-                shutil.rmtree(wt)
-        shutil.rmtree(old)
+    drop_old_layout(series)
     if os.path.isdir(os.path.join(repo, ".git")):
         tags = git(["tag", "-l", "v*-debian"], cwd=repo, check=False).split()
         if tags:
@@ -82,23 +75,7 @@ def registry_tree(series: str) -> Tree:
         debver = registry_version(series)
     version = upstream_version(debver)
     tag = f"v{version}-debian"
-    debs = os.path.join(cache, "debs")
-    os.makedirs(debs, exist_ok=True)
-    found = glob.glob(os.path.join(
-        debs, f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
-    if not found:
-        progress(f"downloading {pkg} {debver}")
-        for old in glob.glob(os.path.join(debs, f"{pkg}_*.deb")):
-            os.unlink(old)
-        opts = apt_update()
-        with phase("download"):
-            p = capture(["apt-get"] + opts + ["-q", "download",
-                                              f"{pkg}={debver}"], cwd=debs)
-        found = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
-        if p.rc or not found:
-            raise Error(f"download of {pkg} failed (package registry "
-                        f"unreachable?): {p.last_error()}")
-    deb = found[0]
+    deb = download(pkg, debver)
     unpack = os.path.join(cache, "trees", f"linux-{series}.unpack")
     shutil.rmtree(unpack, ignore_errors=True)
     shutil.rmtree(repo, ignore_errors=True)
@@ -124,6 +101,44 @@ def registry_tree(series: str) -> Tree:
     os.unlink(deb)
     rev = canonical_import(repo, tag)
     return Tree(repo, rev, version, tag, "registry")
+
+
+def drop_old_layout(series: str) -> None:
+    """Remove the cache's older layout of @series: a bare import in
+    trees/linux-<series>.git and its worktree under work/."""
+    cache = cache_dir()
+    old = os.path.join(cache, "trees", f"linux-{series}.git")
+    if not os.path.isdir(old):
+        return
+    progress(f"removing {old} and its worktrees (an older layout)")
+    for wt in glob.glob(os.path.join(cache, "work", "v*-debian")):
+        if os.path.isfile(os.path.join(wt, ".git")) and \
+                old in read_text(os.path.join(wt, ".git")):
+            shutil.rmtree(wt)
+    shutil.rmtree(old)
+
+
+def download(pkg: str, debver: str) -> str:
+    """The .deb of @pkg at @debver, in the cache's debs/ (downloaded
+    unless it is there); returns its path."""
+    debs = os.path.join(cache_dir(), "debs")
+    os.makedirs(debs, exist_ok=True)
+    found = glob.glob(os.path.join(
+        debs, f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
+    if found:
+        return found[0]
+    progress(f"downloading {pkg} {debver}")
+    for old in glob.glob(os.path.join(debs, f"{pkg}_*.deb")):
+        os.unlink(old)
+    opts = apt_update()
+    with phase("download"):
+        p = capture(["apt-get"] + opts + ["-q", "download",
+                                          f"{pkg}={debver}"], cwd=debs)
+    found = glob.glob(os.path.join(debs, f"{pkg}_*.deb"))
+    if p.rc or not found:
+        raise Error(f"download of {pkg} failed (package registry "
+                    f"unreachable?): {p.last_error()}")
+    return found[0]
 
 
 # The directories whose files the runs change: the suite's files and its
