@@ -103,7 +103,12 @@ def fmt(v: Optional[float]) -> str:
 
 def stock_kunit(wt: str, build_dir: str, log: str) -> StockRun:
     """kunit.py run, cold, TCG (/dev/kvm hidden in a private mount
-    namespace)."""
+    namespace).  A kunit.py without --arch (5.10's runs UML only) is not
+    run."""
+    with open(os.path.join(wt, "tools/testing/kunit/kunit.py")) as f:
+        if "'--arch'" not in f.read():
+            return StockRun(0.0, None, None, None, None,
+                            "not run: this kunit.py has no --arch (UML only)")
     cmd = ("mount --bind /dev/null /dev/kvm 2>/dev/null; exec python3 "
            "tools/testing/kunit/kunit.py run --arch=x86_64 "
            "--kunitconfig=arch/x86/events/amd "
@@ -132,16 +137,17 @@ def count_build(bdir: str) -> tuple[int, int]:
     return options, objects
 
 
-def config_build(wt: str, name: str, how: str, frag: str, bdir: str,
-                 log: str) -> ConfigBuild:
-    """A cold build of the worktree @wt into @bdir with the fragment @frag
-    and the suite's kunitconfig, configured by 'make @how'."""
+def config_build(wt: str, label: str, name: str, how: str, frag: str,
+                 bdir: str, log: str) -> ConfigBuild:
+    """A cold build of the worktree @wt (of tree @label) into @bdir with
+    the fragment @frag and the suite's kunitconfig, configured by 'make
+    @how'; @name names the configuration."""
     os.makedirs(bdir)
     allconfig = os.path.join(bdir, ".frag")
     with open(allconfig, "w") as f:
         f.write(frag + without_spdx(open(os.path.join(
             KUNIT_DIR, "kunitconfig")).read()))
-    progress(f"{name}: configuring and building (log: {log})")
+    progress(f"{label} {name}: configuring and building (log: {log})")
     t0 = time.time()
     if how == "olddefconfig":
         shutil.copy(allconfig, os.path.join(bdir, ".config"))
@@ -198,7 +204,7 @@ def bench_tree(series: str, apt: float, stock: bool = True,
         if configs:
             for i, (name, (how, frag)) in enumerate(OLD_CONFIGS.items()):
                 builds.insert(i, config_build(
-                    wt, f"{t.label} {name}", how, frag,
+                    wt, t.label, name, how, frag,
                     os.path.join(tmp, f"config-{i}"),
                     os.path.join(tmp, f"config-{i}.log")))
         os.utime(os.path.join(KUNIT_DIR, "ibs_kunit.c"))
