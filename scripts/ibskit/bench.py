@@ -17,9 +17,9 @@ from typing import Optional
 from .core import (
     KUNIT_DIR, PHASES, TOP, Error, capture, generated_note, md_table,
     progress, run, write_text,)
-from .kbuild import MIN_KCONFIG, build_dir
+from .kbuild import MIN_KCONFIG, build_dir, make_jobs
 from .registry import ensure_tools
-from .suite import install_suite, without_spdx
+from .suite import install_suite, suite_kconfig
 from .trees import registry_tree, worktree, worktree_path
 from .verdict import kunit_run
 
@@ -112,7 +112,7 @@ def stock_kunit(wt: str, build_dir: str, log: str) -> StockRun:
     cmd = ("mount --bind /dev/null /dev/kvm 2>/dev/null; exec python3 "
            "tools/testing/kunit/kunit.py run --arch=x86_64 "
            "--kunitconfig=arch/x86/events/amd "
-           f"--build_dir={build_dir} --jobs={(os.cpu_count() or 1) + 1}")
+           f"--build_dir={build_dir} --jobs={make_jobs()}")
     t0 = time.time()
     p = capture(["unshare", "--mount", "sh", "-c", cmd], cwd=wt, log=log)
     wall = time.time() - t0
@@ -145,8 +145,7 @@ def config_build(wt: str, label: str, name: str, how: str, frag: str,
     os.makedirs(bdir)
     allconfig = os.path.join(bdir, ".frag")
     with open(allconfig, "w") as f:
-        f.write(frag + without_spdx(open(os.path.join(
-            KUNIT_DIR, "kunitconfig")).read()))
+        f.write(frag + suite_kconfig())
     progress(f"{label} {name}: configuring and building (log: {log})")
     t0 = time.time()
     if how == "olddefconfig":
@@ -157,9 +156,8 @@ def config_build(wt: str, label: str, name: str, how: str, frag: str,
         run(["make", "ARCH=x86_64", f"O={bdir}",
              f"KCONFIG_ALLCONFIG={allconfig}", how], cwd=wt, log=log)
     t1 = time.time()
-    jobs = str((os.cpu_count() or 1) + 1)
-    run(["make", "-j" + jobs, "ARCH=x86_64", f"O={bdir}", "bzImage"], cwd=wt,
-        log=log)
+    run(["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}", "bzImage"],
+        cwd=wt, log=log)
     t2 = time.time()
     options, objects = count_build(bdir)
     return ConfigBuild(name, options, objects, t1 - t0, t2 - t1)
@@ -189,10 +187,7 @@ def bench_tree(series: str, apt: float, stock: bool = True,
         t_cold = time.time() - t0 + apt
         phases = dict(PHASES)
         disk = disk_mb(worktree_path(t), build_dir(t))
-        ours = ConfigBuild(NEW_CONFIG, *count_build(build_dir(t)),
-                           phases.get("configure", 0.0),
-                           phases.get("build", 0.0))
-        builds = [ours]
+        builds: list[ConfigBuild] = []
         stock_run: Optional[StockRun] = None
         if stock or configs:
             wt = worktree(t)
@@ -202,11 +197,14 @@ def bench_tree(series: str, apt: float, stock: bool = True,
             stock_run = stock_kunit(wt, os.path.join(tmp, "stock-build"),
                                     os.path.join(tmp, "stock.log"))
         if configs:
-            for i, (name, (how, frag)) in enumerate(OLD_CONFIGS.items()):
-                builds.insert(i, config_build(
-                    wt, t.label, name, how, frag,
-                    os.path.join(tmp, f"config-{i}"),
-                    os.path.join(tmp, f"config-{i}.log")))
+            builds = [config_build(wt, t.label, name, how, frag,
+                                   os.path.join(tmp, f"config-{i}"),
+                                   os.path.join(tmp, f"config-{i}.log"))
+                      for i, (name, (how, frag))
+                      in enumerate(OLD_CONFIGS.items())]
+            builds.append(ConfigBuild(NEW_CONFIG, *count_build(build_dir(t)),
+                                      phases.get("configure", 0.0),
+                                      phases.get("build", 0.0)))
         os.utime(os.path.join(KUNIT_DIR, "ibs_kunit.c"))
         t1 = time.time()
         kunit_run(t, "as-is", w1=False)
@@ -215,7 +213,7 @@ def bench_tree(series: str, apt: float, stock: bool = True,
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return BenchRow(t.label, phases, cold.console.seconds, t_cold, t_warm,
-                    disk, stock_run, builds if configs else [])
+                    disk, stock_run, builds)
 
 
 def bench(series: list[str], stock: bool = True, keep: bool = False,

@@ -6,9 +6,9 @@ import re
 import time
 from typing import Iterable, Sequence
 
-from .core import Error, KUNIT_DIR, cache_dir, capture, phase, read_text, run
+from .core import Error, cache_dir, capture, phase, read_text, run
 from .trees import Tree
-from .suite import without_spdx
+from .suite import suite_kconfig
 
 
 # The kernel the suite runs in is allnoconfig plus exactly this, the
@@ -58,8 +58,7 @@ def configure(wt: str, bdir: str, log: str,
     """'make allnoconfig' with KCONFIG_ALLCONFIG = MIN_KCONFIG, the suite's
     kunitconfig and @extra; skipped when the build directory was configured
     from the same recipe and every line still holds."""
-    frag = MIN_KCONFIG + without_spdx(
-        read_text(os.path.join(KUNIT_DIR, "kunitconfig"))) + \
+    frag = MIN_KCONFIG + suite_kconfig() + \
         "".join(kconfig_line(line) + "\n" for line in extra)
     recipe = "allnoconfig\n" + frag
     cfg = os.path.join(bdir, ".config")
@@ -84,6 +83,11 @@ def configure(wt: str, bdir: str, log: str,
         f.write(recipe)
 
 
+def make_jobs() -> str:
+    """Parallel jobs of a build: every core, and one more."""
+    return str((os.cpu_count() or 1) + 1)
+
+
 def build(wt: str, bdir: str, log: str,
           extra_kconfig: Sequence[str] = ()) -> float:
     """Configure and build bzImage; returns seconds.  The driver and the
@@ -91,10 +95,9 @@ def build(wt: str, bdir: str, log: str,
     t0 = time.time()
     with phase("configure"):
         configure(wt, bdir, log, extra_kconfig)
-    jobs = str((os.cpu_count() or 1) + 1)
     with phase("build"):
-        run(["make", "-j" + jobs, "ARCH=x86_64", f"O={bdir}", "bzImage"],
-            cwd=wt, log=log)
+        run(["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}",
+             "bzImage"], cwd=wt, log=log)
     for obj in ("ibs.o", "ibs_kunit.o"):
         if not os.path.exists(os.path.join(bdir, "arch/x86/events/amd", obj)):
             raise Error(f"the build made no arch/x86/events/amd/{obj} "

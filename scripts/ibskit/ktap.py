@@ -79,10 +79,11 @@ _OLD_PARAM = re.compile(r"^\s*# (\w+): (not ok|ok) \d+ - (.*?)\s*$")
 
 def parse_ktap(text: str, suite: str = SUITE) -> SuiteResult:
     """Per-case results of @suite in KTAP/TAP console output; understands
-    the 5.10 TAP dialect ("ok 1 - name") and KTAP ("ok 1 name").  The cases are the results one level
-    below the suite (the indentation of its plan line); results nested
-    deeper are the parameters of the case that follows them (KUnit before
-    v5.18 prints them as "# case: ok N - description" lines instead).  The
+    the 5.10 TAP dialect ("ok 1 - name") and KTAP ("ok 1 name").  The
+    cases are the results one level below the suite (the indentation of
+    its plan line); results nested deeper are the parameters of the case
+    that follows them (KUnit before v5.18 prints them as "# case: ok N -
+    description" lines instead).  The
     diagnostics of a case are the console lines between the previous
     result and its own (KUnit's '#' lines and the messages of failed
     expectations).  A kernel WARN inside a case fails that case, whatever

@@ -119,12 +119,17 @@ def spdx_problems() -> list[str]:
     return out
 
 
+def suite_kconfig() -> str:
+    """kunit/kunitconfig without its SPDX line: the suite's Kconfig
+    fragment."""
+    return without_spdx(read_text(os.path.join(KUNIT_DIR, "kunitconfig")))
+
+
 def install_build_files(wt: str) -> None:
     """The Kconfig symbol, Makefile hook and .kunitconfig of the suite."""
     amd = os.path.join(wt, "arch/x86/events/amd")
     with open(os.path.join(amd, ".kunitconfig"), "w") as f:
-        f.write(without_spdx(read_text(os.path.join(KUNIT_DIR,
-                                               "kunitconfig"))))
+        f.write(suite_kconfig())
     mk = os.path.join(amd, "Makefile")
     text = read_text(mk)
     hook = "obj-$(CONFIG_PERF_EVENTS_AMD_IBS_KUNIT_TEST)\t+= ibs_kunit.o\n"

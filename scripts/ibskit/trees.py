@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .core import (
-    Error, Json, cache_dir, capture, git, phase, progress, read_text, run,)
+    Error, cache_dir, capture, git, phase, progress, read_text, run,)
 from .model import TreeRef
 from .registry import (
     REGISTRY, apt_update, check_series, registry_version, series_of,
@@ -46,9 +46,6 @@ class Tree:
         return TreeRef(self.version, self.label, self.origin, self.rev,
                        self.series, list(self.extra_kconfig))
 
-    def as_dict(self) -> Json:
-        """The tree as a run result names it: ref() as JSON."""
-        return self.ref().to_json()
 
 def registry_tree(series: str) -> Tree:
     """The pristine registry tree of @series, downloaded and imported once.
@@ -169,7 +166,7 @@ def import_tree(wt: str, tag: str, msg: str) -> str:
                     "--stdin"], cwd=wt, input=files, check=True)
     # A commit rebuilds the trees from a changed file up to the root, and
     # reads every blob directly in those directories: theirs too.
-    paths = run(["git", "ls-files"], cwd=wt).splitlines()
+    paths = [p for p in files.decode().split("\0") if p]
     parents = {"/".join(d.split("/")[:i])
                for d in WRITTEN_DIRS for i in range(d.count("/") + 1)}
     written = [p for p in paths
