@@ -17,11 +17,19 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 KUNIT_DIR = os.path.join(TOP, "kunit")
 BACKPORTS_DIR = os.path.join(TOP, "backports")
+# The suite: one translation unit (ibs_kunit.c, which includes ibs.c) and
+# the parts it includes after it, in that order.
 SUITE_FILE = os.path.join(KUNIT_DIR, "ibs_kunit.c")
+SUITE_FILES = [SUITE_FILE] + [
+    os.path.join(KUNIT_DIR, f"ibs_kunit_{part}.c")
+    for part in ("mock", "cases", "explore")]
 PATCHES_DIR = os.path.join(TOP, "patches")
 RESULTS_PAGE = os.path.join(TOP, "Documentation", "backport-results.md")
 MUTATION_DIR = os.path.join(TOP, "results", "mutation")
 MAINLINE_RESULTS = os.path.join(TOP, "results", "mainline")
+# Beside the records: every recorded run's console and what the tree's
+# kunit.py parse --json made of it, <tree label>/<variant>.{log,kunit.json}
+CONSOLES_DIR = os.path.join(TOP, "results", "consoles")
 
 UPSTREAM_SHA = "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5"
 # "perf/amd/ibs: Support IBS_{FETCH|OP}_CTL2[Dis] to eliminate RMW race",
@@ -206,6 +214,18 @@ def log_file(name: str, log_dir: Optional[str] = None,
 
 def file_hash(path: str) -> str:
     return run(["git", "hash-object", path]).strip()
+
+
+def suite_hash() -> str:
+    """One id for everything that decides what the suite is on a tree: its
+    C files, its Kconfig symbols and fragment, and the adaptations."""
+    paths = SUITE_FILES + [os.path.join(KUNIT_DIR, n)
+                           for n in ("Kconfig", "kunitconfig")]
+    adapt = os.path.join(KUNIT_DIR, "adapt")
+    paths += sorted(os.path.join(adapt, n) for n in os.listdir(adapt))
+    text = "".join(f"{os.path.relpath(p, TOP)}\0{read_text(p)}\0"
+                   for p in paths)
+    return run(["git", "hash-object", "--stdin"], input=text).strip()
 
 
 def write_json(path: str, data: Any) -> None:

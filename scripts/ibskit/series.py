@@ -10,9 +10,9 @@ import tempfile
 from typing import Iterator, Optional
 
 from .core import (
-    Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, TOP, git, git_env,
-    log_file, read_text, run, write_text,)
-from .suite import git_am, install_build_files
+    Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, SUITE_FILES, TOP, git,
+    git_env, log_file, read_text, run, write_text,)
+from .suite import git_am, install_build_files, write_suite
 from .trees import Tree, worktree
 
 
@@ -92,6 +92,10 @@ def chunk_name(text: str) -> Optional[str]:
         m = re.search(r"^#define (\w+)", code, re.M)
         if m:
             return m.group(1)
+        # the #include of a part of the suite: the part's file name
+        m = re.search(r'^#include "([\w.]+)"', code, re.M)
+        if m:
+            return m.group(1)
     for line in code.splitlines():
         if not line or line[0] in " \t#}":
             continue
@@ -116,10 +120,10 @@ def mainline_manifest() -> list[Json]:
     A manifest file is a header ('Key: value' lines), a blank line and the
     commit message body.  Either it names a patch file of ours ('Patch:',
     committed with git am, its own message and author), or it adds pieces
-    of ibs_kunit.c: 'Subject:', 'Chunks:' (top-level pieces, by name),
-    'Files:' (the build files come with it) and 'Guard: SYMBOL' (the
-    '#if SYMBOL' blocks inside earlier pieces, and the piece that defines
-    SYMBOL, appear with this patch)."""
+    of the suite's files: 'Subject:', 'Chunks:' (top-level pieces, by
+    name; '*' the first patch, which takes every piece no other names),
+    'Parts:' (whole files of the suite, and the #include of each) and
+    'Files:' (the build files come with it)."""
     patches = []
     for series, (src, cover, _) in MAINLINE_SERIES.items():
         for name in sorted(os.listdir(src)):
@@ -134,85 +138,72 @@ def mainline_manifest() -> list[Json]:
                             "subject": fields.get("Subject"),
                             "files": fields.get("Files", "").split(),
                             "chunks": fields.get("Chunks", "").split(),
-                            "guard": fields.get("Guard"),
+                            "parts": fields.get("Parts", "").split(),
                             "body": body.strip() + "\n"})
     return patches
 
 
-def strip_guard(text: str, guard: str) -> str:
-    """@text without its '#if @guard' ... '#endif' blocks (not nested), and
-    without the blank line before a block that ended its function."""
-    out: list[str] = []
-    skip = False
-    for line in text.splitlines(keepends=True):
-        if line.strip() == f"#if {guard}":
-            skip = True
-            continue
-        if skip:
-            skip = line.strip() != "#endif"
-            continue
-        if line.startswith("}") and out and not out[-1].strip():
-            out.pop()
-        out.append(line)
-    return "".join(out)
-
-
-def suite_stages() -> tuple[list[Json], list[Optional[str]]]:
-    """ibs_kunit.c as it stands after each patch of the mainline series
-    (None for a patch that does not change it)."""
-    src = read_text(SUITE_FILE)
-    chunks = c_chunks(src)
+def suite_stages() -> tuple[list[Json], list[Optional[dict[str, str]]]]:
+    """The suite's files as they stand after each patch of the mainline
+    series ({file name: text}; None for a patch that does not change them).
+    A file is there from the first patch that owns one of its named pieces
+    on; a piece nobody names belongs to the first patch."""
+    files = {os.path.basename(p): read_text(p) for p in SUITE_FILES}
+    chunks = {f: c_chunks(src) for f, src in files.items()}
     manifest = mainline_manifest()
     owner: dict[str, int] = {}
-    guards: list[tuple[int, str]] = []
     for idx, p in enumerate(manifest):
+        for part in p["parts"]:
+            if part not in files:
+                raise Error(f"kunit/ manifest {p['file']} names a part the "
+                            f"suite does not have: {part}")
+            owner[part] = idx
+            for name, _ in chunks[part]:
+                if name is not None:
+                    owner.setdefault(name, idx)
         for c in p["chunks"]:
             if c != "*":
                 owner[c] = idx
-        if p["guard"]:
-            guards.append((idx, p["guard"]))
-    names = {n for n, _ in chunks}
-    unknown = sorted(set(owner) - names)
+    names = {n for cs in chunks.values() for n, _ in cs}
+    unknown = sorted(set(owner) - names - set(files))
     if unknown:
-        raise Error("kunit/ manifests name chunks ibs_kunit.c does not have: "
+        raise Error("kunit/ manifests name chunks the suite does not have: "
                     + ", ".join(unknown))
-    stages: list[Optional[str]] = []
+    stages: list[Optional[dict[str, str]]] = []
     for k, p in enumerate(manifest):
         if p["patch"]:
             stages.append(None)
             continue
-        keep: list[str] = []
-        for name, text in chunks:
-            if name is not None and owner.get(name, 0) > k:
+        stage: dict[str, str] = {}
+        for f, cs in chunks.items():
+            if owner.get(f, 0) > k:
                 continue
-            for g_idx, guard in guards:
-                if g_idx > k:
-                    if f"#define {guard}" in text:
-                        text = ""
-                    text = strip_guard(text, guard)
-            if not text:
-                continue
-            lines = [line for line in text.splitlines(keepends=True)
-                     if not (m := re.match(r"\s+" + CASE_ENTRY.pattern,
-                                           line))
-                     or owner.get(m.group(1), 0) <= k]
-            keep.append("".join(lines))
-        stages.append("\n".join(keep))
+            keep = []
+            for name, text in cs:
+                if name is not None and owner.get(name, 0) > k:
+                    continue
+                lines = [line for line in text.splitlines(keepends=True)
+                         if not (m := re.match(r"\s+" + CASE_ENTRY.pattern,
+                                               line))
+                         or owner.get(m.group(1), 0) <= k]
+                keep.append("".join(lines))
+            stage[f] = "\n".join(keep)
+        stages.append(stage)
     last = [x for x in stages if x is not None]
-    if last and last[-1] != src:
-        raise Error("the last stage of the kunit/ manifests is not "
-                    "ibs_kunit.c")
+    if last and last[-1] != files:
+        raise Error("the last stage of the kunit/ manifests is not the "
+                    "suite in kunit/")
     return manifest, stages
 
 
-def kunit_files_at(wt: str, stage_src: str, with_build_files: bool) -> None:
-    """Write the suite (one stage of it) into the worktree @wt."""
-    amd = os.path.join(wt, "arch/x86/events/amd")
-    with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
-        f.write(stage_src)
+def kunit_files_at(wt: str, stage: dict[str, str],
+                   with_build_files: bool) -> None:
+    """Write the suite (one stage of it) into the worktree @wt; with
+    @with_build_files also the Kconfig symbols the stage uses."""
+    write_suite(wt, stage)
     if not with_build_files:
         return
-    install_build_files(wt)
+    install_build_files(wt, "\n".join(stage.values()))
 
 
 def source_date() -> str:
@@ -230,6 +221,7 @@ def commit_series(t: Tree, series: str = "kunit",
         raise Error(f"unknown mainline series '{series}' (known: "
                     f"{', '.join(MAINLINE_SERIES)})")
     manifest, stages = suite_stages()
+    stages_before: dict[str, str] = {}
     order = list(MAINLINE_SERIES)
     wt = worktree(t)
     env = git_env()
@@ -250,7 +242,9 @@ def commit_series(t: Tree, series: str = "kunit",
             continue
         stage = stages[k]
         assert stage is not None
-        kunit_files_at(wt, stage, with_build_files=bool(p["files"]))
+        kunit_files_at(wt, stage, with_build_files=bool(p["files"]) or
+                       any(f not in stages_before for f in stage))
+        stages_before = stage
         git(["add", "-f", "arch/x86/events"], cwd=wt)
         run(["git", "commit", "-q", "-F", "-"], cwd=wt, env=env,
             input=f"{p['subject']}\n\n{p['body']}")

@@ -4,19 +4,20 @@ per-tree adaptations), the finding constants, applying or reverting fixes."""
 
 import os
 import re
+from typing import Optional
 
 from .core import (
-    BACKPORTS_DIR, Error, KUNIT_DIR, TOP, git, git_env, read_text, run,
-    status, write_text,)
+    BACKPORTS_DIR, Error, KUNIT_DIR, SUITE_FILES, TOP, git, git_env,
+    read_text, run, status, write_text,)
 from .registry import series_key
 
 
 UPSTREAM_FIX = os.path.join(TOP, "fix", "upstream.patch")
 SUITE = "amd_ibs"
 # The same cases again on hardware with IBS_CAPS_DIS (the case names of its
-# results carry this prefix); skipped on trees without the capability, not
-# built on 5.10 (no kunit_skip() there: kunit/adapt/).
-SUITE_DIS = "amd_ibs_dis"
+# results carry this prefix); not built on trees without the capability
+# (kunit/adapt/no-caps-dis.sed).
+SUITE_DIS = "amd_ibs_dis"  # built only on trees with IBS_CAPS_DIS
 DIS_PREFIX = SUITE_DIS + "."
 
 SUITE_EXPLORE = "amd_ibs_explore"
@@ -49,25 +50,50 @@ def adaptations(series: str) -> list[str]:
     return table[max(older, key=series_key)] if older else []
 
 
-def suite_source(series: str) -> str:
-    src = read_text(os.path.join(KUNIT_DIR, "ibs_kunit.c"))
-    for sed in adaptations(series):
-        src = run(["sed", "-f", os.path.join(KUNIT_DIR, "adapt", sed)],
-                  input=src)
-    return src
+def suite_source(series: str) -> dict[str, str]:
+    """The suite's files as they go into a tree of @series: {file name:
+    text}, every adaptation of the series applied to each."""
+    out = {}
+    for path in SUITE_FILES:
+        src = read_text(path)
+        for sed in adaptations(series):
+            src = run(["sed", "-f", os.path.join(KUNIT_DIR, "adapt", sed)],
+                      input=src)
+        out[os.path.basename(path)] = src
+    return out
+
+
+def suite_text(series: Optional[str] = None) -> str:
+    """The suite's files as adapted to @series (None: as in kunit/) as one
+    text, the parts in the order ibs_kunit.c includes them."""
+    if series is None:
+        return "\n".join(read_text(p) for p in SUITE_FILES)
+    return "\n".join(suite_source(series).values())
 
 
 def dis_suite_built(series: str) -> bool:
     """Does the suite as adapted to @series register amd_ibs_dis?"""
     return re.search(r'\.name\s*=\s*"' + SUITE_DIS + '"',
-                     suite_source(series)) is not None
+                     suite_text(series)) is not None
+
+
+def write_suite(wt: str, files: dict[str, str]) -> None:
+    """The suite's files into arch/x86/events/amd/ of @wt; a file of the
+    suite that @files lacks is removed."""
+    amd = os.path.join(wt, "arch/x86/events/amd")
+    for path in SUITE_FILES:
+        name = os.path.basename(path)
+        target = os.path.join(amd, name)
+        if name in files:
+            write_text(target, files[name])
+        elif os.path.exists(target):
+            os.unlink(target)
 
 
 def install_suite(wt: str, series: str) -> None:
-    """Add the suite, Kconfig symbol, Makefile hook and .kunitconfig; commit."""
-    amd = os.path.join(wt, "arch/x86/events/amd")
-    with open(os.path.join(amd, "ibs_kunit.c"), "w") as f:
-        f.write(suite_source(series))
+    """Add the suite, Kconfig symbols, Makefile hook and .kunitconfig;
+    commit."""
+    write_suite(wt, suite_source(series))
     install_build_files(wt)
     git(["add", "-f", "arch/x86/events"], cwd=wt)
     git(["commit", "-q", "-m", "perf/x86/amd/ibs: add the amd_ibs KUnit suite "
@@ -99,6 +125,8 @@ SPDX_EXEMPT = [
      "are"),
     (r"scripts/tests/data/.*\.log$", "console output captured from runs "
      "of the suite (test fixtures)"),
+    (r"scripts/tests/data/.*\.json$", "what a tree's kunit.py made of a "
+     "captured console (test fixtures)"),
     (r"(COPYING|LICENSES/.*)$", "the license texts"),
     (r"\.gitignore$", "not source"),
 ]
@@ -119,30 +147,63 @@ def spdx_problems() -> list[str]:
     return out
 
 
-def suite_kconfig() -> str:
+def suite_kconfig(c_text: Optional[str] = None) -> str:
     """kunit/kunitconfig without its SPDX line: the suite's Kconfig
-    fragment."""
-    return without_spdx(read_text(os.path.join(KUNIT_DIR, "kunitconfig")))
+    fragment; with @c_text, without the symbols of ours that neither are
+    the first nor appear (as CONFIG_X) in that source."""
+    lines = without_spdx(read_text(os.path.join(KUNIT_DIR,
+                                                "kunitconfig"))).splitlines()
+    if c_text is not None:
+        unused = set(kconfig_symbols()) - set(kconfig_symbols(c_text))
+        lines = [x for x in lines
+                 if x.split("=")[0].removeprefix("CONFIG_") not in unused]
+    return "".join(x + "\n" for x in lines)
 
 
-def install_build_files(wt: str) -> None:
-    """The Kconfig symbol, Makefile hook and .kunitconfig of the suite."""
+def kconfig_symbols(c_text: Optional[str] = None) -> list[str]:
+    """The symbols kunit/Kconfig defines, in order; with @c_text only the
+    first and those the source tests."""
+    text = read_text(os.path.join(KUNIT_DIR, "Kconfig"))
+    syms = re.findall(r"^config (\w+)$", text, re.M)
+    if c_text is None:
+        return syms
+    code = re.sub(r"/\*.*?\*/", "", c_text, flags=re.S)
+    return syms[:1] + [x for x in syms[1:] if "CONFIG_" + x in code]
+
+
+def kconfig_fragment(c_text: Optional[str] = None) -> str:
+    """kunit/Kconfig as it goes into arch/x86/events/Kconfig: the blocks
+    of kconfig_symbols(@c_text)."""
+    text = without_spdx(read_text(os.path.join(KUNIT_DIR, "Kconfig")))
+    keep = kconfig_symbols(c_text)
+    blocks = re.split(r"\n(?=config )", text.strip("\n"))
+    return "\n".join(b.rstrip("\n") + "\n" for b in blocks
+                     if b.split("\n", 1)[0].removeprefix("config ") in keep)
+
+
+def install_build_files(wt: str, c_text: Optional[str] = None) -> None:
+    """The Kconfig symbols, Makefile hook and .kunitconfig of the suite
+    (with @c_text: of the symbols that source uses, see suite_kconfig());
+    again on a tree that has them, they are replaced."""
     amd = os.path.join(wt, "arch/x86/events/amd")
     with open(os.path.join(amd, ".kunitconfig"), "w") as f:
-        f.write(suite_kconfig())
+        f.write(suite_kconfig(c_text))
     mk = os.path.join(amd, "Makefile")
     text = read_text(mk)
     hook = "obj-$(CONFIG_PERF_EVENTS_AMD_IBS_KUNIT_TEST)\t+= ibs_kunit.o\n"
-    text = text.replace("obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n",
-                        "obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n" + hook, 1)
+    if hook not in text:
+        text = text.replace("obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n",
+                            "obj-$(CONFIG_X86_LOCAL_APIC)\t\t+= ibs.o\n" +
+                            hook, 1)
     if hook not in text:
         text += hook
     write_text(mk, text)
     kc = os.path.join(wt, "arch/x86/events/Kconfig")
     text = read_text(kc)
     i = text.rindex("endmenu")
-    frag = without_spdx(read_text(os.path.join(KUNIT_DIR, "Kconfig")))
-    write_text(kc, text[:i] + frag + "\n" + text[i:])
+    first = text.find("config " + kconfig_symbols()[0] + "\n")
+    start = first if first != -1 else i
+    write_text(kc, text[:start] + kconfig_fragment(c_text) + "\n" + text[i:])
 
 
 def ibs_start_body(wt: str) -> str:

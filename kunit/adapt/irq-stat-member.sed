@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Trees before v7.2 count a PMI with inc_irq_stat(apic_perf_irqs), in the
+# apic_perf_irqs member of irq_stat; v7.2 made the counts an array
+# (irq_stat.counts[IRQ_COUNT_APIC_PERF]) and added inc_perf_irq_stat().
+s/^#undef inc_perf_irq_stat$/#undef inc_irq_stat/
+s/^#define inc_perf_irq_stat()\t\t/#define inc_irq_stat(member)\t\t/
+s/irq_stat\.counts\[IRQ_COUNT_APIC_PERF\]/irq_stat.apic_perf_irqs/g

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for the AMD IBS PMU driver: the cases
+ *
+ * Included by ibs_kunit.c after the mock.  Each case sets up the registers,
+ * drives the driver's pmu callbacks as perf core does, and has the mock
+ * deliver an NMI inside the window under test.  amd_ibs runs them with the
+ * default capabilities; amd_ibs_dis runs them again on hardware with
+ * IBS_CAPS_DIS.
+ */
+
+/* The cases that test one PMU run once for each, a KUnit parameter each. */
+static void ibs_kunit_pmu_desc(struct perf_ibs *const *perf_ibs, char *desc)
+{
+	strscpy(desc, *perf_ibs == &perf_ibs_op ? "OP" : "FETCH",
+		KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(ibs_kunit_pmu, ibs_kunit_pmus, ibs_kunit_pmu_desc);
+
+static void ibs_kunit_per_pmu(struct kunit *test,
+			      void (*fn)(struct kunit *test,
+					 struct perf_ibs *perf_ibs))
+{
+	fn(test, *(struct perf_ibs *const *)test->param_value);
+}
+
+/* The number of writes of the injected NMI that enabled @perf_ibs. */
+static unsigned int ibs_kunit_nmi_enables(struct kunit *test,
+					  struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ctx->nr_trace; i++) {
+		if (ctx->trace[i].in_nmi && ctx->trace[i].enables &&
+		    ibs_kunit_pmu_of(ctx->trace[i].msr) == perf_ibs)
+			n++;
+	}
+	return n;
+}
+
+static unsigned int ibs_kunit_samples(struct kunit *test,
+				      struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+
+	return ctx->samples[ibs_kunit_pmu_idx(perf_ibs)];
+}
+
+/* Checks that the NMI did land inside the window under test. */
+static void ibs_kunit_assert_in_window(struct kunit *test,
+				       struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_FALSE(test, ctx->msrs_overflow);
+	KUNIT_ASSERT_LT(test, ctx->nr_trace, (unsigned int)IBS_KUNIT_MAX_TRACE);
+	KUNIT_ASSERT_EQ_MSG(test, ctx->nmis, 1U,
+			    "no enable write of %s seen: the NMI was not injected",
+			    ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STARTED),
+			      "NMI was injected before IBS_STARTED became visible");
+	KUNIT_ASSERT_FALSE_MSG(test, ctx->nmi_enabled,
+			       "%s was enabled before perf_ibs_start() enabled it",
+			       ibs_kunit_msr_name(perf_ibs->msr));
+}
+
+/* After pmu::add() returned: process context alone enabled the event. */
+static void ibs_kunit_expect_started(struct kunit *test,
+				     struct perf_ibs *perf_ibs,
+				     struct perf_event *event)
+{
+	unsigned long want = BIT(IBS_ENABLED) | BIT(IBS_STARTED);
+	u64 ctl = ibs_kunit_get_msr(test, perf_ibs->msr);
+
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_state(perf_ibs), want,
+			    "pcpu->state of %s after pmu::add() is not ENABLED|STARTED",
+			    ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_EXPECT_TRUE_MSG(test, ibs_kunit_enabled(test->priv, perf_ibs),
+			      "%s not enabled after pmu::add()",
+			      ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_EXPECT_FALSE_MSG(test, ctl & perf_ibs->valid_mask,
+			       "%s still has Val=1 after pmu::add()",
+			       ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_EXPECT_EQ(test, event->hw.state, 0);
+}
+
+/*
+ * The race of commit 1b044ff3c17e for one PMU: the CTL MSR holds a stale
+ * sample (Val=1, En=0), the event is added, and an NMI from another source
+ * lands after IBS_STARTED is set but before the enable bit is written.  The
+ * handler must find nothing to do; before the fix it consumes the stale
+ * sample and enables the event from NMI context.
+ */
+static void ibs_kunit_stale_ctl_race(struct kunit *test,
+				     struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
+	u64 stale = ibs_kunit_stale_ctl(perf_ibs);
+
+	ibs_kunit_set_msr(test, perf_ibs->msr, stale);
+	ctx->inject_pmu = perf_ibs;
+	ibs_kunit_add(test, event);
+
+	ibs_kunit_assert_in_window(test, perf_ibs);
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_nmi_enables(test, perf_ibs), 0U,
+			    "race: an NMI between set_bit(IBS_STARTED) and the enable write of perf_ibs_start() found the stale %s=%#llx (Val=1, En=0) and enabled the event itself",
+			    ibs_kunit_msr_name(perf_ibs->msr), stale);
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_samples(test, perf_ibs), 0U,
+			    "race: the NMI in the perf_ibs_start() window built a sample from the stale %s",
+			    ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_EXPECT_EQ_MSG(test, ctx->nmi_handled, 0,
+			    "race: IBS claimed an NMI that came from another source, on the strength of a stale %s",
+			    ibs_kunit_msr_name(perf_ibs->msr));
+	ibs_kunit_expect_started(test, perf_ibs, event);
+}
+
+static void ibs_test_stale_ctl_nmi_in_start(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_stale_ctl_race);
+}
+
+/*
+ * The sequence of the commit message: the FETCH event runs and has a genuine
+ * sample; its NMI arrives while the OP event is being added over a stale
+ * IBS_OP_CTL.  perf_ibs_nmi_handler() calls the handler of both PMUs: FETCH
+ * must get its sample, OP must stay untouched.
+ */
+static void ibs_test_op_stale_ctl_fetch_nmi_in_start(struct kunit *test)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *fetch = ibs_kunit_event(test, &perf_ibs_fetch);
+	struct perf_event *op = ibs_kunit_event(test, &perf_ibs_op);
+	u64 stale = ibs_kunit_stale_ctl(&perf_ibs_op);
+	u64 fetch_ctl;
+
+	ibs_kunit_add(test, fetch);
+	fetch_ctl = ibs_kunit_get_msr(test, perf_ibs_fetch.msr);
+	KUNIT_ASSERT_TRUE(test, fetch_ctl & perf_ibs_fetch.enable_mask);
+	/* The FETCH hardware completes a sample: Val=1, count reached. */
+	ibs_kunit_set_msr(test, perf_ibs_fetch.msr,
+			  fetch_ctl | ibs_kunit_stale_ctl(&perf_ibs_fetch));
+
+	ibs_kunit_set_msr(test, perf_ibs_op.msr, stale);
+	ctx->inject_pmu = &perf_ibs_op;
+	ibs_kunit_add(test, op);
+
+	ibs_kunit_assert_in_window(test, &perf_ibs_op);
+	KUNIT_EXPECT_EQ_MSG(test, ctx->samples[0], 1U,
+			    "the genuine FETCH sample was not delivered exactly once");
+	KUNIT_EXPECT_NE_MSG(test, ctx->nmi_handled, 0,
+			    "the NMI of the FETCH PMU was not claimed");
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_nmi_enables(test, &perf_ibs_op), 0U,
+			    "race: the FETCH NMI ran the OP handler inside the perf_ibs_start() window; it found the stale IBS_OP_CTL=%#llx (Val=1, En=0) and enabled the OP event itself",
+			    stale);
+	KUNIT_EXPECT_EQ_MSG(test, ctx->samples[1], 0U,
+			    "race: the FETCH NMI built an OP sample from the stale IBS_OP_CTL");
+	ibs_kunit_expect_started(test, &perf_ibs_op, op);
+}
+
+/*
+ * Control case, on every tree: with a clean CTL (Val=0) the NMI in the same
+ * window finds no sample and leaves the PMU alone.
+ */
+static void ibs_kunit_clean_ctl(struct kunit *test, struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
+
+	ibs_kunit_set_msr(test, perf_ibs->msr, 0);
+	ctx->inject_pmu = perf_ibs;
+	ibs_kunit_add(test, event);
+
+	ibs_kunit_assert_in_window(test, perf_ibs);
+	KUNIT_EXPECT_EQ(test, ibs_kunit_nmi_enables(test, perf_ibs), 0U);
+	KUNIT_EXPECT_EQ(test, ibs_kunit_samples(test, perf_ibs), 0U);
+	KUNIT_EXPECT_EQ(test, ctx->nmi_handled, 0);
+	ibs_kunit_expect_started(test, perf_ibs, event);
+}
+
+static void ibs_test_clean_ctl_nmi_in_start(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_clean_ctl);
+}
+
+/*
+ * The invariant behind the fix, checked on the MSR trace of one pmu::add()
+ * without any NMI: from the first access that sees IBS_STARTED set up to the
+ * enable write, the CTL MSR holds no Val bit, and it was cleared while
+ * IBS_STARTED was still clear.
+ */
+static void ibs_kunit_clear_before_started(struct kunit *test,
+					   struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
+	u64 stale = ibs_kunit_stale_ctl(perf_ibs);
+	bool cleared = false, enabled = false;
+	unsigned int i;
+
+	ibs_kunit_set_msr(test, perf_ibs->msr, stale);
+	ibs_kunit_add(test, event);
+
+	for (i = 0; i < ctx->nr_trace && !enabled; i++) {
+		struct ibs_kunit_access *acc = &ctx->trace[i];
+
+		if (acc->msr != perf_ibs->msr)
+			continue;
+		if (!(acc->state & BIT(IBS_STARTED))) {
+			if (acc->write && !(acc->val & (perf_ibs->valid_mask |
+							perf_ibs->enable_mask)))
+				cleared = true;
+			continue;
+		}
+		KUNIT_EXPECT_FALSE_MSG(test, acc->before & perf_ibs->valid_mask,
+				       "race: perf_ibs_start() made IBS_STARTED visible while %s still held the stale value %#llx (Val=1): an NMI here takes it for a sample",
+				       ibs_kunit_msr_name(perf_ibs->msr), acc->before);
+		enabled = ibs_kunit_is_enable_write(perf_ibs, acc->msr,
+						    acc->write, acc->val);
+	}
+	KUNIT_EXPECT_TRUE_MSG(test, enabled, "%s was never enabled",
+			      ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_EXPECT_TRUE_MSG(test, cleared,
+			      "perf_ibs_start() did not clear %s before setting IBS_STARTED",
+			      ibs_kunit_msr_name(perf_ibs->msr));
+	ibs_kunit_expect_started(test, perf_ibs, event);
+}
+
+static void ibs_test_ctl_cleared_before_started(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_clear_before_started);
+}
+
+/*
+ * An NMI inside perf_ibs_stop(), found by the exploration (see
+ * Documentation/findings.md): the event runs and its PMU has completed a
+ * sample (Val=1) whose NMI is still on its way when perf_ibs_stop() begins.
+ * The NMI arrives right after the write that disables the PMU, before
+ * clear_bit(IBS_STARTED).  It sees IBS_STARTED and Val=1, but the event is
+ * being stopped: the handler must not enable the PMU again, and stop() must
+ * leave it disabled.
+ */
+static void ibs_kunit_sample_nmi_in_stop(struct kunit *test,
+					 struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
+	unsigned long flags;
+	u64 ctl;
+
+	ibs_kunit_add(test, event);
+	KUNIT_ASSERT_TRUE(test, ibs_kunit_enabled(ctx, perf_ibs));
+	/* The hardware completes a sample: Val=1, count reached. */
+	ctl = ibs_kunit_get_msr(test, perf_ibs->msr);
+	ibs_kunit_set_msr(test, perf_ibs->msr,
+			  ctl | ibs_kunit_stale_ctl(perf_ibs));
+
+	ctx->inject_on_disable = perf_ibs;
+	local_irq_save(flags);
+	event->pmu->stop(event, 0);
+	local_irq_restore(flags);
+
+	KUNIT_ASSERT_EQ_MSG(test, ctx->nmis, 1U,
+			    "perf_ibs_stop() did not disable %s: the NMI was not injected",
+			    ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STARTED),
+			      "IBS_STARTED was clear at the NMI: not the window under test");
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_nmi_enables(test, perf_ibs), 0U,
+			    "stop-race: an NMI between the disable write of perf_ibs_stop() and clear_bit(IBS_STARTED) found the sample in %s and enabled the event again",
+			    ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_EXPECT_FALSE_MSG(test, ibs_kunit_enabled(ctx, perf_ibs),
+			       "stop-race: %s is enabled after pmu::stop() returned",
+			       ibs_kunit_msr_name(perf_ibs->msr));
+	KUNIT_EXPECT_NE_MSG(test, ctx->nmi_handled, 0,
+			    "the NMI of the sample was not claimed");
+	KUNIT_EXPECT_FALSE(test, ibs_kunit_state(perf_ibs) & BIT(IBS_STARTED));
+	KUNIT_EXPECT_TRUE(test, event->hw.state & PERF_HES_STOPPED);
+}
+
+static void ibs_test_sample_nmi_in_stop(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_sample_nmi_in_stop);
+}
+
+/*
+ * The suites run the driver's NMI handler hundreds of thousands of times,
+ * and may be built into a production kernel (KUNIT_ALL_TESTS).  What the
+ * handler updates outside the driver must stay as it was: the sample rate
+ * limit, which perf_sample_event_took() lowers for the whole machine when
+ * the handler is slow, and this CPU's PMI count in /proc/interrupts.
+ * ibs_kunit.c points both at the mock.  Claim more genuine samples than a
+ * slow handler needs to lower the rate, then compare, and compare the rate
+ * with what it was when the first case of the suites began.  Each suite
+ * ends with this case.
+ */
+#define IBS_KUNIT_GLOBAL_NMIS	1000U
+
+static void ibs_test_no_global_changed(struct kunit *test)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event = ibs_kunit_event(test, &perf_ibs_op);
+	int rate = READ_ONCE(sysctl_perf_event_sample_rate);
+	unsigned int i, pmis, pmis_after;
+	unsigned long flags;
+
+	ibs_kunit_add(test, event);
+	local_irq_save(flags);
+	pmis = this_cpu_read(irq_stat.counts[IRQ_COUNT_APIC_PERF]);
+	for (i = 0; i < IBS_KUNIT_GLOBAL_NMIS; i++) {
+		/* One tick's worth of interrupts each: never throttled. */
+		event->hw.interrupts = 0;
+		ibs_kunit_complete_sample(ctx, &perf_ibs_op);
+		ibs_kunit_deliver_nmi(ctx, &perf_ibs_op);
+	}
+	pmis_after = this_cpu_read(irq_stat.counts[IRQ_COUNT_APIC_PERF]);
+	local_irq_restore(flags);
+
+	KUNIT_ASSERT_EQ_MSG(test, ctx->samples[1], IBS_KUNIT_GLOBAL_NMIS,
+			    "the handler did not take every sample");
+	KUNIT_EXPECT_EQ_MSG(test, ctx->pmis, IBS_KUNIT_GLOBAL_NMIS,
+			    "the handler's PMI count did not reach the mock");
+	KUNIT_EXPECT_EQ_MSG(test, ctx->took, IBS_KUNIT_GLOBAL_NMIS,
+			    "the handler's duration did not reach the mock");
+	KUNIT_EXPECT_EQ_MSG(test, pmis_after, pmis,
+			    "global: the handler counted %u PMIs in this CPU's /proc/interrupts",
+			    pmis_after - pmis);
+	KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(sysctl_perf_event_sample_rate), rate,
+			    "global: the handler lowered kernel.perf_event_max_sample_rate from %d",
+			    rate);
+	KUNIT_EXPECT_EQ_MSG(test, rate, ibs_kunit_first_rate,
+			    "global: kernel.perf_event_max_sample_rate was %d when the first case began",
+			    ibs_kunit_first_rate);
+}
+
+static struct kunit_case ibs_test_cases[] = {
+	KUNIT_CASE_PARAM(ibs_test_stale_ctl_nmi_in_start, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE(ibs_test_op_stale_ctl_fetch_nmi_in_start),
+	KUNIT_CASE_PARAM(ibs_test_clean_ctl_nmi_in_start, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE_PARAM(ibs_test_ctl_cleared_before_started, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE(ibs_test_no_global_changed),
+	{}
+};
+
+static struct kunit_suite ibs_test_suite = {
+	.name = "amd_ibs",
+	.init = ibs_kunit_init,
+	.exit = ibs_kunit_exit,
+	.test_cases = ibs_test_cases,
+};
+
+kunit_test_suite(ibs_test_suite);
+
+/*
+ * amd_ibs_dis: the cases again, on hardware with IBS_CAPS_DIS.  There
+ * perf_ibs_disable_event() only sets CTL2[Dis] and leaves the CTL, a stale
+ * Val bit included, as it is (commit efa5700ec0da).
+ */
+static int ibs_kunit_init_dis(struct kunit *test)
+{
+	int ret = ibs_kunit_init(test);
+
+	if (!ret)
+		ibs_kunit_set_caps(test->priv, IBS_CAPS_DEFAULT | IBS_CAPS_DIS);
+	return ret;
+}
+
+static struct kunit_case ibs_dis_test_cases[] = {
+	KUNIT_CASE_PARAM(ibs_test_stale_ctl_nmi_in_start, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE(ibs_test_op_stale_ctl_fetch_nmi_in_start),
+	KUNIT_CASE_PARAM(ibs_test_clean_ctl_nmi_in_start, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE_PARAM(ibs_test_ctl_cleared_before_started, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE(ibs_test_no_global_changed),
+	{}
+};
+
+static struct kunit_suite ibs_dis_test_suite = {
+	.name = "amd_ibs_dis",
+	.init = ibs_kunit_init_dis,
+	.exit = ibs_kunit_exit,
+	.test_cases = ibs_dis_test_cases,
+};
+
+kunit_test_suite(ibs_dis_test_suite);
