@@ -5,7 +5,7 @@
                       checkout (only read), into a worktree in the cache
     suite             + the suite (kunit/) and the fix state asked for
     kbuild, qemu      -> build -> boot under QEMU (TCG), console captured
-    ktap              -> KTAP/TAP parsed
+    ktap, kunittool   -> KTAP/TAP parsed, by ktap and by the tree's kunit.py
     verdict           -> one run per fix state, the red -> green verdict
     records, results  -> JSON records (their types: model), the generated
                       results page
@@ -35,6 +35,7 @@ from .trees import *  # noqa: F401,F403
 from .kbuild import *  # noqa: F401,F403
 from .qemu import *  # noqa: F401,F403
 from .ktap import *  # noqa: F401,F403
+from .kunittool import *  # noqa: F401,F403
 from .series import *  # noqa: F401,F403
 from .verdict import *  # noqa: F401,F403
 from .records import *  # noqa: F401,F403
@@ -45,6 +46,7 @@ from .mail import *  # noqa: F401,F403
 from .patches import *  # noqa: F401,F403
 from .mutants import *  # noqa: F401,F403
 from .flake import *  # noqa: F401,F403
+from .stock import *  # noqa: F401,F403
 from .bench import *  # noqa: F401,F403
 from .checks import *  # noqa: F401,F403
 from .e2e import *  # noqa: F401,F403

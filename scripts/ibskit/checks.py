@@ -5,10 +5,12 @@ SPDX lines (all tree-free); and the drift of generated files and the mails
 as another sender sends them (on the registry trees).  Each returns
 [(check name, ok)] and says on stderr why one failed."""
 
+import json
 import os
 import sys
 import time
 import unittest
+from typing import Optional
 
 from .core import (
     Error, RESULTS_PAGE, TOP, cache_dir, capture, log_file, progress,
@@ -17,7 +19,13 @@ from .registry import MAINLINE_BASE, STABLE_SERIES, install_packages
 from .suite import backport_patches, spdx_problems
 from .trees import registry_tree
 from .series import MAINLINE_SERIES, git_identity
-from .records import record_problems
+from .records import recorded_consoles, record_problems
+from .ktap import parse_run
+from .kunittool import (
+    disagreements, kernelci_disagreements, parse_console, tool_dir,)
+from .model import VerifyResult
+from .verdict import console_files
+from . import records
 from .results import results_markdown
 from .backports import generate_backport, message_problems
 from .mail import checkpatch_mails
@@ -102,6 +110,62 @@ def record_checks() -> Checks:
               "refresh with: scripts/report", file=sys.stderr)
     checks.append(("report --check: the results page is what the records "
                    "give", same))
+    return checks
+
+
+# What perf core prints when an NMI handler lowered the sample rate limit:
+# a suite that leaves the machine as it found it never makes it print that.
+SAMPLE_RATE_LOWERED = "perf: interrupt took too long"
+
+
+def console_checks() -> Checks:
+    """Every console kept beside the records (results/consoles/): the
+    KernelCI JSON kunit.py wrote for it and the project's parser agree on
+    every case and parameter, and the run lowered no global sample rate
+    (tree-free)."""
+    checks: Checks = []
+    for path, _, verb in records.record_files():
+        if verb != "verify":
+            continue
+        label = json.loads(read_text(path))["tree"]["label"]
+        for variant, (console, kci) in recorded_consoles(label).items():
+            text = read_text(console)
+            res = parse_run(text)
+            bad = kernelci_disagreements(res, json.loads(read_text(kci)))
+            for d in bad:
+                print(f"{label} {variant}: {d}", file=sys.stderr)
+            checks.append((f"{label} {variant}: kunit.py's JSON of the kept "
+                           "console agrees with the project's parser "
+                           f"({len(res.cases)} cases)", bool(res.cases) and
+                           not bad))
+            checks.append((f"{label} {variant}: the console shows no "
+                           "sample rate lowered by the suite",
+                           SAMPLE_RATE_LOWERED not in text))
+    return checks
+
+
+def newest_tool_checks(recs: list[VerifyResult],
+                       tree: Optional[str]) -> Checks:
+    """The KUnit tool of the newest tree this run had (@tree) on every
+    console this run captured: it agrees with the project's parser, case
+    by case and parameter by parameter (each tree's own tool was already
+    checked by its verify)."""
+    if tree is None:
+        return []
+    checks: Checks = []
+    for rec in recs:
+        for variant, run in rec.runs.items():
+            text = read_text(console_files(run.log)[0])
+            try:
+                bad = disagreements(parse_run(text),
+                                    parse_console(tool_dir(tree), text))
+            except Error as e:
+                bad = [f"error: {e}"]
+            for d in bad:
+                print(f"{rec.tree.label} {variant}: {d}", file=sys.stderr)
+            checks.append((f"{rec.tree.label} {variant}: the kunit.py of "
+                           f"{os.path.basename(tree)} agrees with the "
+                           "project's parser", not bad))
     return checks
 
 

@@ -58,6 +58,10 @@ class ConsoleResult(SuiteResult):
     seconds_by_suite: dict[str, Optional[float]] = field(
         default_factory=dict)
     explore: Exploration = field(default_factory=Exploration)
+    # where the KUnit tool's verdicts (the parser of record, kunittool)
+    # differ from ktap's own reading; the tool's directory
+    disagreements: list[str] = field(default_factory=list)
+    tool: str = ""
 
 
 def _verdict(status: str, directive: Optional[str] = None) -> Verdict:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .core import (
-    Error, SUITE_FILE, file_hash, generated_note, log_file, progress,
+    Error, generated_note, log_file, progress, suite_hash,
     read_text,)
 from .suite import DIS_PREFIX
 from .trees import Tree
@@ -243,7 +243,7 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> MutationRecord:
     return MutationRecord(
         generated=generated_note("scripts/mutate --record",
                                  "a run of the suite on each mutant"),
-        tree=t.ref(), suite=file_hash(SUITE_FILE),
+        tree=t.ref(), suite=suite_hash(),
         date=time.strftime("%Y-%m-%d"), fix_in_tree=fix_in_tree,
         dis_fix_applied=dis_applied,
         fix=fix_hashes(t.series, fix_in_tree, dis_applied), mutants=rows)

@@ -8,13 +8,14 @@ import time
 from typing import Optional
 
 from .core import (
-    BACKPORTS_DIR, Error, Json, MAINLINE_RESULTS, MUTATION_DIR, SUITE_FILE,
-    TOP, file_hash, generated_note, read_json, text_table,)
+    BACKPORTS_DIR, CONSOLES_DIR, Error, Json, MAINLINE_RESULTS, MUTATION_DIR,
+    TOP, file_hash, generated_note, read_json, read_text, suite_hash,
+    text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
 from .ktap import Verdict, cases_passed
-from .verdict import count, finding_cases, red_with
+from .verdict import console_files, count, finding_cases, red_with
 from .model import (
     MainlineRecord, MutationRecord, R, Record, RunResult, RunSummary,
     SeriesRecord, TreeRef, VerifyResult,)
@@ -34,7 +35,7 @@ def series_record(rec: VerifyResult,
         series=series,
         tree=tree,
         backport=fix_hashes(series, False),
-        suite=file_hash(SUITE_FILE),
+        suite=suite_hash(),
         fix_in_tree=red.fix_in_tree,
         applies=green.action.startswith("git am") or red.fix_in_tree,
         apply_action=green.action if not red.fix_in_tree else red.action,
@@ -120,7 +121,7 @@ def mainline_record(rec: VerifyResult) -> MainlineRecord:
         generated=generated_note("scripts/verify --record",
                                  "a run of the suite in every fix state"),
         tree=rec.tree,
-        suite=file_hash(SUITE_FILE),
+        suite=suite_hash(),
         fix=fix_hashes(series, True,
                        fixed.caps_dis and not fixed.dis_fix_in_tree),
         caps_dis=fixed.caps_dis,
@@ -240,7 +241,7 @@ def _record_at(path: str, cls: type[R], verb: str,
         return None
 
 
-def _record_files() -> list[tuple[str, type[Record], str]]:
+def record_files() -> list[tuple[str, type[Record], str]]:
     """(path, record type, verb that writes it) of every committed record."""
     out: list[tuple[str, type[Record], str]] = []
     for series in STABLE_SERIES:
@@ -273,20 +274,49 @@ def record_problems() -> list[tuple[str, str, str]]:
     """(record, problem, refresh command) for every record that cannot be
     read as today's record type or no longer matches the files it ran
     with."""
-    suite = file_hash(SUITE_FILE)
+    suite = suite_hash()
     out: list[tuple[str, str, str]] = []
-    for path, cls, verb in _record_files():
+    for path, cls, verb in record_files():
         rec = _record_at(path, cls, verb, out)
         if rec is None:
             continue
         rel = os.path.relpath(path, TOP)
         cmd = refresh_command(rec.tree, verb)
         if rec.suite != suite:
-            out.append((rel, "ran with another kunit/ibs_kunit.c", cmd))
+            out.append((rel, "ran with another suite (kunit/)", cmd))
+        elif verb == "verify" and not recorded_consoles(rec.tree.label):
+            out.append((rel, "its runs' consoles are not in "
+                        f"{os.path.relpath(CONSOLES_DIR, TOP)}/", cmd))
         why = _other_fix(rec)
         if why:
             out.append((rel, why, cmd))
     return out
+
+
+def keep_consoles(rec: VerifyResult) -> None:
+    """Every run's console and kunit.py's JSON of it (verdict.console_files())
+    into CONSOLES_DIR/<tree label>/, <variant>.log and <variant>.kunit.json;
+    what an earlier record of the tree left there goes."""
+    d = os.path.join(CONSOLES_DIR, rec.tree.label)
+    if os.path.isdir(d):
+        for name in os.listdir(d):
+            os.unlink(os.path.join(d, name))
+    os.makedirs(d, exist_ok=True)
+    for variant, run in rec.runs.items():
+        for src, suffix in zip(console_files(run.log),
+                               (".log", ".kunit.json")):
+            with open(os.path.join(d, variant + suffix), "w") as f:
+                f.write(read_text(src))
+
+
+def recorded_consoles(label: str) -> dict[str, tuple[str, str]]:
+    """{variant: (console, kunit.py JSON)} kept for the tree @label."""
+    d = os.path.join(CONSOLES_DIR, label)
+    if not os.path.isdir(d):
+        return {}
+    return {n[:-len(".log")]: (os.path.join(d, n), os.path.join(
+        d, n[:-len(".log")] + ".kunit.json"))
+        for n in sorted(os.listdir(d)) if n.endswith(".log")}
 
 
 def write_verify_record(rec: VerifyResult,
@@ -308,6 +338,7 @@ def write_verify_record(rec: VerifyResult,
     else:
         raise Error(f"{series} is not a stable series and the tree lacks "
                     "1b044ff3c17e; nothing to record")
+    keep_consoles(rec)
     return path
 
 

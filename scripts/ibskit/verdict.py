@@ -5,18 +5,19 @@ import functools
 import re
 from typing import Iterable, Optional
 
-from .core import Error, SUITE_FILE, log_file, progress, read_text
+from .core import Error, log_file, progress
 from .suite import (
     CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, STOP_FIX, SUITE, SUITE_DIS, SUITE_EXPLORE,
     apply_dis_fix, apply_fix, dis_suite_built, git_am, has_caps_dis,
     has_dis_fix, has_fix, has_stop_fix, install_suite, revert_fix,
-    suite_source,)
+    suite_text,)
 from .trees import (
     Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
 from .ktap import ConsoleResult, Verdict, parse_run
+from . import kunittool
 from .model import Check, RunResult, VerifyResult
 from .series import CASE_ENTRY, c_chunks
 
@@ -94,7 +95,20 @@ def run_suite(wt: str, t: Tree, log: str,
     build_s = build(wt, bdir, log, t.extra_kconfig)
     progress(f"{what}: built in {build_s:.0f}s, booting QEMU")
     out, run_s = boot(bdir, log)
-    return parse_run(out), build_s, run_s
+    tool = kunittool.parse_console(kunittool.tool_dir(wt), out)
+    console, kci = console_files(log)
+    with open(console, "w") as f:
+        f.write(out)
+    with open(kci, "w") as f:
+        f.write(tool.kernelci_json)
+    return kunittool.of_record(parse_run(out), tool), build_s, run_s
+
+
+def console_files(log: str) -> tuple[str, str]:
+    """Beside the log of a run: its console as QEMU printed it, and what
+    the tree's 'kunit.py parse --json' made of it (KernelCI's format)."""
+    base = log[:-len(".log")] if log.endswith(".log") else log
+    return base + ".console.log", base + ".kunit.json"
 
 
 def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
@@ -131,7 +145,7 @@ def suite_cases(series: Optional[str] = None) -> tuple[
     finding when its function, or an ibs_kunit_*() helper it names (calls,
     or hands to ibs_kunit_per_pmu()), prints a message that starts with
     that finding's CASE_DIAG_PREFIX ("race: ", "stop-race: ")."""
-    src = suite_source(series) if series else read_text(SUITE_FILE)
+    src = suite_text(series)
     fns = {n: t for n, t in c_chunks(src) if n}
     arrays: dict[str, list[str]] = {}
     for m in re.finditer(r"static struct kunit_case (\w+)\[\] = \{(.*?)\n\};",
@@ -144,7 +158,7 @@ def suite_cases(series: Optional[str] = None) -> tuple[
         arr = re.search(r"\.test_cases\s*=\s*(\w+)", m.group(1))
         if not name or not arr:
             raise Error("a kunit_suite without .name or .test_cases in "
-                        "ibs_kunit.c")
+                        "the suite")
         suites[name.group(1)] = list(dict.fromkeys(
             arrays.get(arr.group(1), [])))
     findings: dict[str, str] = {}
@@ -229,8 +243,7 @@ def expectations(runs: dict[str, RunResult],
     case passes.  "race" (1b044ff3c17e) is in the unfixed run, and with
     IBS_CAPS_DIS also in the run as shipped (fix/caps-dis.patch); "stop"
     (fix/stop-nmi.patch) is everywhere but in the all-fixes run.  On a tree
-    without IBS_CAPS_DIS every amd_ibs_dis case is skipped, and on one
-    whose KUnit cannot skip (5.10) the suite is not built at all.  The
+    without IBS_CAPS_DIS the amd_ibs_dis suite is not built at all.  The
     exploration: explore_checks()."""
     suites, findings = suite_cases(series)
     w1 = [v for v, r in runs.items() if r.w1_warnings is not None]
@@ -238,21 +251,23 @@ def expectations(runs: dict[str, RunResult],
                bool(w1) and not any(r.w1_warnings for r in runs.values()))]
     any_run = next(iter(runs.values()))
     for variant, r in runs.items():
+        checks.append((f"{variant}: kunit.py parse and the project's parser "
+                       "agree on every suite, case and parameter"
+                       + "".join(f"; {d}" for d in r.console.disagreements),
+                       not r.console.disagreements))
         for suite, prefix, dis in ((SUITE, "", False),
                                    (SUITE_DIS, DIS_PREFIX, True)):
             names = [prefix + c for c in suites.get(suite, [])]
-            if dis and not any_run.dis_suite_built:
+            if dis and not r.caps_dis:
                 checks.append((f"{variant}: {SUITE_DIS} not built (no "
-                               "kunit_skip() in this KUnit)",
+                               "IBS_CAPS_DIS in this tree)",
+                               not any_run.dis_suite_built and
                                not any(n.startswith(DIS_PREFIX)
                                        for n in r.cases)))
                 continue
             for name in names:
                 finding = findings.get(name[len(prefix):])
-                if dis and not r.caps_dis:
-                    checks.append((f"{variant} {name} is skipped",
-                                   r.cases.get(name) == Verdict.SKIP))
-                elif finding and finding_present(finding, r, dis):
+                if finding and finding_present(finding, r, dis):
                     checks.append((f"{variant} {name} fails with the "
                                    f"{finding} diagnostic",
                                    red_with(r.console, name, finding)))

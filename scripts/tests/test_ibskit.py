@@ -290,33 +290,119 @@ class SuiteSource(unittest.TestCase):
         manifest, stages = ibskit.suite_stages()
         self.assertEqual(len(manifest), len(stages))
         last = [s for s in stages if s is not None][-1]
-        with open(ibskit.SUITE_FILE) as f:
-            self.assertEqual(last, f.read())
-        # the first patch: no exploration, no IBS_CAPS_DIS
+        for path in ibskit.SUITE_FILES:
+            with open(path) as f:
+                self.assertEqual(last[os.path.basename(path)], f.read())
+        # the first patch: no exploration, no amd_ibs_dis, no explorer's
+        # Kconfig symbol
         first = stages[0]
-        self.assertNotIn("ibs_test_explore", first)
-        self.assertNotIn("IBS_KUNIT_HAVE_DIS", first)
+        self.assertNotIn("ibs_kunit_explore.c", first)
+        text = "\n".join(first.values())
+        self.assertNotIn('"amd_ibs_dis"', text)
+        self.assertNotIn('#include "ibs_kunit_explore.c"', text)
+        self.assertEqual(ibskit.kconfig_symbols(text),
+                         ["PERF_EVENTS_AMD_IBS_KUNIT_TEST"])
+        self.assertEqual(ibskit.kconfig_symbols("\n".join(last.values())),
+                         ibskit.kconfig_symbols())
         # at every stage each ibs_kunit_*() called is defined there
         for k, stage in enumerate(stages):
             if stage is None:
                 continue
             with self.subTest(patch=manifest[k]["file"]):
-                defined = {n for n, _ in ibskit.c_chunks(stage) if n}
-                called = set(re.findall(r"\b(ibs_kunit_\w+)\(", stage))
+                text = "\n".join(stage.values())
+                defined = {n for n, _ in ibskit.c_chunks(text) if n}
+                called = set(re.findall(r"\b(ibs_kunit_\w+)\(", text))
                 self.assertEqual(called - defined, set())
                 arrays = re.findall(r"static struct kunit_case \w+\[\] = "
-                                    r"\{(.*?)\n\};", stage, re.S)
+                                    r"\{(.*?)\n\};", text, re.S)
                 cases = {c for a in arrays
                          for c in ibskit.CASE_ENTRY.findall(a)}
                 self.assertTrue(cases)
                 self.assertEqual(cases - defined, set())
+                included = set(re.findall(r'^#include "(ibs_kunit_\w+\.c)"',
+                                          text, re.M))
+                self.assertEqual(included, set(stage) - {"ibs_kunit.c"})
+
+    def test_no_case_array_is_shared(self):
+        text = ibskit.suite_text()
+        arrays = re.findall(r"\.test_cases\s*=\s*(\w+)", text)
+        self.assertEqual(len(arrays), len(set(arrays)))
+        self.assertEqual(len(arrays), 3)
+
+    def test_mainline_suite_has_no_stable_compat(self):
+        # what only older trees need lives in kunit/adapt/
+        text = ibskit.suite_text()
+        for word in ("KUNIT_PARAM_DESC_SIZE\t", "#ifdef KUNIT_CASE_PARAM",
+                     "#ifdef IBS_CAPS", "#if IBS_KUNIT_HAVE", "kunit_skip(",
+                     "rdmsrl", "apic_perf_irqs"):
+            self.assertNotIn(word, text)
 
     def test_adaptations(self):
         self.assertEqual(ibskit.adaptations("5.10"),
-                         ["msr-accessors-l.sed", "no-kunit-skip.sed"])
-        self.assertEqual(ibskit.adaptations("6.18"), [])
-        self.assertEqual(ibskit.adaptations("6.7"), ["msr-accessors-l.sed"])
+                         ["msr-accessors-l.sed", "no-kunit-params.sed",
+                          "no-caps-zen4.sed", "no-caps-bit63.sed",
+                          "no-caps-dis.sed", "irq-stat-member.sed"])
+        self.assertEqual(ibskit.adaptations("7.3"), [])
+        self.assertEqual(ibskit.adaptations("6.7"),
+                         ibskit.adaptations("6.6"))
         self.assertEqual(ibskit.adaptations("4.19"), [])
+
+    def test_adapted_suites(self):
+        # every series builds its own suite: no leftover of what it lacks
+        for series, absent in (("5.10", ("KUNIT_CASE_PARAM", "IBS_CAPS_ZEN4",
+                                         "msr2", '"amd_ibs_dis"')),
+                               ("6.1", ("IBS_CAPS_BIT63_FILTER", "msr2",
+                                        "IBS_COUNT_APIC_PERF")),
+                               ("7.0", ("IBS_CAPS_DIS", "rdmsrl"))):
+            code = re.sub(r"/\*.*?\*/", "", ibskit.suite_text(series),
+                          flags=re.S)
+            for word in absent:
+                with self.subTest(series=series, word=word):
+                    self.assertNotIn(word, code)
+
+
+class KunitTool(unittest.TestCase):
+    """The tree's kunit.py as the parser of record (ibskit.kunittool), on a
+    console of 7.3.4 as shipped and what 7.3.4's kunit_parser and
+    'kunit.py parse --json' made of it (captured with the tool)."""
+
+    def setUp(self):
+        self.console = data("console-7.3.4-shipped.log")
+        self.tree = json.loads(data("console-7.3.4-shipped.kunit-tree.json"))
+        self.kci = json.loads(data("console-7.3.4-shipped.kunit.json"))
+
+    def tool(self):
+        suites, cases = ibskit.kunittool.verdicts(self.tree)
+        return ibskit.ToolResult("7.3.4", suites, cases, "")
+
+    def test_both_parsers_agree(self):
+        res = ibskit.parse_run(self.console)
+        self.assertEqual(ibskit.disagreements(res, self.tool()), [])
+        self.assertEqual(ibskit.kernelci_disagreements(res, self.kci), [])
+        # the summary kunit.py printed for this console
+        self.assertEqual(ibskit.stock.summary(res),
+                         "Ran 53 tests: passed: 12, failed: 41")
+
+    def test_an_edited_console_disagrees(self):
+        # one parameter's result turned around in our copy only
+        line = "        ok 2 OP\n"
+        self.assertIn(line, self.console)
+        edited = self.console.replace(line, "        not ok 2 OP\n", 1)
+        res = ibskit.parse_run(edited)
+        bad = ibskit.disagreements(res, self.tool())
+        self.assertTrue(any(d.endswith("[OP]: ktap fail, kunit.py pass")
+                            for d in bad), bad)
+        self.assertTrue(ibskit.kernelci_disagreements(res, self.kci))
+
+    def test_of_record_takes_the_tools_verdicts(self):
+        res = ibskit.parse_run(self.console)
+        tool = self.tool()
+        case = next(iter(tool.cases[ibskit.SUITE]))
+        tool.cases[ibskit.SUITE][case].verdict = "skip"
+        rec = ibskit.of_record(res, tool)
+        self.assertEqual(rec.cases[case], ibskit.Verdict.SKIP)
+        self.assertEqual(rec.disagreements,
+                         [f"{case}: ktap pass, kunit.py skip"])
 
 
 class Mutants(unittest.TestCase):
