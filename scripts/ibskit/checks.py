@@ -169,6 +169,30 @@ def newest_tool_checks(recs: list[VerifyResult],
     return checks
 
 
+def hw_repro_checks() -> Checks:
+    """scripts/hw-repro builds (gcc -Wall -Wextra -Werror) and, with no IBS
+    PMU here, refuses in one line with exit 2; its --self-test runs the
+    whole loop with the software cpu-clock event (tree-free)."""
+    verb = os.path.join(TOP, "scripts", "hw-repro")
+    checks: Checks = []
+    if not os.path.exists("/sys/bus/event_source/devices/ibs_op"):
+        p = capture([verb, "--seconds", "1"])
+        lines = p.err.strip().splitlines()
+        checks.append(("hw-repro refuses in one line where there is no IBS "
+                       "PMU (exit 2)", p.rc == 2 and len(lines) == 1 and
+                       "no IBS PMU" in p.err))
+        if p.rc != 2:
+            print(f"hw-repro: exit {p.rc}: {p.err.strip()}", file=sys.stderr)
+    p = capture([verb, "--self-test", "--seconds", "1"])
+    ok = p.rc == 0 and p.out.count("samples delivered") == 2
+    if not ok:
+        print(f"hw-repro --self-test: exit {p.rc}: {p.out}{p.err}",
+              file=sys.stderr)
+    checks.append(("hw-repro --self-test: the toggling loop runs and "
+                   "reports (software event in place of IBS)", ok))
+    return checks
+
+
 def spdx_checks() -> Checks:
     """Every source file we write names its license (tree-free)."""
     missing = spdx_problems()
