@@ -6,16 +6,18 @@ import subprocess
 import time
 
 from .core import phase
-from .suite import SUITE
 from .kbuild import QEMU_CPUS
 
 
 def boot(bdir: str, log: str, timeout: int = 300) -> tuple[str, float]:
     """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
     kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
+    # No kunit.filter_glob: the kernel has no other suite, and a filter
+    # makes KUnit run copies of the suites (kunit_filter_glob_tests()),
+    # which hid a case array shared by two suites from us but not from
+    # kunit.py, which boots without one (README).
     cmdline = ("console=ttyS0 kunit.enable=1 kunit.autorun=1 "
-               "kunit.filter_glob=" + SUITE +
-               "* kunit_shutdown=reboot oops=panic panic=-1 printk.time=1")
+               "kunit_shutdown=reboot oops=panic panic=-1 printk.time=1")
     # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
     cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", QEMU_CPUS,
            "-accel", "tcg", "-kernel", kernel, "-append", cmdline,
