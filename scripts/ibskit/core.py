@@ -101,7 +101,11 @@ def cache_dir() -> str:
     d = os.environ.get("IBS_KIT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
         "amd-ibs-race")
-    os.makedirs(d, exist_ok=True)
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError as e:
+        raise Error(f"the cache {d} (IBS_KIT_CACHE) cannot be a directory: "
+                    f"{e.strerror}") from None
     return d
 
 
