@@ -46,6 +46,9 @@ class SuiteResult:
     params: dict[str, dict[str, Verdict]] = field(default_factory=dict)
     # the suite's own time from the printk timestamps
     seconds: Optional[float] = None
+    # cases whose parameters KUnit printed as '# case: ok N - desc'
+    # comment lines (v5.11-v5.17), which kunit.py reads as comments
+    comment_params: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +98,8 @@ def parse_ktap(text: str, suite: str = SUITE) -> SuiteResult:
     cases: dict[str, Verdict] = {}
     diags: dict[str, list[str]] = {}
     params: dict[str, dict[str, Verdict]] = {}
+    comment_params: list[str] = []
+    old_style = False
     result: Optional[Verdict] = None
     inside = False
     pending: list[str] = []
@@ -141,18 +146,22 @@ def parse_ktap(text: str, suite: str = SUITE) -> SuiteResult:
                 diags[name] = pending
                 if pending_params:
                     params[name] = pending_params
+                    if old_style:
+                        comment_params.append(name)
                 pending, warned, pending_params = [], [], {}
+                old_style = False
             continue
         om = _OLD_PARAM.match(line)
         if om:  # KUnit 5.11-5.17: "# case: ok 1 - description"
             pending_params[om.group(3)] = _verdict(om.group(2))
+            old_style = True
         w = _WARN.search(line)
         if w:
             warned.append(w.group(1) or w.group(2))
         if line.strip() and not re.match(r"^\s*(# Subtest: |KTAP version)",
                                          line):
             pending.append(line.strip())
-    return SuiteResult(cases, result, diags, params, seconds)
+    return SuiteResult(cases, result, diags, params, seconds, comment_params)
 
 
 _EXPLORED = re.compile(
@@ -191,6 +200,7 @@ def parse_run(text: str) -> ConsoleResult:
     main = parse_ktap(text, SUITE)
     res = ConsoleResult(main.cases, main.suite, main.diagnostics,
                         main.params, main.seconds,
+                        list(main.comment_params),
                         seconds_by_suite={SUITE: main.seconds})
     for suite, prefix in ((SUITE_DIS, DIS_PREFIX),
                           (SUITE_EXPLORE, EXPLORE_PREFIX)):
@@ -205,6 +215,7 @@ def parse_run(text: str) -> ConsoleResult:
             res.diagnostics[prefix + name] = sub.diagnostics[name]
         for name, p in sub.params.items():
             res.params[prefix + name] = p
+        res.comment_params += [prefix + n for n in sub.comment_params]
         if sub.seconds is not None and res.seconds is not None:
             res.seconds = round(res.seconds + sub.seconds, 3)
     res.explore = explored(

@@ -404,6 +404,27 @@ class KunitTool(unittest.TestCase):
         self.assertEqual(rec.disagreements,
                          [f"{case}: ktap pass, kunit.py skip"])
 
+    def test_comment_parameters_are_ours_alone(self):
+        # KUnit 5.11-5.17 prints parameters as '# case: ok N - desc'
+        # comments, which kunit.py does not take for results
+        res = ibskit.parse_run(data("tap-5.15-unfixed-explore.log"))
+        self.assertIn(ibskit.EXPLORE_PREFIX + "ibs_test_explore",
+                      res.comment_params)
+        suites = {s: (getattr(res, a) or ibskit.Verdict.FAIL).value
+                  for s, a in ((ibskit.SUITE, "suite"),
+                               (ibskit.SUITE_DIS, "suite_dis"),
+                               (ibskit.SUITE_EXPLORE, "suite_explore"))
+                  if getattr(res, a)}
+        cases = {s: {n[len(p):]: ibskit.ToolCase(v.value)
+                     for n, v in res.cases.items()
+                     if n.startswith(p) and "." not in n[len(p):]}
+                 for s, p in ibskit.SUITE_PREFIXES}
+        tool = ibskit.ToolResult("5.15", suites, cases, "")
+        self.assertEqual(ibskit.disagreements(res, tool), [])
+        params = dict(res.params)
+        rec = ibskit.of_record(res, tool)
+        self.assertEqual(rec.params, params)
+
 
 class Mutants(unittest.TestCase):
     def setUp(self):
