@@ -9,13 +9,11 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from typing import Optional
 
 from .core import cache_dir, capture, log_file, progress, read_text
 from .kbuild import make_jobs
 from .ktap import ConsoleResult, Verdict, parse_run
 from .trees import Tree
-from . import kunittool
 from .verdict import kunit_run, prepare
 
 _SUMMARY = re.compile(r"Testing complete\. (Ran \d+ tests:.*)$", re.M)
@@ -28,7 +26,7 @@ class StockResult:
     command: str
     stock: str          # kunit.py's summary, or why there is none
     ours: str           # our run, summed up as kunit.py sums up
-    console: str        # the stock run's console (kunit.py --raw_output)
+    console: str        # the stock run's console (kunit.py's test.log)
     log: str
 
     @property
@@ -79,13 +77,9 @@ def stock_run(t: Tree, variant: str) -> StockResult:
                        console, log)
 
 
-def stock_console_summary(res: StockResult, tool: Optional[str]) -> str:
+def stock_console_summary(res: StockResult) -> str:
     """The stock run's own console through our parser, summed up (why a
     stock summary differs from ours: the console says)."""
     if not res.console:
         return "no console"
-    parsed = parse_run(res.console)
-    if tool:
-        parsed = kunittool.of_record(
-            parsed, kunittool.parse_console(tool, res.console))
-    return summary(parsed)
+    return summary(parse_run(res.console))
