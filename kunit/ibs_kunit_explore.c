@@ -226,7 +226,14 @@ struct ibs_kunit_run {
 	unsigned long violated;	/* BIT(enum ibs_kunit_inv_id) */
 };
 
-/* The state a sequence of callbacks left behind, restored for each run. */
+/*
+ * The state a sequence of callbacks left behind, restored for each run.
+ * The events are saved whole, by value: the step under test may change any
+ * field of hw_perf_event and the event's count, and perf core has no
+ * helper that saves and restores an event's state (its own state changes
+ * go through the scheduler, which the exploration cannot drive).  Both
+ * events belong to the test and are not linked into any perf context.
+ */
 struct ibs_kunit_snap {
 	u32 msr[IBS_KUNIT_MAX_MSRS];
 	u64 val[IBS_KUNIT_MAX_MSRS];
@@ -373,7 +380,10 @@ struct ibs_kunit_explorer {
 	unsigned long reported;
 };
 
-/* hw.interrupts of a throttled event: MAX_INTERRUPTS of kernel/events/core.c */
+/*
+ * hw.interrupts of a throttled event: MAX_INTERRUPTS of kernel/events/core.c,
+ * which defines it there and not in a header, so it is not visible here.
+ */
 #define IBS_KUNIT_THROTTLED	(~0ULL)
 
 /*

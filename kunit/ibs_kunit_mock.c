@@ -413,6 +413,13 @@ struct ibs_kunit_caps {
  * perf_ibs_op_init() set it up for @caps on a CPU of its family, then the
  * CPU coming up.  The fields start from the values ibs.c initialises them
  * with, saved before the first case changes them.
+ *
+ * This repeats the mask set-up of those two functions instead of calling
+ * them: they are __init (a call from a test case is a section mismatch,
+ * and in a module their text is freed once it is loaded), they register
+ * the PMU with perf core, and they OR into the masks, so a second
+ * capability set could not undo the first.  Before 6.2 the same
+ * lines sit inside perf_event_ibs_init() with static attribute arrays.
  */
 static struct perf_ibs ibs_kunit_pristine[IBS_KUNIT_NR_PMUS];
 
