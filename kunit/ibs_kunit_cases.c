@@ -285,6 +285,70 @@ static void ibs_test_sample_nmi_in_stop(struct kunit *test)
 }
 
 /*
+ * One sample, counted once.  A FETCH event runs, its PMU completes one
+ * sample (Val=1, IbsFetchCnt at IbsFetchMaxCnt), and the event is stopped
+ * with the sample's NMI landing inside perf_ibs_stop(): right after the
+ * disable write (@on_read false), or after test_and_set_bit(IBS_STOPPING)
+ * and before the CTL is read (@on_read true).  Whether the handler or
+ * perf_ibs_stop() counts the sample, the event's count must grow by one
+ * period: the handler resets prev_count (perf_ibs_set_period()), and a
+ * perf_ibs_stop() that then folds a CTL still holding the sample's
+ * IbsFetchCnt counts the period a second time.
+ *
+ * FETCH only: the mock does not model IbsOpCurCnt (it stays 0 after a
+ * sample), so on OP perf_ibs_stop() folds nothing and a double count
+ * cannot show here.
+ */
+static u64 ibs_kunit_fetch_stop_count(struct kunit *test, bool on_read)
+{
+	struct perf_ibs *perf_ibs = &perf_ibs_fetch;
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
+	unsigned long flags;
+
+	ibs_kunit_add(test, event);
+	KUNIT_ASSERT_TRUE(test, ibs_kunit_enabled(ctx, perf_ibs));
+	ibs_kunit_complete_sample(ctx, perf_ibs);
+
+	if (on_read)
+		ctx->inject_on_read = perf_ibs;
+	else
+		ctx->inject_on_disable = perf_ibs;
+	local_irq_save(flags);
+	event->pmu->stop(event, 0);
+	local_irq_restore(flags);
+
+	KUNIT_ASSERT_EQ_MSG(test, ctx->nmis, 1U,
+			    "the NMI was not injected in perf_ibs_stop()");
+	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STOPPING),
+			      "IBS_STOPPING was clear at the NMI: not the window under test");
+	KUNIT_ASSERT_TRUE_MSG(test, ctx->nmi_state & BIT(IBS_STARTED),
+			      "IBS_STARTED was clear at the NMI: not the window under test");
+	KUNIT_EXPECT_NE_MSG(test, ctx->nmi_handled, 0,
+			    "the NMI of the sample was not claimed");
+	KUNIT_EXPECT_TRUE(test, event->hw.state & PERF_HES_STOPPED);
+	return local64_read(&event->count);
+}
+
+static void ibs_test_fetch_nmi_in_stop_counted_once(struct kunit *test)
+{
+	u64 count = ibs_kunit_fetch_stop_count(test, false);
+
+	KUNIT_EXPECT_EQ_MSG(test, count, IBS_KUNIT_PERIOD,
+			    "stop-count: an NMI between the disable write of perf_ibs_stop() and clear_bit(IBS_STARTED) left a sample of period %#llx counted as %#llx",
+			    IBS_KUNIT_PERIOD, count);
+}
+
+static void ibs_test_fetch_nmi_before_stop_read_counted_once(struct kunit *test)
+{
+	u64 count = ibs_kunit_fetch_stop_count(test, true);
+
+	KUNIT_EXPECT_EQ_MSG(test, count, IBS_KUNIT_PERIOD,
+			    "stopping-count: an NMI between test_and_set_bit(IBS_STOPPING) and the CTL read of perf_ibs_stop() left a sample of period %#llx counted as %#llx",
+			    IBS_KUNIT_PERIOD, count);
+}
+
+/*
  * The suites run the driver's NMI handler hundreds of thousands of times,
  * and may be built into a production kernel (KUNIT_ALL_TESTS).  What the
  * handler updates outside the driver must stay as it was: the sample rate
@@ -340,6 +404,8 @@ static struct kunit_case ibs_test_cases[] = {
 	KUNIT_CASE_PARAM(ibs_test_clean_ctl_nmi_in_start, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE_PARAM(ibs_test_ctl_cleared_before_started, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE(ibs_test_fetch_nmi_in_stop_counted_once),
+	KUNIT_CASE(ibs_test_fetch_nmi_before_stop_read_counted_once),
 	KUNIT_CASE(ibs_test_no_global_changed),
 	{}
 };
@@ -373,6 +439,8 @@ static struct kunit_case ibs_dis_test_cases[] = {
 	KUNIT_CASE_PARAM(ibs_test_clean_ctl_nmi_in_start, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE_PARAM(ibs_test_ctl_cleared_before_started, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE(ibs_test_fetch_nmi_in_stop_counted_once),
+	KUNIT_CASE(ibs_test_fetch_nmi_before_stop_read_counted_once),
 	KUNIT_CASE(ibs_test_no_global_changed),
 	{}
 };

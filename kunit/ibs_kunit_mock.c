@@ -44,6 +44,8 @@ struct ibs_kunit_ctx {
 	struct perf_ibs *inject_pmu;
 	/* Or right after the write that disables this PMU, if set. */
 	struct perf_ibs *inject_on_disable;
+	/* Or before process context first reads this PMU's CTL, if set. */
+	struct perf_ibs *inject_on_read;
 	bool in_nmi;
 	unsigned int nmis;
 	int nmi_handled;
@@ -241,6 +243,9 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 	if (!ctx->in_nmi && !ctx->nmis &&
 	    ibs_kunit_is_enable_write(ctx->inject_pmu, msr, write, val))
 		ibs_kunit_deliver_nmi(ctx, ctx->inject_pmu);
+	if (!ctx->in_nmi && !ctx->nmis && !write && ctx->inject_on_read &&
+	    msr == ctx->inject_on_read->msr)
+		ibs_kunit_deliver_nmi(ctx, ctx->inject_on_read);
 	ibs_kunit_msr_point(ctx, false, msr, write);
 
 	reg = ibs_kunit_reg(ctx, msr);
