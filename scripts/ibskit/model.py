@@ -200,6 +200,9 @@ class SeriesRecord(Record):
     stop_red_fixed: bool
     all_fixes_failed: list[str]
     all_green: bool
+    # The cases that failed with Manali Shukla's change in place of
+    # fix/stop-nmi.patch (the all-fixes-shukla run).
+    alt_stop_failed: list[str]
     cases: int
     skipped: int
     explore: Json
@@ -250,6 +253,9 @@ class MutantRow:
     cases: int
     build_seconds: Optional[float] = None
     run_seconds: Optional[float] = None
+    # Where the tree's kunit.py parse and the project's parser disagreed
+    # on this run's console (kept in results/consoles/<tree>/mutation/).
+    disagreements: Optional[list[str]] = None
 
 
 @dataclass

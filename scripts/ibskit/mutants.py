@@ -14,7 +14,7 @@ from .suite import DIS_PREFIX
 from .trees import Tree
 from .ktap import ConsoleResult, Verdict
 from .verdict import prepare, red_with, run_suite, suite_cases
-from .records import fix_hashes
+from .records import fix_hashes, mutant_log
 from .model import MutantRow, MutantVerdict, MutationRecord
 
 # An edit of ibs.c's text, or of one function's.
@@ -219,7 +219,8 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> MutationRecord:
             raise Error(f"mutant {name} does not apply to {t.label}")
         with open(ibs, "w") as f:
             f.write(src)
-        res, build_s, run_s = run_suite(wt, t, log,
+        res, build_s, run_s = run_suite(wt, t, mutant_log(t.label, name,
+                                                          log_dir),
                                         f"{t.label}: mutant {name}")
         if res.suite is None and m.edit is None:
             raise Error(f"{t.label}: no suite result (log: {log})")
@@ -237,7 +238,8 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> MutationRecord:
         rows.append(MutantRow(name, m.what, verdict, killers, expected,
                               failed, len(res.cases),
                               build_seconds=round(build_s, 1),
-                              run_seconds=round(run_s, 1)))
+                              run_seconds=round(run_s, 1),
+                              disagreements=res.disagreements))
     with open(ibs, "w") as f:
         f.write(pristine)
     return MutationRecord(

@@ -9,16 +9,18 @@ from typing import Optional
 
 from .core import (
     BACKPORTS_DIR, CONSOLES_DIR, Error, Json, MAINLINE_RESULTS, MUTATION_DIR,
+    log_file,
     TOP, file_hash, generated_note, read_json, read_text, suite_hash,
     text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
 from .ktap import Verdict, cases_passed
-from .verdict import console_files, count, finding_cases, red_with
+from .verdict import (
+    ALT_STOP, console_files, count, finding_cases, red_with,)
 from .model import (
-    MainlineRecord, MutationRecord, R, Record, RunResult, RunSummary,
-    SeriesRecord, TreeRef, VerifyResult,)
+    MainlineRecord, MutantVerdict, MutationRecord, R, Record, RunResult,
+    RunSummary, SeriesRecord, TreeRef, VerifyResult,)
 
 
 def series_record(rec: VerifyResult,
@@ -49,6 +51,7 @@ def series_record(rec: VerifyResult,
         stop_red_fixed=all(red_with(green.console, n, "stop") for n in sc),
         all_fixes_failed=allf.failed,
         all_green=bool(allf.cases) and not allf.failed,
+        alt_stop_failed=rec.runs[ALT_STOP].failed,
         cases=len(allf.cases),
         skipped=count(allf.cases, allf.cases, Verdict.SKIP),
         explore=explore_summary(rec),
@@ -60,7 +63,7 @@ def series_record(rec: VerifyResult,
     )
 
 
-VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes")
+VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes", ALT_STOP)
 
 
 def verify_runs(rec: VerifyResult) -> list[tuple[str, RunResult]]:
@@ -297,21 +300,47 @@ def keep_consoles(rec: VerifyResult) -> None:
     """Every run's console and kunit.py's JSON of it (verdict.console_files())
     into CONSOLES_DIR/<tree label>/, <variant>.log and <variant>.kunit.json;
     what an earlier record of the tree left there goes."""
-    d = os.path.join(CONSOLES_DIR, rec.tree.label)
+    _keep(os.path.join(CONSOLES_DIR, rec.tree.label),
+          {variant: run.log for variant, run in rec.runs.items()})
+
+
+def _keep(d: str, logs: dict[str, str]) -> None:
+    """{name: log}: each log's console and kunit.py JSON into @d as
+    <name>.log and <name>.kunit.json; the files @d held before go (its
+    subdirectories stay)."""
     if os.path.isdir(d):
         for name in os.listdir(d):
-            os.unlink(os.path.join(d, name))
+            if os.path.isfile(os.path.join(d, name)):
+                os.unlink(os.path.join(d, name))
     os.makedirs(d, exist_ok=True)
-    for variant, run in rec.runs.items():
-        for src, suffix in zip(console_files(run.log),
-                               (".log", ".kunit.json")):
-            with open(os.path.join(d, variant + suffix), "w") as f:
+    for name, log in logs.items():
+        for src, suffix in zip(console_files(log), (".log", ".kunit.json")):
+            with open(os.path.join(d, name + suffix), "w") as f:
                 f.write(read_text(src))
 
 
-def recorded_consoles(label: str) -> dict[str, tuple[str, str]]:
-    """{variant: (console, kunit.py JSON)} kept for the tree @label."""
-    d = os.path.join(CONSOLES_DIR, label)
+def mutant_log(label: str, mutant: str, log_dir: Optional[str] = None,
+               fresh: bool = True) -> str:
+    """The log of one mutant's run (its console and kunit.py's JSON go
+    beside it, verdict.console_files())."""
+    return log_file(f"{label}-mutant-{mutant}.log", log_dir, fresh)
+
+
+def keep_mutation_consoles(rec: MutationRecord,
+                           log_dir: Optional[str] = None) -> None:
+    """Every mutant run's console and kunit.py's JSON of it into
+    CONSOLES_DIR/<tree label>/mutation/<mutant>.{log,kunit.json}."""
+    _keep(os.path.join(CONSOLES_DIR, rec.tree.label, "mutation"),
+          {m.mutant: mutant_log(rec.tree.label, m.mutant, log_dir,
+                                fresh=False)
+           for m in rec.mutants if m.verdict != MutantVerdict.NA})
+
+
+def recorded_consoles(label: str, sub: str = "") -> dict[
+        str, tuple[str, str]]:
+    """{variant: (console, kunit.py JSON)} kept for the tree @label (with
+    @sub "mutation": {mutant: ...} of its mutation record)."""
+    d = os.path.join(CONSOLES_DIR, label, sub)
     if not os.path.isdir(d):
         return {}
     return {n[:-len(".log")]: (os.path.join(d, n), os.path.join(
@@ -346,6 +375,7 @@ def write_mutation_record(rec: MutationRecord) -> str:
     """Write the record of mutation_check() @rec; returns the path."""
     path = os.path.join(MUTATION_DIR, rec.tree.label + ".json")
     rec.save(path)
+    keep_mutation_consoles(rec)
     return path
 
 

@@ -7,7 +7,8 @@ from .suite import DIS_PREFIX
 from .records import (
     all_verify_records, mainline_records, mutation_records, runs_in,
     series_records, short_origin,)
-from .model import MutantRow, MutantVerdict, SeriesRecord
+from .model import MainlineRecord, MutantRow, MutantVerdict, SeriesRecord
+from .verdict import ALT_STOP, finding_cases
 
 
 BACKPORT_COLS = ["series", "tree version", "tree from", "extra Kconfig",
@@ -90,6 +91,48 @@ def stop_rows() -> list[list[str]]:
     return rows
 
 
+def _failed(r: SeriesRecord | MainlineRecord) -> dict[str, list[str]]:
+    """The failed cases of the runs of a record that has them."""
+    if isinstance(r, SeriesRecord):
+        return {"fixed": r.fixed_failed, "all-fixes": r.all_fixes_failed,
+                ALT_STOP: r.alt_stop_failed}
+    return {v: x.failed for v, x in r.runs.items()}
+
+
+ALT_STOP_RUNS = ("fixed", "all-fixes", ALT_STOP)
+
+
+def alt_stop_rows() -> list[list[str]]:
+    """Per tree: the cases of the stop window's findings that failed with
+    1b044ff3c17e only (fixed), with fix/stop-nmi.patch (all-fixes) and with
+    Manali Shukla's change instead (all-fixes-shukla); and what the
+    exploration reported in her run."""
+    findings = ("stop", "stop-count", "stopping-count")
+    rows = [["series", "tree"] +
+            [f"{f} cases failed: fixed / all-fixes / shukla"
+             for f in findings] + ["exploration, shukla"]]
+    for series, r in all_verify_records():
+        failed = _failed(r)
+        dis = isinstance(r, MainlineRecord) and r.caps_dis
+        cells = []
+        for f in findings:
+            names = finding_cases(f, r.tree.series)
+            total = len(names) * (2 if dis else 1)
+            cells.append(" / ".join(
+                f"{len([n for n in failed.get(v, []) if n.split('.')[-1] in names])}"
+                f"/{total}" if v in failed else "-" for v in ALT_STOP_RUNS))
+        viol = (r.explore.get(ALT_STOP) or {}).get("violations")
+        if viol is None:
+            ex = "-"
+        else:
+            pmus = sorted({p.split(", ")[1] for p in viol})
+            invs = sorted({i for x in viol.values() for i in x})
+            ex = (f"{len(viol)} params ({', '.join(pmus)}): "
+                  f"{', '.join(invs)}" if viol else "nothing")
+        rows.append([series, r.tree.version] + cells + [ex])
+    return rows
+
+
 def _mutant_cell(m: MutantRow) -> str:
     if m.verdict == MutantVerdict.KILLED:
         return "killed by " + ", ".join(m.killers[:2]) + \
@@ -152,6 +195,20 @@ def results_markdown() -> str:
            "fix/caps-dis.patch) applied; green = every case passes with",
            "fix/stop-nmi.patch too.", ""]
     md += md_table(stop_rows())
+    md += ["", "## The stop window: fix/stop-nmi.patch against Manali "
+           "Shukla's change", "",
+           "The same trees with every fix but with the change of Manali",
+           "Shukla's \"perf/amd/ibs: Fix race condition in IBS\" (v2",
+           "2025-09-01, fix/stop-nmi-shukla.patch) in place of",
+           "fix/stop-nmi.patch. Cases failed of the window's findings",
+           "(both suites where amd_ibs_dis is built): stop =",
+           "ibs_test_sample_nmi_in_stop (the NMI enables IBS again),",
+           "stop-count = ibs_test_fetch_nmi_in_stop_counted_once (the",
+           "FETCH sample counted twice), stopping-count =",
+           "ibs_test_fetch_nmi_before_stop_read_counted_once (same, NMI",
+           "before the CTL read). See Documentation/findings.md, finding 2.",
+           ""]
+    md += md_table(alt_stop_rows())
     mut = mutation_rows()
     if mut:
         md += ["", "## Mutation check", "",

@@ -23,15 +23,27 @@ DIS_PREFIX = SUITE_DIS + "."
 SUITE_EXPLORE = "amd_ibs_explore"
 EXPLORE_PREFIX = SUITE_EXPLORE + "."
 # The diagnostic prefix of a window case per finding (see suite_cases()).
-CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: "}
+CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: ",
+                    "stop-count": "stop-count: ",
+                    "stopping-count": "stopping-count: "}
 # Per finding: the exploration's invariants (names in brackets in the
-# suite's messages) that it breaks, and the capability sets it needs
-# (None: every set).  "race": 1b044ff3c17e (and, with IBS_CAPS_DIS, its
-# reopening, fix/caps-dis.patch); "stop": fix/stop-nmi.patch.
+# suite's messages) that it breaks.  "race": 1b044ff3c17e (and, with
+# IBS_CAPS_DIS, its reopening, fix/caps-dis.patch); "stop": the NMI inside
+# perf_ibs_stop() enables IBS again (fix/stop-nmi.patch, or Manali
+# Shukla's change, fix/stop-nmi-shukla.patch); "stop-count": that NMI's
+# FETCH sample is counted twice (fix/stop-nmi.patch only); and
+# "stopping-count": with Manali Shukla's change, an NMI between
+# test_and_set_bit(IBS_STOPPING) and the CTL read of perf_ibs_stop() has
+# its FETCH sample counted twice (Documentation/findings.md, finding 2).
 FINDING_INVARIANTS = {
-    "race": {"nmi-enabled", "stale-sample", "foreign-claimed"},
+    "race": {"nmi-enabled", "stale-sample", "foreign-claimed", "count"},
     "stop": {"nmi-reenabled", "end-hw"},
+    "stop-count": {"count"},
+    "stopping-count": {"count"},
 }
+# The findings the mock can show on one PMU only (the mock does not model
+# IbsOpCurCnt, so a double count on OP cannot show).
+FINDING_PMUS = {"stop-count": "FETCH", "stopping-count": "FETCH"}
 DIS_CAPSETS = ("dis", "all")
 
 
@@ -242,6 +254,8 @@ def has_dis_fix(wt: str) -> bool:
 
 
 STOP_FIX = os.path.join(TOP, "fix", "stop-nmi.patch")
+# Manali Shukla's change for the same window, as a plain diff (git apply).
+STOP_ALT_FIX = os.path.join(TOP, "fix", "stop-nmi-shukla.patch")
 
 
 def has_stop_fix(wt: str) -> bool:
@@ -250,6 +264,22 @@ def has_stop_fix(wt: str) -> bool:
     src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
     return re.search(r"if \(test_bit\(IBS_STOPPING, pcpu->state\)\)\n"
                      r"\t\treturn 1;", src) is not None
+
+
+def has_alt_stop_fix(wt: str) -> bool:
+    """True if perf_ibs_handle_irq() does not enable the PMU again while
+    IBS_STOPPING is set (fix/stop-nmi-shukla.patch)."""
+    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
+    return re.search(r"if \(!test_bit\(IBS_STOPPING, pcpu->state\)\)\n"
+                     r"\t+perf_ibs_enable_event\(", src) is not None
+
+
+def apply_alt_stop_fix(wt: str, log: str) -> None:
+    """git apply fix/stop-nmi-shukla.patch: exact context, offsets
+    allowed (it is a diff, not a mail; the next worktree() resets it)."""
+    if status(["git", "apply", STOP_ALT_FIX], cwd=wt, log=log):
+        raise Error("fix/stop-nmi-shukla.patch does not apply with git "
+                    f"apply (log: {log})")
 
 
 def git_am(wt: str, patches: list[str], log: str, what: str) -> None:

@@ -8,10 +8,10 @@ from typing import Iterable, Optional
 from .core import Error, log_file, progress
 from .suite import (
     CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
-    FINDING_INVARIANTS, STOP_FIX, SUITE, SUITE_DIS, SUITE_EXPLORE,
-    apply_dis_fix, apply_fix, dis_suite_built, git_am, has_caps_dis,
-    has_dis_fix, has_fix, has_stop_fix, install_suite, revert_fix,
-    suite_text,)
+    FINDING_INVARIANTS, FINDING_PMUS, STOP_FIX, SUITE, SUITE_DIS,
+    SUITE_EXPLORE, apply_alt_stop_fix, apply_dis_fix, apply_fix,
+    dis_suite_built, git_am, has_alt_stop_fix, has_caps_dis, has_dis_fix,
+    has_fix, has_stop_fix, install_suite, revert_fix, suite_text,)
 from .trees import (
     Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
@@ -22,7 +22,11 @@ from .model import Check, RunResult, VerifyResult
 from .series import CASE_ENTRY, c_chunks
 
 
-VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", "as-is")
+# "all-fixes-shukla": every fix, with Manali Shukla's change for the
+# window inside perf_ibs_stop() in place of fix/stop-nmi.patch.
+ALT_STOP = "all-fixes-shukla"
+VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", ALT_STOP, "as-is")
+FIXED_VARIANTS = ("fixed", "all-fixes", ALT_STOP)
 
 
 def prepare(t: Tree, variant: str,
@@ -34,7 +38,8 @@ def prepare(t: Tree, variant: str,
     backport if the tree lacks it, nothing else), "fixed" (as "shipped",
     and on a tree with IBS_CAPS_DIS also fix/caps-dis.patch if the tree
     lacks it), "all-fixes" (as "fixed", and fix/stop-nmi.patch if the tree
-    lacks it), "as-is" (nothing but the suite).  Returns (worktree, action,
+    lacks it), ALT_STOP (as "fixed", and fix/stop-nmi-shukla.patch),
+    "as-is" (nothing but the suite).  Returns (worktree, action,
     fix_in_tree, info) where info says {"caps_dis": the tree knows
     IBS_CAPS_DIS, "dis_fix_in_tree": perf_ibs_start() has the DIS fix,
     "stop_fix_in_tree"/"stop_fix": perf_ibs_handle_irq() has the
@@ -58,10 +63,10 @@ def prepare(t: Tree, variant: str,
                         "unfixed run of it is not supported")
         revert_fix(wt, log)
         actions.append("git apply -R fix/upstream.patch")
-    elif variant in ("shipped", "fixed", "all-fixes") and not fixed_before:
+    elif variant in ("shipped",) + FIXED_VARIANTS and not fixed_before:
         apply_fix(wt, t.series, log)
         actions.append(f"git am backports/{t.series}/")
-    fixed = variant in ("fixed", "all-fixes")
+    fixed = variant in FIXED_VARIANTS
     if fixed and info["caps_dis"] and not info["dis_fix_in_tree"]:
         apply_dis_fix(wt, log)
         actions.append("git am fix/caps-dis.patch")
@@ -69,6 +74,16 @@ def prepare(t: Tree, variant: str,
     if variant == "all-fixes" and not info["stop_fix_in_tree"]:
         git_am(wt, [STOP_FIX], log, "fix/stop-nmi.patch")
         actions.append("git am fix/stop-nmi.patch")
+    if variant == ALT_STOP:
+        if info["stop_fix_in_tree"]:
+            raise Error(f"{t.label} carries fix/stop-nmi.patch; the "
+                        f"{ALT_STOP} run needs a tree without it")
+        apply_alt_stop_fix(wt, log)
+        actions.append("git apply fix/stop-nmi-shukla.patch")
+        if not has_alt_stop_fix(wt):
+            raise Error(f"{t.label}: perf_ibs_handle_irq() does not test "
+                        f"IBS_STOPPING before the re-enable after '"
+                        f"{' + '.join(actions)}'")
     info["stop_fix"] = has_stop_fix(wt)
     action = " + ".join(actions) or "none"
     if variant != "as-is" and has_fix(wt) != (variant != "unfixed"):
@@ -180,13 +195,24 @@ def red_with(res: ConsoleResult, name: str, finding: str) -> bool:
         for line in res.diagnostics.get(name, []))
 
 
-def finding_present(finding: str, run: RunResult, dis: bool) -> bool:
+def finding_present(finding: str, run: RunResult, dis: bool,
+                    pmu: Optional[str] = None) -> bool:
     """Is @finding in the code @run ran, for the IBS_CAPS_DIS set-up when
-    @dis (the amd_ibs_dis suite, the exploration's DIS capability sets)?"""
+    @dis (the amd_ibs_dis suite, the exploration's DIS capability sets),
+    on @pmu ("FETCH" or "OP"; None: a case, which names its PMU itself)?
+    "stop": fix/stop-nmi.patch and Manali Shukla's change both close it;
+    "stop-count": only fix/stop-nmi.patch; "stopping-count": comes with
+    her change (the ALT_STOP run)."""
+    if pmu is not None and FINDING_PMUS.get(finding, pmu) != pmu:
+        return False
     if finding == "race":
         if run.variant == "unfixed":
             return True
         return dis and run.caps_dis and run.variant == "shipped"
+    if finding == "stop":
+        return not run.stop_fix and run.variant != ALT_STOP
+    if finding == "stopping-count":
+        return run.variant == ALT_STOP
     return not run.stop_fix
 
 
@@ -213,8 +239,9 @@ def explore_checks(variant: str, r: RunResult) -> list[tuple[str, bool]]:
     red_any = False
     for desc in sorted(ex.params):
         dis = desc.split(",")[0][len("caps "):] in DIS_CAPSETS
+        pmu = "OP" if ", OP PMU" in desc else "FETCH"
         present = [f for f in FINDING_INVARIANTS
-                   if finding_present(f, r, dis)]
+                   if finding_present(f, r, dis, pmu)]
         red_any = red_any or bool(present)
         got = set(ex.violations.get(desc, []))
         allowed: set[str] = set().union(
@@ -241,8 +268,8 @@ def expectations(runs: dict[str, RunResult],
     The window cases of a finding (suite_cases()) fail with its diagnostic
     where the finding is in the code, and pass where it is not; every other
     case passes.  "race" (1b044ff3c17e) is in the unfixed run, and with
-    IBS_CAPS_DIS also in the run as shipped (fix/caps-dis.patch); "stop"
-    (fix/stop-nmi.patch) is everywhere but in the all-fixes run.  On a tree
+    IBS_CAPS_DIS also in the run as shipped (fix/caps-dis.patch); the
+    others: finding_present().  On a tree
     without IBS_CAPS_DIS the amd_ibs_dis suite is not built at all.  The
     exploration: explore_checks()."""
     suites, findings = suite_cases(series)
@@ -281,14 +308,16 @@ def expectations(runs: dict[str, RunResult],
 def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     """Every fix state of @t: unfixed, as shipped (on a tree that knows
     IBS_CAPS_DIS and lacks its fix), fixed (1b044ff3c17e, and
-    fix/caps-dis.patch where it applies) and all-fixes (fixed and
-    fix/stop-nmi.patch); the record of all runs."""
+    fix/caps-dis.patch where it applies), all-fixes (fixed and
+    fix/stop-nmi.patch) and ALT_STOP (fixed and Manali Shukla's change
+    in place of fix/stop-nmi.patch); the record of all runs."""
     runs = {"unfixed": kunit_run(t, "unfixed", log_dir, w1=False)}
     if runs["unfixed"].caps_dis and not runs["unfixed"].dis_fix_in_tree:
         runs["shipped"] = kunit_run(t, "shipped", log_dir, w1=False)
     runs["fixed"] = kunit_run(t, "fixed", log_dir, w1=False)
     # W=1 once, on the state proposed upstream (see w1_warnings()).
     runs["all-fixes"] = kunit_run(t, "all-fixes", log_dir)
+    runs[ALT_STOP] = kunit_run(t, ALT_STOP, log_dir, w1=False)
     checks = expectations(runs, t.series)
     return VerifyResult(
         tree=t.ref(), checks=[Check(n, ok) for n, ok in checks],
