@@ -14,7 +14,8 @@ from .core import (
     text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
-    DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE, backport_patches,)
+    DIS_FIX, DIS_PREFIX, STOP_ALT_FIX, STOP_FIX, SUITE_EXPLORE,
+    backport_patches,)
 from .ktap import Verdict, cases_passed
 from .verdict import (
     ALT_STOP, console_files, count, finding_cases, red_with,)
@@ -36,7 +37,7 @@ def series_record(rec: VerifyResult,
                                  "a red -> green run"),
         series=series,
         tree=tree,
-        backport=fix_hashes(series, False),
+        backport=fix_hashes(series, False, alt_stop=True),
         suite=suite_hash(),
         fix_in_tree=red.fix_in_tree,
         applies=green.action.startswith("git am") or red.fix_in_tree,
@@ -126,7 +127,8 @@ def mainline_record(rec: VerifyResult) -> MainlineRecord:
         tree=rec.tree,
         suite=suite_hash(),
         fix=fix_hashes(series, True,
-                       fixed.caps_dis and not fixed.dis_fix_in_tree),
+                       fixed.caps_dis and not fixed.dis_fix_in_tree,
+                       alt_stop=True),
         caps_dis=fixed.caps_dis,
         race_cases=rc,
         stop_cases=sc,
@@ -214,17 +216,21 @@ def refresh_command(tree: TreeRef, verb: str) -> str:
 
 
 def fix_hashes(series: str, fix_in_tree: bool, dis_fix: bool = False,
-               stop_fix: bool = True) -> dict[str, str]:
+               stop_fix: bool = True,
+               alt_stop: bool = False) -> dict[str, str]:
     """What a record says the fix was: the hashes of the backport's patch
     files (none for a tree that carries 1b044ff3c17e itself), of
-    fix/caps-dis.patch where the run applied it, and of fix/stop-nmi.patch
-    (the all-fixes run)."""
+    fix/caps-dis.patch where the run applied it, of fix/stop-nmi.patch
+    (the all-fixes run) and with @alt_stop of fix/stop-nmi-shukla.patch
+    (a verify's all-fixes-shukla run)."""
     out = {} if fix_in_tree else {os.path.basename(p): file_hash(p)
                                   for p in backport_patches(series)}
     if dis_fix:
         out[os.path.basename(DIS_FIX)] = file_hash(DIS_FIX)
     if stop_fix:
         out[os.path.basename(STOP_FIX)] = file_hash(STOP_FIX)
+    if alt_stop:
+        out[os.path.basename(STOP_ALT_FIX)] = file_hash(STOP_ALT_FIX)
     return out
 
 
@@ -260,7 +266,7 @@ def record_files() -> list[tuple[str, type[Record], str]]:
 def _other_fix(rec: Record) -> Optional[str]:
     """Why @rec ran with other fix files than today's, or None."""
     if isinstance(rec, SeriesRecord):
-        if rec.backport != fix_hashes(rec.series, False):
+        if rec.backport != fix_hashes(rec.series, False, alt_stop=True):
             return f"ran with another backports/{rec.series}/"
     elif isinstance(rec, MutationRecord):
         if rec.fix != fix_hashes(rec.tree.series, rec.fix_in_tree,
@@ -268,7 +274,8 @@ def _other_fix(rec: Record) -> Optional[str]:
             return "ran with another fix (or records none)"
     elif isinstance(rec, MainlineRecord):
         if rec.fix != fix_hashes(rec.tree.series, True,
-                                 "caps-dis.patch" in rec.fix):
+                                 "caps-dis.patch" in rec.fix,
+                                 alt_stop=True):
             return "ran with another fix/caps-dis.patch"
     return None
 
