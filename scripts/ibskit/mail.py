@@ -51,11 +51,21 @@ def trailer_people(text: str) -> list[str]:
     return out
 
 
+def cc_trailers(text: str) -> list[str]:
+    """The people of the Cc: lines of a patch or cover letter, but the
+    stable list (a Cc: stable trailer asks for a backport once the patch
+    is merged; the mainline posting does not go there)."""
+    return [p.strip() for p in re.findall(r"^Cc: (.+<[^>]+>|[^<>\s]+@\S+)$",
+                                          text, re.M)
+            if STABLE_LIST not in p]
+
+
 def mainline_mails(series: str = "kunit") -> tuple[
         list[tuple[str, str]], list[str], list[str]]:
     """The mails of mainline series @series (patches/, patches/caps-dis/)
     as the sender sends them: [(name, text)], To and Cc (get_maintainer.pl
-    of the base tree)."""
+    of the base tree, and the Cc: lines of the patches and of the cover
+    letter: the people who posted earlier work on the same code)."""
     paths = series_patches(series)
     if not paths:
         raise Error(f"no patches of the {series} series (run "
@@ -79,7 +89,16 @@ def mainline_mails(series: str = "kunit") -> tuple[
         if not n.startswith("0000-"):
             text = with_signoff(text)
         mails.append((n, text))
+        for x in cc_trailers(text):
+            if _addr(x) not in {_addr(k) for k in to + cc}:
+                cc.append(x)
     return mails, to, cc
+
+
+def _addr(person: str) -> str:
+    """The address of "Name <addr>" (or of a bare address), lower case."""
+    m = re.search(r"<([^>]+)>", person)
+    return (m.group(1) if m else person).strip().lower()
 
 
 def stable_mails(series: str) -> tuple[
