@@ -23,7 +23,7 @@ from .records import recorded_consoles, record_problems
 from .ktap import parse_run
 from .kunittool import (
     disagreements, kernelci_disagreements, parse_console, tool_dir,)
-from .model import VerifyResult
+from .model import MutantVerdict, MutationRecord, VerifyResult
 from .verdict import console_files
 from . import records
 from .results import results_markdown
@@ -125,7 +125,8 @@ def console_checks() -> Checks:
     (tree-free)."""
     checks: Checks = []
     for path, _, verb in records.record_files():
-        if verb != "verify":
+        if verb == "mutate":
+            checks += mutation_console_checks(path)
             continue
         label = json.loads(read_text(path))["tree"]["label"]
         for variant, (console, kci) in recorded_consoles(label).items():
@@ -141,6 +142,38 @@ def console_checks() -> Checks:
             checks.append((f"{label} {variant}: the console shows no "
                            "sample rate lowered by the suite",
                            SAMPLE_RATE_LOWERED not in text))
+    return checks
+
+
+def mutation_console_checks(path: str) -> Checks:
+    """The mutation record at @path: every mutant that ran has its console
+    and kunit.py's JSON kept, and kunit.py agreed with the project's
+    parser on it, unless the run broke (a crash or a hang: then the two
+    read a cut-off console each their own way, and the record says
+    broken)."""
+    rec = MutationRecord.load(path)
+    label = rec.tree.label
+    kept = recorded_consoles(label, "mutation")
+    checks: Checks = []
+    for m in rec.mutants:
+        if m.verdict == MutantVerdict.NA:
+            continue
+        what = f"{label} mutant {m.mutant}"
+        if m.mutant not in kept:
+            checks.append((f"{what}: console and kunit.py JSON kept", False))
+            continue
+        console, kci = kept[m.mutant]
+        if m.verdict == MutantVerdict.BROKEN:
+            checks.append((f"{what}: console kept (broken run)",
+                           bool(read_text(console))))
+            continue
+        bad = kernelci_disagreements(parse_run(read_text(console)),
+                                     json.loads(read_text(kci)))
+        bad += m.disagreements or []
+        for d in bad:
+            print(f"{what}: {d}", file=sys.stderr)
+        checks.append((f"{what}: kunit.py's JSON of the kept console "
+                       "agrees with the project's parser", not bad))
     return checks
 
 

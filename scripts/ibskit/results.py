@@ -82,12 +82,16 @@ def stop_rows() -> list[list[str]]:
     """Per tree: the stop-window cases red with 1b044ff3c17e (and
     fix/caps-dis.patch), green with fix/stop-nmi.patch too."""
     rows = [["series", "tree", "stop cases red (fixed)",
-             "green with fix/stop-nmi.patch"]]
+             "green with fix/stop-nmi.patch",
+             "with Manali Shukla's change instead: cases failed"]]
     for series, r in all_verify_records():
         green = r.all_green if isinstance(r, SeriesRecord) \
             else r.all_green_all_fixes
+        alt = _failed(r).get(ALT_STOP)
         rows.append([series, r.tree.version, _yn(r.stop_red_fixed),
-                     _yn(green)])
+                     _yn(green), "-" if alt is None else
+                     f"{len(alt)}: " + ", ".join(
+                         sorted({n.split(".")[-1] for n in alt}))])
     return rows
 
 
