@@ -68,8 +68,13 @@ def configure(wt: str, bdir: str, log: str,
     recipe = "allnoconfig\n" + frag
     cfg = os.path.join(bdir, ".config")
     stamp = os.path.join(bdir, ".ibs-kit-kconfig")
-    want = [line for line in frag.splitlines()
-            if line.startswith("CONFIG_") or line.endswith(" is not set")]
+    # A later line for a symbol overrides an earlier one (@extra may turn
+    # off a symbol of the suite's kunitconfig), as in KCONFIG_ALLCONFIG.
+    last: dict[str, str] = {}
+    for line in frag.splitlines():
+        if line.startswith("CONFIG_") or line.endswith(" is not set"):
+            last[re.sub(r"^# |[= ].*$", "", line)] = line
+    want = list(last.values())
     if os.path.exists(cfg) and os.path.exists(stamp) and \
             read_text(stamp) == recipe:
         have = set(read_text(cfg).splitlines())

@@ -654,5 +654,37 @@ class Records(unittest.TestCase):
                     cls.from_json(data)
 
 
+
+class WindowCounters(unittest.TestCase):
+    """hw/ibs-window-counters.patch's lines, attributed to the case whose
+    result follows them (the KTAP of a run on 6.1.192 with the patch)."""
+
+    def test_lines_belong_to_the_case_that_injected_them(self):
+        from ibskit import hwdebug
+        seen = hwdebug.window_lines(data("window-counters-6.1.192.log"))
+        self.assertEqual(seen["ibs_test_stale_ctl_nmi_in_start"],
+                         {"not-enabled": 2})
+        self.assertEqual(seen["ibs_test_sample_nmi_in_stop"],
+                         {"stopping": 2})
+        self.assertNotIn("ibs_test_clean_ctl_nmi_in_start", seen)
+
+    def test_a_line_of_no_known_kind_is_an_error(self):
+        from ibskit import hwdebug
+        with self.assertRaises(ibskit.Error):
+            hwdebug.window_lines("ibs-window: op: something else: 1\n")
+
+
+class Recipients(unittest.TestCase):
+    """The Cc: lines of a mainline patch reach the mail's Cc, stable not."""
+
+    def test_cc_trailers(self):
+        from ibskit import mail
+        text = ibskit.read_text(os.path.join(ibskit.TOP, "fix",
+                                             "stop-nmi.patch"))
+        cc = mail.cc_trailers(text)
+        self.assertIn("Manali Shukla <manali.shukla@amd.com>", cc)
+        self.assertFalse(any("stable@" in c for c in cc))
+
+
 if __name__ == "__main__":
     unittest.main()
