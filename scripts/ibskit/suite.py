@@ -132,6 +132,12 @@ SPDX_EXEMPT = [
     (r"fix/upstream\.patch$", "upstream commit 1b044ff3c17e, verbatim"),
     (r"fix/(caps-dis|stop-nmi)\.patch$", "a git format-patch mail (its "
      "first line is the From line)"),
+    (r"fix/assorted/\d-[a-z0-9-]+\.patch$", "upstream commits of \"perf/amd/"
+     "ibs: Assorted fixes\", verbatim"),
+    (r"fix/stop-nmi-shukla\.patch$", "a diff of another author's change, "
+     "kept as described (fix/README.md)"),
+    (r"hw/ibs-window-counters\.patch$", "a debug patch whose first lines "
+     "are its description"),
     (r"kunit/(mainline/|caps-dis/|stop-nmi/|explore/|cover$)", "commit "
      "message and cover letter sources, copied into the mails as they "
      "are"),
