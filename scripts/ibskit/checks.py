@@ -145,6 +145,29 @@ def console_checks() -> Checks:
     return checks
 
 
+def matrix_checks() -> Checks:
+    """The stable matrix page is what results/assorted/ gives, and there is
+    a scan record for every tree the verify records name (tree-free)."""
+    from . import assorted
+    recs = assorted.records()
+    page = assorted.matrix_markdown(recs)
+    have = read_text(assorted.MATRIX_PAGE) \
+        if os.path.exists(assorted.MATRIX_PAGE) else ""
+    if have != page:
+        print("Documentation/stable-matrix.md is not what results/assorted/ "
+              "gives: run scripts/matrix --write", file=sys.stderr)
+    scanned = {r.tree.label for r in recs}
+    verified = {json.loads(read_text(p))["tree"]["label"]
+                for p, _, verb in records.record_files() if verb == "verify"}
+    for label in sorted(verified - scanned):
+        print(f"{label}: verified but not scanned: run scripts/matrix "
+              "--record on it", file=sys.stderr)
+    return [("Documentation/stable-matrix.md is what results/assorted/ gives",
+             have == page),
+            (f"every verified tree has a scan of the five fixes "
+             f"({len(scanned)} scanned)", verified <= scanned)]
+
+
 def mutation_console_checks(path: str) -> Checks:
     """The mutation record at @path: every mutant that ran has its console
     and kunit.py's JSON kept, and kunit.py agreed with the project's
