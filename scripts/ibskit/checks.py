@@ -26,7 +26,7 @@ from .kunittool import (
 from .model import MutantVerdict, MutationRecord, VerifyResult
 from .verdict import console_files
 from . import records
-from .results import results_markdown
+from .results import readme_with_results, results_markdown
 from .backports import generate_backport, message_problems
 from .mail import checkpatch_mails
 from .patches import patches_drift
@@ -110,6 +110,17 @@ def record_checks() -> Checks:
               "refresh with: scripts/report", file=sys.stderr)
     checks.append(("report --check: the results page is what the records "
                    "give", same))
+    readme = read_text(os.path.join(TOP, "README.md"))
+    try:
+        same = readme == readme_with_results(readme)
+    except Error as e:
+        print(f"README.md: {e}", file=sys.stderr)
+        same = False
+    if not same:
+        print("README.md's result table differs from the records; refresh "
+              "with: scripts/report", file=sys.stderr)
+    checks.append(("report --check: README.md's result table is what the "
+                   "records give", same))
     return checks
 
 
