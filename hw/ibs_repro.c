@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <sched.h>
 #include <signal.h>
@@ -353,6 +354,21 @@ static void usage(FILE *f)
 		"                 [--op-period P] [--fetch-period P] [--self-test]\n");
 }
 
+/* @s as a whole number for option @name, or a one-line error. */
+static int int_arg(const char *name, const char *s, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 0);
+	if (errno || end == s || *end) {
+		fprintf(stderr, "ibs_repro: %s: not a whole number: '%s'\n",
+			name, s);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -370,25 +386,54 @@ int main(int argc, char **argv)
 		.op_period = 0x10000, .fetch_period = 0x10000,
 	};
 	int op_type, fetch_type, c, status, self_test = 0;
+	long long v;
+	char *end;
 	long rate;
 	pid_t child;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			o.cpu = atoi(optarg);
+			if (int_arg("--cpu", optarg, &v))
+				return 1;
+			if (v < 0 || v > INT_MAX) {
+				fprintf(stderr, "ibs_repro: --cpu wants a CPU number\n");
+				return 1;
+			}
+			o.cpu = (int)v;
 			break;
 		case 'n':
-			o.iterations = atol(optarg);
+			if (int_arg("--iterations", optarg, &v))
+				return 1;
+			o.iterations = (long)v;
 			break;
 		case 's':
-			o.seconds = atof(optarg);
+			errno = 0;
+			o.seconds = strtod(optarg, &end);
+			if (errno || end == optarg || *end) {
+				fprintf(stderr, "ibs_repro: --seconds: not a number: '%s'\n",
+					optarg);
+				return 1;
+			}
 			break;
 		case 'o':
-			o.op_period = strtoull(optarg, NULL, 0);
+			if (int_arg("--op-period", optarg, &v))
+				return 1;
+			if (v <= 0) {
+				fprintf(stderr, "ibs_repro: --op-period must be above 0\n");
+				return 1;
+			}
+			o.op_period = (unsigned long long)v;
 			break;
 		case 'f':
-			o.fetch_period = strtoull(optarg, NULL, 0);
+			if (int_arg("--fetch-period", optarg, &v))
+				return 1;
+			if (v <= 0) {
+				fprintf(stderr, "ibs_repro: --fetch-period must be above 0\n");
+				return 1;
+			}
+			o.fetch_period = (unsigned long long)v;
 			break;
 		case 't':
 			self_test = 1;
@@ -397,7 +442,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr, "ibs_repro: unknown option or missing value: '%s' (see --help)\n",
+				argv[optind - 1]);
 			return 1;
 		}
 	}

@@ -257,6 +257,11 @@ def hw_repro_checks() -> Checks:
               file=sys.stderr)
     checks.append(("hw-repro --self-test: the toggling loop runs and "
                    "reports (software event in place of IBS)", ok))
+    for bad in (["--cpu", "abc"], ["--seconds", "1x"], ["--bogus"]):
+        p = capture([verb, "--self-test"] + bad)
+        lines = (p.out + p.err).strip().splitlines()
+        checks.append((f"hw-repro {' '.join(bad)}: one line and a nonzero "
+                       "exit", p.rc != 0 and len(lines) == 1))
     return checks
 
 
