@@ -8,7 +8,7 @@ import re
 from typing import Optional
 
 from .core import Error, TOP, log_file, status
-from .trees import Tree
+from .trees import Tree, lock_tree
 from .verdict import prepare, run_suite
 
 COUNTERS_PATCH = os.path.join(TOP, "hw", "ibs-window-counters.patch")
@@ -63,8 +63,14 @@ def counters_run(t: Tree, log_dir: Optional[str] = None) -> tuple[
     hundreds of thousands of NMIs would use up the rate-limited lines;
     returns (window_lines() of the console, the log)."""
     log = log_file(f"{t.label}-window-counters.log", log_dir)
-    t = dataclasses.replace(t, extra_kconfig=t.extra_kconfig + [
-        "CONFIG_PERF_EVENTS_AMD_IBS_KUNIT_EXPLORE=n"])
+    # The tree's worktree stays locked as the tree's; the build goes to a
+    # directory of its own, so that its config (no exploration) does not
+    # make the tree's next verify rebuild.
+    lock_tree(t)
+    t = dataclasses.replace(
+        t, label=t.label + "-window-counters",
+        extra_kconfig=t.extra_kconfig + [
+            "CONFIG_PERF_EVENTS_AMD_IBS_KUNIT_EXPLORE=n"])
     wt, _, _, _ = prepare(t, "unfixed", log)
     if status(["patch", "-p1", "-F2", "--no-backup-if-mismatch", "-i",
                COUNTERS_PATCH], cwd=wt, log=log):
