@@ -16,6 +16,7 @@ shape)."""
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 
@@ -227,3 +228,21 @@ def kernelci_disagreements(res: ConsoleResult, kci: Json) -> list[str]:
         for s, p in SUITE_PREFIXES}, "")
     return [d for d in disagreements(res, tool)
             if not d.startswith(tuple(s + ":" for s, _ in SUITE_PREFIXES))]
+
+
+def param_status_carried(wt: str) -> bool:
+    """Does the KUnit of the tree at @wt report every parameter after a
+    failed one as failed too?  Before ee5f8cc2770b ("kunit: Reset test
+    status on each param iteration", v6.7) lib/kunit/test.c ran all
+    parameters of a case with one struct kunit and never reset its
+    status in the loop; decided from the tree's source, not its version.
+    False for a KUnit without parameters (5.10)."""
+    path = os.path.join(wt, "lib", "kunit", "test.c")
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        src = f.read()
+    m = re.search(r"while \(test\.param_value\) \{(.*?)\n\t\t\t\}\n", src, re.S)
+    if not m:
+        return False
+    return re.search(r"test\.status = KUNIT_SUCCESS;", m.group(1)) is None

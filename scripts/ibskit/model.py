@@ -129,6 +129,10 @@ class RunResult:
     build_seconds: float
     run_seconds: float
     log: str
+    # The tree's KUnit keeps a failed parameter's status for the ones after
+    # it (no ee5f8cc2770b, "kunit: Reset test status on each param
+    # iteration"): kunittool.param_status_carried().
+    param_status_carried: bool = False
 
     @property
     def cases(self) -> dict[str, Verdict]:
