@@ -232,17 +232,21 @@ def kernelci_disagreements(res: ConsoleResult, kci: Json) -> list[str]:
 
 def param_status_carried(wt: str) -> bool:
     """Does the KUnit of the tree at @wt report every parameter after a
-    failed one as failed too?  Before ee5f8cc2770b ("kunit: Reset test
-    status on each param iteration", v6.7) lib/kunit/test.c ran all
-    parameters of a case with one struct kunit and never reset its
-    status in the loop; decided from the tree's source, not its version.
-    False for a KUnit without parameters (5.10)."""
+    failed one as failed too?  Once kunit_run_case_catch_errors() stopped
+    re-initialising the test (6.6), lib/kunit/test.c ran all parameters
+    of a case with one struct kunit and never reset its status, until
+    ee5f8cc2770b ("kunit: Reset test status on each param iteration",
+    v6.7); decided from the tree's source, not its version.  False for a
+    KUnit without parameters (5.10)."""
     path = os.path.join(wt, "lib", "kunit", "test.c")
     if not os.path.exists(path):
         return False
     with open(path) as f:
         src = f.read()
     m = re.search(r"while \(test\.param_value\) \{(.*?)\n\t\t\t\}\n", src, re.S)
-    if not m:
+    if not m or re.search(r"test\.status = KUNIT_SUCCESS;", m.group(1)):
         return False
-    return re.search(r"test\.status = KUNIT_SUCCESS;", m.group(1)) is None
+    # Before the regression (6.6) each run re-initialised the test.
+    run = re.search(r"static void kunit_run_case_catch_errors\(.*?\n\}\n",
+                    src, re.S)
+    return not (run and "kunit_init_test(" in run.group(0))
