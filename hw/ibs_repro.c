@@ -369,6 +369,22 @@ static int int_arg(const char *name, const char *s, long long *v)
 	return 0;
 }
 
+/* @s as a sample period (a whole number above 0), or a one-line error. */
+static int period_arg(const char *name, const char *s,
+		      unsigned long long *period)
+{
+	long long v;
+
+	if (int_arg(name, s, &v))
+		return -1;
+	if (v <= 0) {
+		fprintf(stderr, "ibs_repro: %s must be above 0\n", name);
+		return -1;
+	}
+	*period = (unsigned long long)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -418,22 +434,12 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'o':
-			if (int_arg("--op-period", optarg, &v))
+			if (period_arg("--op-period", optarg, &o.op_period))
 				return 1;
-			if (v <= 0) {
-				fprintf(stderr, "ibs_repro: --op-period must be above 0\n");
-				return 1;
-			}
-			o.op_period = (unsigned long long)v;
 			break;
 		case 'f':
-			if (int_arg("--fetch-period", optarg, &v))
+			if (period_arg("--fetch-period", optarg, &o.fetch_period))
 				return 1;
-			if (v <= 0) {
-				fprintf(stderr, "ibs_repro: --fetch-period must be above 0\n");
-				return 1;
-			}
-			o.fetch_period = (unsigned long long)v;
 			break;
 		case 't':
 			self_test = 1;
