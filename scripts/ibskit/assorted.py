@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 
 from .core import Error, Json, TOP, generated_note, md_table, run, status
 from .model import TreeRef, _from, _to
+from .records import short_origin
 from .registry import STABLE_SERIES, series_key
 from .trees import Tree
 
@@ -67,6 +68,17 @@ _ZERO_RIP_ACCT = (r"fetch_ignore_if_zero_rip && !\(ibs_data\.regs\[1\]\)\) "
 _LDLAT_ACCT = (r"dc_miss_lat <= \([^)]*\)\) \{\s*throttle = "
                r"perf_event_account_interrupt\(event\);")
 
+
+def _discards_accounted(src: str) -> bool:
+    """01336b555978 is in @src: each discard path the handler has (the
+    erratum #1197 one, the ldlat one) accounts the interrupt."""
+    body = _fn(src, "perf_ibs_handle_irq")
+    return "perf_event_account_interrupt" in src and all(
+        re.search(pattern, body, re.S) is not None
+        for pattern, path in ((_ZERO_RIP_ACCT, "fetch_ignore_if_zero_rip"),
+                              (_LDLAT_ACCT, "dc_miss_lat <="))
+        if path in body)
+
 FIXES = [
     UpstreamFix(
         1, "account-discarded", "01336b5559785a136de1cac49705f63a70a755bc",
@@ -76,11 +88,7 @@ FIXES = [
         "latency filter)",
         _any(_has(r"fetch_ignore_if_zero_rip", "perf_ibs_handle_irq"),
              _has(r"dc_miss_lat <=", "perf_ibs_handle_irq")),
-        lambda src: "perf_event_account_interrupt" in src and all(
-            re.search(p, _fn(src, "perf_ibs_handle_irq"), re.S) is not None
-            for p, needed in ((_ZERO_RIP_ACCT, "fetch_ignore_if_zero_rip"),
-                              (_LDLAT_ACCT, "dc_miss_lat <="))
-            if needed in _fn(src, "perf_ibs_handle_irq")),
+        _discards_accounted,
         "7.0-stable review (20260520162149.528921999@linuxfoundation.org); "
         "not seen for other series"),
     UpstreamFix(
@@ -208,6 +216,15 @@ def records() -> list[AssortedRecord]:
     return sorted(recs, key=lambda r: series_key(r.tree.series))
 
 
+def page_is_current() -> bool:
+    """Is MATRIX_PAGE what the records give?"""
+    have = ""
+    if os.path.exists(MATRIX_PAGE):
+        with open(MATRIX_PAGE) as f:
+            have = f.read()
+    return have == matrix_markdown(records())
+
+
 def _cell(row: AssortedRow) -> str:
     if row.fix_in_tree:
         return "fixed in tree"
@@ -247,8 +264,7 @@ def matrix_markdown(recs: list[AssortedRecord]) -> str:
         by = {x.fix: x for x in r.fixes}
         table.append([r.tree.series, r.tree.version,
                       "registry" if r.tree.origin == "registry"
-                      else re.sub(r"@([0-9a-f]{12})[0-9a-f]+$", r"@\1",
-                                  r.tree.origin)] +
+                      else short_origin(r.tree.origin)] +
                      [_cell(by[f.name]) if f.name in by else "-"
                       for f in FIXES])
     md += md_table(table)

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 import unittest
-from typing import Optional
+from typing import Callable, Optional
 
 from .core import (
     Error, RESULTS_PAGE, TOP, cache_dir, capture, log_file, progress,
@@ -26,7 +26,7 @@ from .kunittool import (
 from .model import MutantVerdict, MutationRecord, VerifyResult
 from .verdict import console_files
 from . import records
-from .results import readme_with_results, results_markdown
+from .results import README, readme_with_results, results_markdown
 from .backports import generate_backport, message_problems
 from .mail import checkpatch_mails
 from .patches import patches_drift
@@ -100,28 +100,29 @@ def record_checks() -> Checks:
         print(f"{rel}: {why}; refresh with: {cmd}", file=sys.stderr)
     checks = [("records ran with the current suite and fix", not stale)]
     page = read_text(RESULTS_PAGE)
-    try:
-        same = page == results_markdown()
-    except Error as e:  # a record of older scripts (record_problems())
-        print(f"{e}: refresh the records first", file=sys.stderr)
-        same = False
-    if not same:
-        print("Documentation/backport-results.md differs from the records; "
-              "refresh with: scripts/report", file=sys.stderr)
-    checks.append(("report --check: the results page is what the records "
-                   "give", same))
-    readme = read_text(os.path.join(TOP, "README.md"))
-    try:
-        same = readme == readme_with_results(readme)
-    except Error as e:
-        print(f"README.md: {e}", file=sys.stderr)
-        same = False
-    if not same:
-        print("README.md's result table differs from the records; refresh "
-              "with: scripts/report", file=sys.stderr)
-    checks.append(("report --check: README.md's result table is what the "
-                   "records give", same))
+    checks.append(_generated_check(
+        "the results page", "Documentation/backport-results.md", page,
+        results_markdown))
+    readme = read_text(README)
+    checks.append(_generated_check(
+        "README.md's result table", "README.md", readme,
+        lambda: readme_with_results(readme)))
     return checks
+
+
+def _generated_check(what: str, path: str, have: str,
+                     make: Callable[[], str]) -> tuple[str, bool]:
+    """report --check for one generated text: @have is what @make()
+    gives from the records (a record of older scripts fails it)."""
+    try:
+        same = have == make()
+    except Error as e:  # a record of older scripts (record_problems())
+        print(f"{path}: {e}: refresh the records first", file=sys.stderr)
+        same = False
+    if not same:
+        print(f"{path} differs from the records; refresh with: "
+              "scripts/report", file=sys.stderr)
+    return (f"report --check: {what} is what the records give", same)
 
 
 # What perf core prints when an NMI handler lowered the sample rate limit:
@@ -161,10 +162,8 @@ def matrix_checks() -> Checks:
     a scan record for every tree the verify records name (tree-free)."""
     from . import assorted
     recs = assorted.records()
-    page = assorted.matrix_markdown(recs)
-    have = read_text(assorted.MATRIX_PAGE) \
-        if os.path.exists(assorted.MATRIX_PAGE) else ""
-    if have != page:
+    current = assorted.page_is_current()
+    if not current:
         print("Documentation/stable-matrix.md is not what results/assorted/ "
               "gives: run scripts/matrix --write", file=sys.stderr)
     scanned = {r.tree.label for r in recs}
@@ -174,7 +173,7 @@ def matrix_checks() -> Checks:
         print(f"{label}: verified but not scanned: run scripts/matrix "
               "--record on it", file=sys.stderr)
     return [("Documentation/stable-matrix.md is what results/assorted/ gives",
-             have == page),
+             current),
             (f"every verified tree has a scan of the five fixes "
              f"({len(scanned)} scanned)", verified <= scanned)]
 

@@ -9,7 +9,7 @@ from typing import Optional
 
 from .core import Error, TOP, log_file, status
 from .trees import Tree, lock_tree
-from .verdict import prepare, run_suite
+from .verdict import console_files, prepare, run_suite
 
 COUNTERS_PATCH = os.path.join(TOP, "hw", "ibs-window-counters.patch")
 # The kinds of window the patch counts, by the words of its message.
@@ -80,7 +80,7 @@ def counters_run(t: Tree, log_dir: Optional[str] = None) -> tuple[
     if res.suite is None:
         raise Error(f"{t.label} [window counters]: no suite result "
                     f"(log: {log})")
-    with open(log[:-len(".log")] + ".console.log") as f:
+    with open(console_files(log)[0]) as f:
         return window_lines(f.read()), log
 
 
