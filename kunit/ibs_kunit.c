@@ -173,6 +173,31 @@ static struct cpuinfo_x86 ibs_kunit_cpu;
 #define boot_cpu_data ibs_kunit_cpu
 
 /*
+ * cpu_feature_enabled() is decided by code patched at boot
+ * (alternatives), so the copy of the driver tests the feature bits of its
+ * private boot_cpu_data instead: perf_ibs_init() asks for
+ * X86_FEATURE_ZEN5 since 898138efc990, and a case can clear or set it.
+ */
+static bool ibs_kunit_cpu_feature(unsigned int bit)
+{
+	return ibs_kunit_cpu.x86_capability[bit / 32] & BIT(bit % 32);
+}
+
+#undef cpu_feature_enabled
+#define cpu_feature_enabled(bit)	ibs_kunit_cpu_feature(bit)
+
+/*
+ * perf_allow_kernel(): may the caller see kernel data (perf_event_paranoid,
+ * CAP_PERFMON, LSMs)?  Since 50a53b60e141 the driver asks it to decide
+ * whether a sample's physical address may reach the caller.  The copy of
+ * the driver asks the case's mock instead (ibs_kunit_allow_kernel()): a
+ * case sets the answer without touching the sysctl, and the mock counts
+ * in which context the driver asked.
+ */
+static int ibs_kunit_allow_kernel(void);
+#define perf_allow_kernel(...)		ibs_kunit_allow_kernel()
+
+/*
  * perf core's global state that the NMI handler updates: the handler's
  * duration lowers kernel.perf_event_max_sample_rate for the whole machine
  * (perf_sample_event_took()), and a claimed NMI counts as a PMI in

@@ -349,6 +349,416 @@ static void ibs_test_fetch_nmi_before_stop_read_counted_once(struct kunit *test)
 }
 
 /*
+ * ---- "perf/amd/ibs: Assorted fixes", patches 1/5 to 4/5 ----
+ *
+ * Each case below proves one patch of Ravi Bangoria's series (1b044ff3c17e,
+ * the race above, is 5/5): it fails with the diagnostic that names the
+ * patch ("account-discarded: ", "ldlat-zen5: ", "phyaddrval: ",
+ * "allow-kernel-nmi: ") where the tree has the bug, and passes with the
+ * fix.  Where the code the bug is in (its Fixes: commit) is not in the
+ * tree, the case is skipped and says which commit is missing.
+ */
+
+/* A sample of @event's PMU completes and its NMI arrives, interrupts off. */
+static void ibs_kunit_sample_nmi(struct ibs_kunit_ctx *ctx,
+				 struct perf_event *event)
+{
+	struct perf_ibs *perf_ibs = container_of(event->pmu, struct perf_ibs,
+						 pmu);
+	unsigned long flags;
+
+	ibs_kunit_complete_sample(ctx, perf_ibs);
+	local_irq_save(flags);
+	ibs_kunit_deliver_nmi(ctx, perf_ibs);
+	local_irq_restore(flags);
+}
+
+/*
+ * A discarded sample still counts for perf core's throttle:
+ * perf_event_account_interrupt() sets hw.interrupts_seq to this CPU's
+ * throttle sequence.  Before 01336b555978 the driver dropped the sample
+ * without accounting its NMI, so a flood of dropped samples was never
+ * throttled.
+ */
+static void ibs_kunit_expect_accounted(struct kunit *test,
+				       struct perf_event *event,
+				       const char *why)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_ibs *perf_ibs = container_of(event->pmu, struct perf_ibs,
+						 pmu);
+
+	KUNIT_ASSERT_EQ(test, ctx->nmis, 1U);
+	KUNIT_EXPECT_NE(test, ctx->nmi_handled, 0);
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_samples(test, perf_ibs), 0U,
+			    "the %s sample was delivered, not dropped", why);
+	KUNIT_EXPECT_NE_MSG(test, event->hw.interrupts_seq, U64_MAX,
+			    "account-discarded: the NMI of a %s sample the driver dropped was not accounted for throttling (hw.interrupts_seq not updated)",
+			    why);
+}
+
+/*
+ * 01336b555978, the FETCH half (origin 26db2e0c51fe, "Work around erratum
+ * #1197"): on family 19h models 00h-0Fh the driver drops a fetch sample
+ * whose IbsFetchLinAd reads 0.  The mock's data MSRs read 0.
+ */
+static void ibs_test_zero_rip_sample_accounted(struct kunit *test)
+{
+	static const struct ibs_kunit_caps zen3 = {
+		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
+		.family = 0x19, .model = 0x01,
+	};
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event;
+
+	ibs_kunit_setup_caps(ctx, &zen3);
+	KUNIT_ASSERT_TRUE(test, perf_ibs_fetch.fetch_ignore_if_zero_rip);
+	event = ibs_kunit_event(test, &perf_ibs_fetch);
+	ibs_kunit_add(test, event);
+	event->hw.interrupts = 0;
+	event->hw.interrupts_seq = U64_MAX;
+	ibs_kunit_sample_nmi(ctx, event);
+	ibs_kunit_expect_accounted(test, event, "zero-RIP (erratum #1197) fetch");
+}
+
+/*
+ * ---- The load latency filter (origin d20610c19b4a) ----
+ *
+ * d20610c19b4a ("perf/amd/ibs: Add support for OP Load Latency
+ * Filtering") brought the code of the cases in this section; on a tree
+ * without it, kunit/adapt/no-ldlat.sed makes each of them a skip that
+ * names it.
+ */
+
+/* An OP event with a load latency threshold of 128 cycles (config1). */
+static struct perf_event *ibs_kunit_ldlat_event(struct kunit *test)
+{
+	struct perf_event *event;
+
+	ibs_kunit_set_caps(test->priv, IBS_CAPS_DEFAULT | IBS_CAPS_ZEN4 |
+			   IBS_CAPS_OPLDLAT);
+	event = kunit_kzalloc(test, sizeof(*event), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, event);
+	event->pmu = &perf_ibs_op.pmu;
+	event->attr.type = perf_ibs_op.pmu.type;
+	event->attr.size = sizeof(event->attr);
+	event->attr.sample_period = IBS_KUNIT_PERIOD;
+	event->attr.config1 = 128;
+	event->hw.sample_period = IBS_KUNIT_PERIOD;
+	event->group_leader = event;
+	INIT_LIST_HEAD(&event->sibling_list);
+	event->overflow_handler = ibs_kunit_overflow;
+	event->clock = local_clock;
+	KUNIT_ASSERT_EQ(test, perf_ibs_op.pmu.event_init(event), 0);
+	return event;
+}
+
+/* A Zen 5 CPU or not, in the private boot_cpu_data (ibs_kunit.c). */
+static void ibs_kunit_set_zen5(bool zen5)
+{
+	if (zen5)
+		set_bit(X86_FEATURE_ZEN5,
+			(unsigned long *)ibs_kunit_cpu.x86_capability);
+	else
+		clear_bit(X86_FEATURE_ZEN5,
+			  (unsigned long *)ibs_kunit_cpu.x86_capability);
+}
+
+/*
+ * 01336b555978, the OP half: an OP sample that is no load missing the
+ * data cache beyond the threshold is dropped in software.  IbsOpData3
+ * reads 0 here.
+ */
+static void ibs_test_ldlat_filtered_sample_accounted(struct kunit *test)
+{
+	struct perf_event *event;
+
+	ibs_kunit_set_zen5(false);
+	event = ibs_kunit_ldlat_event(test);
+	ibs_kunit_add(test, event);
+	event->hw.interrupts = 0;
+	event->hw.interrupts_seq = U64_MAX;
+	ibs_kunit_sample_nmi(test->priv, event);
+	ibs_kunit_expect_accounted(test, event, "load latency filtered OP");
+}
+
+/*
+ * 898138efc990 ("Limit ldlat->l3missonly dependency to Zen5"): an ldlat
+ * event asks for L3MissOnly sampling only on Zen 5, which needs it
+ * (erratum 1606, ibs_test_ldlat_l3missonly_on_zen5); elsewhere the
+ * latency filter alone decides.
+ */
+static void ibs_test_ldlat_l3missonly_zen5_only(struct kunit *test)
+{
+	struct perf_event *event;
+
+	ibs_kunit_set_zen5(false);
+	event = ibs_kunit_ldlat_event(test);
+	KUNIT_EXPECT_TRUE(test, event->hw.config & IBS_OP_LDLAT_EN);
+	KUNIT_EXPECT_FALSE_MSG(test, event->hw.config & IBS_OP_L3MISSONLY,
+			       "ldlat-zen5: perf_ibs_init() set IBS_OP_L3MISSONLY for a load latency event on a CPU that is not Zen 5 (config %#llx)",
+			       (u64)event->hw.config);
+}
+
+/*
+ * Erratum 1606 (Zen 5), a hardware workaround (see below): a load latency
+ * event samples L3 misses only.
+ */
+static void ibs_test_ldlat_l3missonly_on_zen5(struct kunit *test)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event;
+
+	ibs_kunit_set_zen5(true);
+	event = ibs_kunit_ldlat_event(test);
+	ibs_kunit_add(test, event);
+	KUNIT_EXPECT_TRUE(test, ibs_kunit_enabled(ctx, &perf_ibs_op));
+	KUNIT_EXPECT_EQ_MSG(test, ctx->erratum_1606, 0U,
+			    "erratum-1606: a load latency event was enabled on Zen 5 without IBS_OP_L3MISSONLY (config %#llx)",
+			    (u64)event->hw.config);
+}
+
+/* ---- end of the load latency filter ---- */
+
+/*
+ * ---- The physical address of a sample (origin 50a53b60e141) ----
+ *
+ * 50a53b60e141 ("perf/amd/ibs: Prevent leaking sensitive data to
+ * userspace") made the driver clear it for a caller not allowed to see
+ * kernel data; on a tree without it, kunit/adapt/no-phyaddr-clear.sed
+ * makes each case of this section a skip that names it.
+ *
+ * The address is IbsDcPhysAd with PhyAddrVal (bit 18 of IbsOpData3) on OP,
+ * IbsFetchPhysAd with PhyAddrValid (bit 52 of IbsFetchCtl) on FETCH; the
+ * indices are into the sample's registers (the data MSRs follow the CTL).
+ */
+#define IBS_KUNIT_PHYS_ADDR	0x12345000ULL
+
+static unsigned int ibs_kunit_phys_idx(struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op ?
+	       MSR_AMD64_IBSDCPHYSAD - MSR_AMD64_IBSOPCTL :
+	       MSR_AMD64_IBSFETCHPHYSAD - MSR_AMD64_IBSFETCHCTL;
+}
+
+static unsigned int ibs_kunit_phys_val_idx(struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op ?
+	       MSR_AMD64_IBSOPDATA3 - MSR_AMD64_IBSOPCTL : 0;
+}
+
+static u64 ibs_kunit_phys_val_bit(struct perf_ibs *perf_ibs)
+{
+	return perf_ibs == &perf_ibs_op ? BIT_ULL(18) : BIT_ULL(52);
+}
+
+/*
+ * A sample with a valid physical address, delivered to a PERF_SAMPLE_RAW
+ * event that perf_ibs_init() set up while perf_allow_kernel() answered
+ * @denied_at_init, and whose NMI comes while it answers @denied_at_nmi.
+ */
+static void ibs_kunit_phys_sample(struct kunit *test,
+				  struct perf_ibs *perf_ibs,
+				  bool denied_at_init, bool denied_at_nmi)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	unsigned int idx = ibs_kunit_phys_idx(perf_ibs);
+	struct perf_event *event;
+
+	ctx->kernel_denied = denied_at_init;
+	event = ibs_kunit_event(test, perf_ibs);
+	event->attr.sample_type |= PERF_SAMPLE_RAW;
+	ibs_kunit_add(test, event);
+	ctx->kernel_denied = denied_at_nmi;
+
+	/* A linear address, so that erratum #1197 does not drop the sample. */
+	ibs_kunit_set_msr(test, perf_ibs->msr + 1, 0xffffffff81000000ULL);
+	ibs_kunit_set_msr(test, perf_ibs->msr + idx, IBS_KUNIT_PHYS_ADDR);
+	if (perf_ibs == &perf_ibs_op)
+		ibs_kunit_set_msr(test, MSR_AMD64_IBSOPDATA3,
+				  ibs_kunit_phys_val_bit(perf_ibs));
+	else
+		ibs_kunit_set_msr(test, perf_ibs->msr,
+				  ibs_kunit_get_msr(test, perf_ibs->msr) |
+				  ibs_kunit_phys_val_bit(perf_ibs));
+	ibs_kunit_sample_nmi(ctx, event);
+
+	KUNIT_ASSERT_EQ(test, ibs_kunit_samples(test, perf_ibs), 1U);
+	KUNIT_ASSERT_GT(test, ctx->raw_regs, idx);
+}
+
+/*
+ * 723a290326e0 ("Preserve PhyAddrVal bit when clearing PhyAddr MSR"): for
+ * a caller not allowed to see kernel data, the driver zeroes the physical
+ * address of the raw sample, but keeps the bit that says the hardware had
+ * one.
+ */
+static void ibs_kunit_phyaddr_cleared_val_kept(struct kunit *test,
+					       struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	unsigned int val_idx = ibs_kunit_phys_val_idx(perf_ibs);
+	u64 bit = ibs_kunit_phys_val_bit(perf_ibs);
+
+	ibs_kunit_phys_sample(test, perf_ibs, true, true);
+	KUNIT_EXPECT_EQ_MSG(test, ctx->raw[ibs_kunit_phys_idx(perf_ibs)], 0ULL,
+			    "the physical address reached a caller not allowed to see kernel data");
+	KUNIT_EXPECT_TRUE_MSG(test, ctx->raw[val_idx] & bit,
+			      "phyaddrval: the driver cleared the valid bit of the physical address (%s bit %d) along with the address",
+			      perf_ibs == &perf_ibs_op ? "IbsOpData3" : "IbsFetchCtl",
+			      perf_ibs == &perf_ibs_op ? 18 : 52);
+}
+
+static void ibs_test_phyaddr_cleared_val_kept(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_phyaddr_cleared_val_kept);
+}
+
+/*
+ * b0a09142622a ("Avoid calling perf_allow_kernel() from the IBS NMI
+ * handler"): the NMI handler decides from what perf_ibs_init() recorded
+ * in the event, not from a policy check made in NMI context.  Here the
+ * policy changes after init: denied at init, allowed at the NMI.  The
+ * sample must still have its address cleared.
+ */
+static void ibs_kunit_privilege_from_init(struct kunit *test,
+					  struct perf_ibs *perf_ibs)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+
+	ibs_kunit_phys_sample(test, perf_ibs, true, false);
+	KUNIT_EXPECT_EQ_MSG(test, ctx->allow_kernel_calls[1], 0U,
+			    "allow-kernel-nmi: the NMI handler called perf_allow_kernel() (%u calls)",
+			    ctx->allow_kernel_calls[1]);
+	KUNIT_EXPECT_EQ_MSG(test, ctx->raw[ibs_kunit_phys_idx(perf_ibs)], 0ULL,
+			    "allow-kernel-nmi: the physical address reached an event perf_ibs_init() found not allowed to see kernel data: the NMI handler asked the policy again");
+}
+
+static void ibs_test_privilege_decided_at_init(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_privilege_from_init);
+}
+
+/* ---- end of the physical address ---- */
+
+/*
+ * ---- The hardware workarounds of ibs.c ----
+ *
+ * Each case gives the driver the CPU whose quirk a workaround is for; the
+ * mock behaves as that hardware does (ibs_kunit_hazards(), the data MSRs
+ * the case sets), so a driver without the workaround fails with the
+ * diagnostic that names the erratum or quirk.
+ */
+
+/* Erratum #420 (family 10h): perf_ibs_stop() clears the max count first. */
+static void ibs_kunit_disable_clears_count_first(struct kunit *test,
+						 struct perf_ibs *perf_ibs)
+{
+	static const struct ibs_kunit_caps fam10h = {
+		.name = "fam10h", .caps = IBS_CAPS_DEFAULT, .family = 0x10,
+	};
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event;
+	unsigned long flags;
+
+	ibs_kunit_setup_caps(ctx, &fam10h);
+	event = ibs_kunit_event(test, perf_ibs);
+	ibs_kunit_add(test, event);
+	KUNIT_ASSERT_TRUE(test, ibs_kunit_enabled(ctx, perf_ibs));
+	local_irq_save(flags);
+	event->pmu->stop(event, 0);
+	local_irq_restore(flags);
+
+	KUNIT_EXPECT_FALSE(test, ibs_kunit_enabled(ctx, perf_ibs));
+	KUNIT_EXPECT_EQ_MSG(test, ctx->erratum_420, 0U,
+			    "erratum-420: %s: the enable bit was cleared while the max count was set, on family 10h (an interrupt that cannot be cleared)",
+			    ibs_kunit_msr_name(perf_ibs->msr));
+}
+
+static void ibs_test_fam10h_disable_clears_count_first(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_disable_clears_count_first);
+}
+
+/*
+ * Families 16h-18h: after a sample, the handler enables FETCH again with a
+ * fresh count, which those chips take only from a 0-1 transition of
+ * IbsFetchEn (fetch_count_reset_broken).
+ */
+static void ibs_test_fetch_count_reset_on_reenable(struct kunit *test)
+{
+	static const struct ibs_kunit_caps fam17h = {
+		.name = "fam17h", .caps = IBS_CAPS_DEFAULT, .family = 0x17,
+	};
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event;
+	u64 ctl;
+
+	ibs_kunit_setup_caps(ctx, &fam17h);
+	event = ibs_kunit_event(test, &perf_ibs_fetch);
+	ibs_kunit_add(test, event);
+	ibs_kunit_sample_nmi(ctx, event);
+
+	ctl = ibs_kunit_get_msr(test, perf_ibs_fetch.msr);
+	KUNIT_ASSERT_EQ(test, ibs_kunit_samples(test, &perf_ibs_fetch), 1U);
+	KUNIT_EXPECT_TRUE(test, ctl & perf_ibs_fetch.enable_mask);
+	KUNIT_EXPECT_EQ_MSG(test, ctl & IBS_FETCH_CNT, 0ULL,
+			    "fetch-count-reset: on family 17h the FETCH PMU was enabled again without a 0-1 transition of IbsFetchEn: IbsFetchCnt kept the old count (IBS_FETCH_CTL %#llx)",
+			    ctl);
+}
+
+/*
+ * Erratum #1197 (family 19h models 00h-0Fh): a fetch sample may come with
+ * IbsFetchLinAd 0; the driver drops it.  The same sample with an address
+ * is delivered.
+ */
+static void ibs_test_zero_rip_fetch_sample_dropped(struct kunit *test)
+{
+	static const struct ibs_kunit_caps zen3 = {
+		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
+		.family = 0x19, .model = 0x01,
+	};
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event;
+
+	ibs_kunit_setup_caps(ctx, &zen3);
+	event = ibs_kunit_event(test, &perf_ibs_fetch);
+	ibs_kunit_add(test, event);
+	ibs_kunit_sample_nmi(ctx, event);
+	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_samples(test, &perf_ibs_fetch), 0U,
+			    "erratum-1197: a fetch sample with IbsFetchLinAd 0 on family 19h model 01h was delivered");
+
+	ibs_kunit_set_msr(test, MSR_AMD64_IBSFETCHLINAD, 0xffffffff81000000ULL);
+	ibs_kunit_sample_nmi(ctx, event);
+	KUNIT_EXPECT_EQ(test, ibs_kunit_samples(test, &perf_ibs_fetch), 1U);
+}
+
+/*
+ * IBS_CAPS_RIPINVALIDCHK: the hardware flags an OP sample whose IbsOpRip
+ * is not valid (IbsOpData[RipInvalid]); the sample must not claim an
+ * exact instruction pointer.
+ */
+static void ibs_test_op_rip_invalid_not_exact(struct kunit *test)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	struct perf_event *event;
+
+	ibs_kunit_set_caps(ctx, IBS_CAPS_DEFAULT | IBS_CAPS_RIPINVALIDCHK);
+	event = ibs_kunit_event(test, &perf_ibs_op);
+	ibs_kunit_add(test, event);
+	ibs_kunit_set_msr(test, MSR_AMD64_IBSOPRIP, 0xdead0000ULL);
+	ibs_kunit_set_msr(test, MSR_AMD64_IBSOPDATA, IBS_RIP_INVALID);
+	ibs_kunit_sample_nmi(ctx, event);
+
+	KUNIT_ASSERT_EQ(test, ibs_kunit_samples(test, &perf_ibs_op), 1U);
+	KUNIT_EXPECT_FALSE_MSG(test, ctx->sample_flags & PERF_EFLAGS_EXACT,
+			       "rip-invalid: an OP sample with IbsOpData[RipInvalid] set was delivered as exact, ip %#lx",
+			       ctx->sample_ip);
+	KUNIT_EXPECT_NE_MSG(test, ctx->sample_ip, 0xdead0000UL,
+			    "rip-invalid: the invalid IbsOpRip became the sample's ip");
+}
+
+/*
  * The suites run the driver's NMI handler hundreds of thousands of times,
  * and may be built into a production kernel (KUNIT_ALL_TESTS).  What the
  * handler updates outside the driver must stay as it was: the sample rate
@@ -406,6 +816,16 @@ static struct kunit_case ibs_test_cases[] = {
 	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE(ibs_test_fetch_nmi_in_stop_counted_once),
 	KUNIT_CASE(ibs_test_fetch_nmi_before_stop_read_counted_once),
+	KUNIT_CASE(ibs_test_zero_rip_sample_accounted),
+	KUNIT_CASE(ibs_test_ldlat_filtered_sample_accounted),
+	KUNIT_CASE(ibs_test_ldlat_l3missonly_zen5_only),
+	KUNIT_CASE_PARAM(ibs_test_phyaddr_cleared_val_kept, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE_PARAM(ibs_test_privilege_decided_at_init, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE_PARAM(ibs_test_fam10h_disable_clears_count_first, ibs_kunit_pmu_gen_params),
+	KUNIT_CASE(ibs_test_fetch_count_reset_on_reenable),
+	KUNIT_CASE(ibs_test_zero_rip_fetch_sample_dropped),
+	KUNIT_CASE(ibs_test_ldlat_l3missonly_on_zen5),
+	KUNIT_CASE(ibs_test_op_rip_invalid_not_exact),
 	KUNIT_CASE(ibs_test_no_global_changed),
 	{}
 };

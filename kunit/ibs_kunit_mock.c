@@ -57,6 +57,19 @@ struct ibs_kunit_ctx {
 	/* perf_sample_event_took() and PMI counts of the copy of the driver */
 	unsigned int took, pmis;
 
+	/* The answer perf_allow_kernel() gives: kernel data is not allowed. */
+	bool kernel_denied;
+	/* Its calls, [0] in process context, [1] in the NMI */
+	unsigned int allow_kernel_calls[2];
+	/* The raw data (PERF_SAMPLE_RAW) of the last sample delivered */
+	u64 raw[MSR_AMD64_IBS_REG_COUNT_MAX];
+	unsigned int raw_regs;
+	/* The regs the last sample was delivered with: flags and ip */
+	unsigned long sample_flags, sample_ip;
+
+	/* Writes the hardware cannot take (ibs_kunit_hazards()) */
+	unsigned int erratum_420, erratum_1606;
+
 	/* Who observes the injection points and writes, if anyone */
 	const struct ibs_kunit_observer *observer;
 	/* The exploration's step under test, while it observes */
@@ -234,6 +247,45 @@ static void ibs_kunit_bitop_point(struct ibs_kunit_ctx *ctx, bool after,
 	}
 }
 
+/*
+ * The hardware behaviour behind the driver's workarounds, on a write of
+ * @val to the CTL MSR of @perf_ibs that holds @before.  Returns what the
+ * register takes.
+ *
+ * Erratum #420, family 10h ("Instruction-Based Sampling Engine May
+ * Generate Interrupt that Cannot Be Cleared", Revision Guide for AMD
+ * Family 10h Processors, Pub. 41322, as ibs.c quotes it): the enable bit
+ * must be cleared only after the max count; a write that clears En while
+ * the max count is set is counted in erratum_420.
+ *
+ * Families 16h-18h (ibs.c, perf_ibs_fetch_init(): "Some chips fail to
+ * reset the fetch count when it is written; instead they need a 0-1
+ * transition of IbsFetchEn"): a write that keeps IbsFetchEn set leaves
+ * IbsFetchCnt as it was.
+ *
+ * Erratum 1606, Zen 5 (Revision Guide for AMD Family 1Ah Models 00h-0Fh,
+ * Pub. 58251, as 898138efc990 cites it): load latency filtering needs
+ * L3MissOnly sampling; an enable with IBS_OP_LDLAT_EN and without
+ * IBS_OP_L3MISSONLY on a Zen 5 CPU is counted in erratum_1606.
+ */
+static u64 ibs_kunit_hazards(struct ibs_kunit_ctx *ctx,
+			     struct perf_ibs *perf_ibs, u64 before, u64 val)
+{
+	u64 en = perf_ibs->enable_mask;
+
+	if (boot_cpu_data.x86 == 0x10 && (before & en) && !(val & en) &&
+	    (before & perf_ibs->cnt_mask))
+		ctx->erratum_420++;
+	if (perf_ibs == &perf_ibs_fetch && boot_cpu_data.x86 >= 0x16 &&
+	    boot_cpu_data.x86 <= 0x18 && (before & en) && (val & en))
+		val = (val & ~IBS_FETCH_CNT) | (before & IBS_FETCH_CNT);
+	if (perf_ibs == &perf_ibs_op && (val & en) &&
+	    (val & IBS_OP_LDLAT_EN) && !(val & IBS_OP_L3MISSONLY) &&
+	    ibs_kunit_cpu_feature(X86_FEATURE_ZEN5))
+		ctx->erratum_1606++;
+	return val;
+}
+
 static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 {
 	struct ibs_kunit_ctx *ctx = ibs_kunit_ctx;
@@ -268,6 +320,8 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 		struct perf_ibs *perf_ibs = ibs_kunit_pmu_of(msr);
 		bool was_enabled = perf_ibs && ibs_kunit_enabled(ctx, perf_ibs);
 
+		if (perf_ibs && msr == perf_ibs->msr)
+			val = ibs_kunit_hazards(ctx, perf_ibs, *reg, val);
 		*reg = val;
 		if (ctx->observer && perf_ibs)
 			ctx->observer->written(ctx, perf_ibs, msr, val,
@@ -282,14 +336,44 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 	return val;
 }
 
+/*
+ * The event's overflow handler, in place of perf core's output: counts the
+ * sample, and keeps a copy of its raw data, the registers as the driver
+ * hands them out (struct perf_ibs_data after its size field).
+ */
 static void ibs_kunit_overflow(struct perf_event *event,
 			       struct perf_sample_data *data,
 			       struct pt_regs *regs)
 {
 	struct perf_ibs *perf_ibs = container_of(event->pmu, struct perf_ibs,
 						 pmu);
+	struct ibs_kunit_ctx *ctx = ibs_kunit_ctx;
 
-	ibs_kunit_ctx->samples[ibs_kunit_pmu_idx(perf_ibs)]++;
+	ctx->samples[ibs_kunit_pmu_idx(perf_ibs)]++;
+	ctx->sample_flags = regs->flags;
+	ctx->sample_ip = instruction_pointer(regs);
+	ctx->raw_regs = 0;
+	if ((event->attr.sample_type & PERF_SAMPLE_RAW) && data->raw) {
+		const struct perf_ibs_data *ibs_data =
+			data->raw->frag.data - offsetof(struct perf_ibs_data, data);
+		u32 size = data->raw->frag.size - sizeof(u32);
+
+		ctx->raw_regs = min_t(u32, size / sizeof(u64),
+				      ARRAY_SIZE(ctx->raw));
+		memcpy(ctx->raw, ibs_data->regs,
+		       ctx->raw_regs * sizeof(u64));
+	}
+}
+
+/* In place of perf_allow_kernel() (see ibs_kunit.c). */
+static int ibs_kunit_allow_kernel(void)
+{
+	struct ibs_kunit_ctx *ctx = READ_ONCE(ibs_kunit_ctx);
+
+	if (WARN_ONCE(!ctx, "ibs_kunit: perf_allow_kernel() outside a test\n"))
+		return -EACCES;
+	ctx->allow_kernel_calls[ctx->in_nmi]++;
+	return ctx->kernel_denied ? -EACCES : 0;
 }
 
 /* The name of a CTL or CTL2 MSR, for messages. */

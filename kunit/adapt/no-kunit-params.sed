@@ -37,4 +37,4 @@ static void ibs_test_explore(struct kunit *test)\
 	kunit_info(test, "all %zu parameters explored\\n",\
 		   ARRAY_SIZE(ibs_kunit_params));\
 }
-s/KUNIT_CASE_PARAM(\([a-z_]*\), [a-z_]*)/KUNIT_CASE(\1)/
+s/KUNIT_CASE_PARAM(\([a-z0-9_]*\), [a-z0-9_]*)/KUNIT_CASE(\1)/
