@@ -28,6 +28,7 @@ user's kernel checkout is only read, and used through a git worktree.
 """
 
 from .core import *  # noqa: F401,F403
+from .fixes import *  # noqa: F401,F403
 from .model import *  # noqa: F401,F403
 from .registry import *  # noqa: F401,F403
 from .suite import *  # noqa: F401,F403

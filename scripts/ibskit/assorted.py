@@ -9,128 +9,23 @@ records."""
 import dataclasses
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .core import Error, Json, TOP, generated_note, md_table, run, status
-from .model import TreeRef, _from, _to
-from .records import short_origin
+from .fixes import FIXES, FLAGS_H, IBS_C, UpstreamFix
+from .model import FixProof, FixRecord, TreeRef, _from, _to
+from .records import (
+    all_verify_records, fix_records, short_origin,)
+from .suite import backport_patches, series_backport
 from .registry import STABLE_SERIES, series_key
 from .trees import Tree
 
 ASSORTED_DIR = os.path.join(TOP, "results", "assorted")
 MATRIX_PAGE = os.path.join(TOP, "Documentation", "stable-matrix.md")
-IBS_C = "arch/x86/events/amd/ibs.c"
-FLAGS_H = "arch/x86/events/perf_event_flags.h"
-
-
-def _fn(src: str, name: str) -> str:
-    """The body of function @name in @src ("" if it is not there)."""
-    m = re.search(r"^[a-z][^\n;]*\b" + re.escape(name) + r"\([^;{]*\)\n\{\n"
-                  r"(.*?)^\}\n", src, re.S | re.M)
-    return m.group(1) if m else ""
-
-
-def _has(pattern: str, fn: Optional[str] = None) -> Callable[[str], bool]:
-    """A predicate: @pattern (a regular expression) in the source, or in
-    the body of function @fn."""
-    def check(src: str) -> bool:
-        return re.search(pattern, _fn(src, fn) if fn else src,
-                         re.S) is not None
-    return check
-
-
-def _any(*preds: Callable[[str], bool]) -> Callable[[str], bool]:
-    return lambda src: any(p(src) for p in preds)
-
-
-@dataclass(frozen=True)
-class UpstreamFix:
-    """One patch of the series: where its text is, what its bug needs
-    (origin, the Fixes: commits' code) and how its change shows."""
-    number: int
-    name: str
-    sha: str
-    subject: str
-    patch: str
-    origin: str                          # the Fixes: commit(s), in words
-    origin_present: Callable[[str], bool]
-    fixed: Callable[[str], bool]
-    proposed: str                        # the stable mails seen, in words
-
-
-_ZERO_RIP_ACCT = (r"fetch_ignore_if_zero_rip && !\(ibs_data\.regs\[1\]\)\) "
-                  r"\{\s*throttle = perf_event_account_interrupt\(event\);")
-_LDLAT_ACCT = (r"dc_miss_lat <= \([^)]*\)\) \{\s*throttle = "
-               r"perf_event_account_interrupt\(event\);")
-
-
-def _discards_accounted(src: str) -> bool:
-    """01336b555978 is in @src: each discard path the handler has (the
-    erratum #1197 one, the ldlat one) accounts the interrupt."""
-    body = _fn(src, "perf_ibs_handle_irq")
-    return "perf_event_account_interrupt" in src and all(
-        re.search(pattern, body, re.S) is not None
-        for pattern, path in ((_ZERO_RIP_ACCT, "fetch_ignore_if_zero_rip"),
-                              (_LDLAT_ACCT, "dc_miss_lat <="))
-        if path in body)
-
-FIXES = [
-    UpstreamFix(
-        1, "account-discarded", "01336b5559785a136de1cac49705f63a70a755bc",
-        "perf/amd/ibs: Account interrupt for discarded samples",
-        "fix/assorted/1-account-discarded.patch",
-        "26db2e0c51fe (erratum #1197 workaround) or d20610c19b4a (OP load "
-        "latency filter)",
-        _any(_has(r"fetch_ignore_if_zero_rip", "perf_ibs_handle_irq"),
-             _has(r"dc_miss_lat <=", "perf_ibs_handle_irq")),
-        _discards_accounted,
-        "7.0-stable review (20260520162149.528921999@linuxfoundation.org); "
-        "not seen for other series"),
-    UpstreamFix(
-        2, "ldlat-zen5", "898138efc99096c3ee836fea439ba6da3cfafa4d",
-        "perf/amd/ibs: Limit ldlat->l3missonly dependency to Zen5",
-        "fix/assorted/2-ldlat-zen5.patch",
-        "d20610c19b4a (OP load latency filter; the patch has no Fixes:)",
-        _has(r"IBS_OP_LDLAT_EN", "perf_ibs_init"),
-        _has(r"cpu_feature_enabled\(X86_FEATURE_ZEN5\)\)\s*config \|= "
-             r"IBS_OP_L3MISSONLY", "perf_ibs_init"),
-        "[PATCH AUTOSEL 7.0-6.18], <20260420131539.986432-76-sashal@kernel."
-        "org>"),
-    UpstreamFix(
-        3, "phyaddrval", "723a290326e015b07931eabc603d3735999377be",
-        "perf/amd/ibs: Preserve PhyAddrVal bit when clearing PhyAddr MSR",
-        "fix/assorted/3-phyaddrval.patch",
-        "50a53b60e141 (perf_ibs_phyaddr_clear())",
-        _has(r"\bperf_ibs_phyaddr_clear\("),
-        lambda src: "perf_ibs_phyaddr_clear(" in src and "&= ~(1ULL <<" not
-        in _fn(src, "perf_ibs_phyaddr_clear"),
-        "two stable review mails seen (Sasha Levin's backport; the "
-        "series they were for not noted here)"),
-    UpstreamFix(
-        4, "allow-kernel-nmi", "b0a09142622a994c4f4088c3f61db5da87cfc711",
-        "perf/amd/ibs: Avoid calling perf_allow_kernel() from the IBS NMI "
-        "handler", "fix/assorted/4-allow-kernel-nmi.patch",
-        "50a53b60e141 (the privilege check in the NMI handler)",
-        _has(r"\bperf_ibs_phyaddr_clear\("),
-        _has(r"PERF_X86_EVENT_UNPRIVILEGED", "perf_ibs_handle_irq"),
-        "6.18-stable and 7.0-stable review mails"),
-    UpstreamFix(
-        5, "race", "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5",
-        "perf/amd/ibs: Avoid race between event add and NMI",
-        "fix/upstream.patch",
-        "none named (the window of perf_ibs_start(), every tree here)",
-        _has(r"set_bit\(IBS_STARTED", "perf_ibs_start"),
-        lambda src: re.search(
-            r"perf_ibs_disable_event\(perf_ibs, hwc, 0\);.*set_bit\("
-            r"IBS_STARTED", _fn(src, "perf_ibs_start"), re.S) is not None,
-        "[PATCH AUTOSEL 7.0-5.10], <20260420131539.986432-55-sashal@kernel."
-        "org>"),
-]
 
 
 @dataclass
@@ -248,10 +143,11 @@ def matrix_markdown(recs: list[AssortedRecord]) -> str:
           "looks for); the records are `results/assorted/<tree>.json`",
           "(`scripts/matrix --record`). Texts: `fix/assorted/` and",
           "`fix/upstream.patch` (provenance in `fix/README.md`).", "",
-          "Only 5/5 (1b044ff3c17e, the race) has backports and KUnit proof",
-          "here so far (`backports/`, `Documentation/backport-results.md`);",
-          "for 1/5 to 4/5 the columns \"backport here\" and \"red -> green\"",
-          "are \"not yet\".", ""]
+          "The proof of each patch per tree is under \"Proof per patch\":",
+          "from `scripts/verify --record` (the run without the series,",
+          "then with `backports/<series>/`, every case checked) and",
+          "`scripts/verify --fix NAME --record` (the run without the",
+          "series, then with that one patch alone).", ""]
     rows = [["patch", "commit", "subject", "origin", "proposed for stable"]]
     rows += [[f"{f.number}/5", f.sha[:12], f.subject, f.origin, f.proposed]
              for f in FIXES]
@@ -272,12 +168,62 @@ def matrix_markdown(recs: list[AssortedRecord]) -> str:
     missing = [s for s in STABLE_SERIES if s not in series_seen]
     if missing:
         md += ["", "Not scanned: " + ", ".join(missing) + "."]
-    md += ["", "## Backport and proof", "",
-           "| patch | backport here | red -> green |", "|---|---|---|"]
+    md += ["", "## Proof per patch", "",
+           "Per patch and tree: the bug (its origin in the tree, the fix",
+           "not), the backport in `backports/<series>/` (stable-queue form:",
+           "`series` lists them in upstream's order), what `scripts/verify`",
+           "showed from the run without the series to the run with it, and",
+           "what `scripts/verify --fix NAME` showed with that patch alone;",
+           "red = the patch's cases that failed with its diagnostic without",
+           "it. 7.2 and 7.3 carry the whole series: their runs take it out",
+           "(`git apply -R`, `fix/assorted/in-7.3/` where the code has moved",
+           "on). \"-\" = not run.", ""]
     for f in FIXES:
-        done = f.name == "race"
-        md.append(f"| {f.number}/5 | "
-                  f"{'backports/<series>/ (5.10 to 7.0)' if done else 'not yet'}"
-                  f" | {'every tree (backport-results.md)' if done else 'not yet'} |")
+        md += [f"### {f.number}/5 {f.name}: {f.subject}", ""]
+        md += md_table(proof_rows(f, recs))
+        md.append("")
+    md.pop()
     return "\n".join(md) + "\n"
 
+
+
+def verify_proofs() -> dict[str, dict[str, FixProof]]:
+    """{tree label: {patch name: proof}} from the verify records."""
+    return {r.tree.label: r.series_fixes for _, r in all_verify_records()}
+
+
+def fix_proofs() -> dict[tuple[str, str], FixRecord]:
+    """{(patch name, tree label): record} of verify --fix."""
+    return {(r.fix, r.tree.label): r for r in fix_records()}
+
+
+def _proof_cell(p: Optional[FixProof]) -> str:
+    if p is None:
+        return "-"
+    if p.verdict == "red->green":
+        return f"red -> green ({len(p.red)} red" + (
+            f", {len(p.skipped)} skipped)" if p.skipped else ")")
+    return p.verdict
+
+
+def proof_rows(f: UpstreamFix,
+               recs: list[AssortedRecord]) -> list[list[str]]:
+    """The rows of patch @f's table on the matrix page: one per scanned
+    tree."""
+    rows = [["series", "tree", "bug here", "backport here",
+             "verify: without -> with the series", "verify --fix: alone"]]
+    vp, fp = verify_proofs(), fix_proofs()
+    for r in recs:
+        row = next((x for x in r.fixes if x.fix == f.name), None)
+        if row is None:
+            continue
+        bug = ("fixed in tree" if row.fix_in_tree else
+               "yes" if row.origin_present else "no (origin absent)")
+        bp = series_backport(r.tree.series, f) \
+            if backport_patches(r.tree.series) else None
+        here = "-" if bp is None else f"`{os.path.basename(bp)}`"
+        fr = fp.get((f.name, r.tree.label))
+        rows.append([r.tree.series, r.tree.version, bug, here,
+                     _proof_cell(vp.get(r.tree.label, {}).get(f.name)),
+                     _proof_cell(fr.proof) if fr else "-"])
+    return rows

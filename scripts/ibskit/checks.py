@@ -312,7 +312,8 @@ def drift_checks(series: list[str]) -> Checks:
         except Error as e:
             print(f"{s}: error: {e}", file=sys.stderr)
             same = False
-        checks.append((f"backports/{s}/ is generated from fix/upstream.patch",
+        checks.append((f"backports/{s}/ is generated from fix/assorted/ and "
+                       "fix/upstream.patch",
                        same))
     if MAINLINE_BASE in series:
         checks += sender_checks()

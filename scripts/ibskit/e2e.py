@@ -22,7 +22,8 @@ from .core import Error, capture, git, log_file, read_text, run
 from .registry import MAINLINE_BASE, check_series
 from .suite import (
     dis_suite_built, git_am, has_caps_dis, has_dis_fix, has_stop_fix,
-    install_suite,)
+    install_suite, kunit_can_skip,)
+from . import fixes
 from .trees import Tree, registry_tree, worktree
 from .ktap import Verdict, run_passed
 from .model import RunResult
@@ -185,6 +186,7 @@ def fixed_verdict(t: Tree, wt: str, label: str,
     its diagnostic and the exploration reports it, and nothing else."""
     res, build_s, run_s = run_suite(wt, t, log, label)
     stop_fix = has_stop_fix(wt)
+    src = read_text(os.path.join(wt, fixes.IBS_C))
     run = RunResult(
         tree=t.ref(), variant="fixed", action="git am of the backport",
         fix_in_tree=False, caps_dis=has_caps_dis(wt),
@@ -194,7 +196,9 @@ def fixed_verdict(t: Tree, wt: str, label: str,
                                    if v == Verdict.FAIL),
         w1_warnings=w1_warnings(wt, build_dir(t), log),
         build_seconds=round(build_s, 1),
-        run_seconds=round(run_s, 1), log=log)
+        run_seconds=round(run_s, 1), log=log,
+        series=fixes.states(src), origins=fixes.origins(src),
+        skip_supported=kunit_can_skip(t.series))
     checks = expectations({"fixed": run}, t.series)
     bad = [n for n, ok in checks if not ok]
     return not bad, (f"{label}: verify's checks of a fixed run, "

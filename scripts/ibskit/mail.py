@@ -12,7 +12,8 @@ from .core import (
     DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, capture, read_text,
     run,)
 from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
-from .suite import backport_patches
+from .fixes import by_name
+from .suite import backport_patches, series_backport
 from .trees import Tree, registry_tree, worktree
 from .series import as_sender, sender, series_patches, with_signoff
 
@@ -101,13 +102,19 @@ def _addr(person: str) -> str:
     return (m.group(1) if m else person).strip().lower()
 
 
-def stable_mails(series: str) -> tuple[
+def stable_mails(series: str, fix: Optional[str] = None) -> tuple[
         list[tuple[str, str]], list[str], list[str]]:
-    """The mails of backports/<series>/: the upstream author stays the
-    author, the sender adds a Signed-off-by; To stable, Cc the people of
-    the upstream trailers."""
+    """The mails of backports/<series>/ (with @fix: of that patch of the
+    series only): the upstream author stays the author, the sender adds a
+    Signed-off-by; To stable, Cc the people of the upstream trailers."""
     check_series(series, STABLE_SERIES)
     patches = backport_patches(series)
+    if fix is not None:
+        bp = series_backport(series, by_name(fix))
+        if bp is None:
+            raise Error(f"backports/{series}/ has no backport of {fix} (the "
+                        "tree has no such bug, or carries the fix)")
+        patches = [bp]
     if not patches:
         raise Error(f"backports/{series}/ has no patches")
     cc: list[str] = []

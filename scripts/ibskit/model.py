@@ -133,6 +133,14 @@ class RunResult:
     # it (no ee5f8cc2770b, "kunit: Reset test status on each param
     # iteration"): kunittool.param_status_carried().
     param_status_carried: bool = False
+    # Per patch of "perf/amd/ibs: Assorted fixes" (fixes.FIX_NAMES), the
+    # code this run ran: "fixed", "bug" or "absent" (fixes.states()), and
+    # which bug origins it has (fixes.origins()).
+    series: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, bool] = field(default_factory=dict)
+    # The tree's KUnit can mark a case skipped (kunit_skip(), v5.12+);
+    # without it a skipped case passes with a "skipped: " diagnostic.
+    skip_supported: bool = True
 
     @property
     def cases(self) -> dict[str, Verdict]:
@@ -188,6 +196,20 @@ class Record:
 
 
 @dataclass
+class FixProof:
+    """One patch of "perf/amd/ibs: Assorted fixes" on one tree, from the
+    runs of one verify: its bug in the run without the series, its cases
+    in the run with it."""
+    state: str              # fixes.states() in the pristine tree
+    action: str             # how the fix came into the fixed run
+    cases: list[str]        # its amd_ibs cases
+    red: list[str]          # ... that failed with its diagnostic unfixed
+    skipped: list[str]      # ... skipped (the bug's origin is absent)
+    green: bool             # every case of it passed or skipped, fixed
+    verdict: str            # "red->green", "no bug here", "NOT red->green"
+
+
+@dataclass
 class SeriesRecord(Record):
     """backports/<series>/verified.json: one verify of a stable tree."""
     series: str
@@ -213,6 +235,8 @@ class SeriesRecord(Record):
     suite_seconds: dict[str, Optional[float]]
     seconds: dict[str, float]
     verdict: str
+    # Per patch of the series (fixes.FIX_NAMES): unfixed -> fixed.
+    series_fixes: dict[str, FixProof] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,6 +265,23 @@ class MainlineRecord(Record):
     dis_race_red_shipped: bool
     stop_red_fixed: bool
     all_green_all_fixes: bool
+    w1_warnings: list[str]
+    verdict: str
+    # Per patch of the series (fixes.FIX_NAMES): unfixed (reverted) ->
+    # the tree as shipped.
+    series_fixes: dict[str, FixProof] = field(default_factory=dict)
+
+
+@dataclass
+class FixRecord(Record):
+    """results/fixes/<fix>/<tree>.json: verify --fix, one patch of the
+    series alone on one tree: the run without the series, the run with
+    only this patch."""
+    fix: str
+    sha: str
+    backport: dict[str, str]        # the patch file that ran, and its hash
+    proof: FixProof
+    runs: dict[str, RunSummary]
     w1_warnings: list[str]
     verdict: str
 

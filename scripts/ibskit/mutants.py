@@ -98,6 +98,9 @@ class Mutant:
     explore: frozenset[str] = frozenset()
     cases: tuple[str, ...] = ()
     needs: Optional[str] = None
+    # The patch of "perf/amd/ibs: Assorted fixes" (fixes.FIX_NAMES) whose
+    # change the mutant takes out: mutate --fix NAME runs these.
+    fix: Optional[str] = None
 
 
 MUTANTS: dict[str, Mutant] = {
@@ -105,12 +108,12 @@ MUTANTS: dict[str, Mutant] = {
         "perf_ibs_start() does not clear the CTL (the fix removed)",
         _swap("perf_ibs_start", CLEAR_CTL, ""),
         explore=frozenset({"nmi-enabled", "stale-sample"}),
-        cases=("ibs_test_stale_ctl_nmi_in_start",)),
+        cases=("ibs_test_stale_ctl_nmi_in_start",), fix="race"),
     "clear-after-started": Mutant(
         "perf_ibs_start() clears the CTL after setting IBS_STARTED",
         _reorder("perf_ibs_start", CLEAR_CTL, after=CLEAR_STOPPING),
         explore=frozenset({"nmi-enabled", "stale-sample"}),
-        cases=("ibs_test_ctl_cleared_before_started",)),
+        cases=("ibs_test_ctl_cleared_before_started",), fix="race"),
     "started-after-enable": Mutant(
         "perf_ibs_start() sets IBS_STARTED after the enable write",
         _reorder("perf_ibs_start", SET_STARTED, after=ENABLE),
@@ -166,7 +169,85 @@ MUTANTS: dict[str, Mutant] = {
         explore=frozenset({"nmi-enabled", "stale-sample"}),
         cases=(DIS_PREFIX + "ibs_test_stale_ctl_nmi_in_start",),
         needs=DIS_RESET),
+    # The hardware workarounds (Documentation/invariants.md): each removed.
+    "erratum-420-removed": Mutant(
+        "perf_ibs_disable_event() clears En and the max count in one "
+        "write on family 10h (erratum #420 workaround removed)",
+        _swap("perf_ibs_disable_event", "\tif (boot_cpu_data.x86 == 0x10)\n",
+              "\tif (0)\n"),
+        cases=("ibs_test_fam10h_disable_clears_count_first",)),
+    "fetch-count-reset-removed": Mutant(
+        "perf_ibs_enable_event() writes IbsFetchEn without a 0-1 "
+        "transition on families 16h-18h (fetch_count_reset_broken ignored)",
+        _swap("perf_ibs_enable_event",
+              "\tif (perf_ibs->fetch_count_reset_broken)\n", "\tif (0)\n"),
+        cases=("ibs_test_fetch_count_reset_on_reenable",)),
+    "zero-rip-kept": Mutant(
+        "perf_ibs_handle_irq() delivers fetch samples with IbsFetchLinAd 0 "
+        "(erratum #1197 workaround removed)",
+        _swap("perf_ibs_handle_irq",
+              "if (perf_ibs->fetch_ignore_if_zero_rip && ", "if (0 && "),
+        cases=("ibs_test_zero_rip_fetch_sample_dropped",)),
+    "ldlat-no-l3missonly": Mutant(
+        "perf_ibs_init() never sets IBS_OP_L3MISSONLY for a load latency "
+        "event (erratum 1606 workaround removed)",
+        _swap("perf_ibs_init", "config |= IBS_OP_L3MISSONLY",
+              "config |= 0"),
+        cases=("ibs_test_ldlat_l3missonly_on_zen5",),
+        needs="IBS_OP_LDLAT_EN"),
+    "rip-invalid-ignored": Mutant(
+        "perf_ibs_handle_irq() ignores IbsOpData[RipInvalid] "
+        "(IBS_CAPS_RIPINVALIDCHK check removed)",
+        _swap("perf_ibs_handle_irq", "(ibs_caps & IBS_CAPS_RIPINVALIDCHK)",
+              "0"),
+        cases=("ibs_test_op_rip_invalid_not_exact",)),
 }
+
+# mutate --fix NAME, for the four patches before 5/5: their change taken
+# out of the tree with every fix (run only when asked; verify's unfixed
+# run is the same tree for the default set).
+FIX_MUTANTS: dict[str, Mutant] = {
+    "account-discarded-removed": Mutant(
+        "a fetch sample dropped for erratum #1197 is not accounted "
+        "(01336b555978 taken out)",
+        _swap("perf_ibs_handle_irq",
+              "!(ibs_data.regs[1])) {\n\t\t\tthrottle = "
+              "perf_event_account_interrupt(event);\n",
+              "!(ibs_data.regs[1])) {\n"),
+        cases=("ibs_test_zero_rip_sample_accounted",),
+        needs="perf_event_account_interrupt", fix="account-discarded"),
+    "ldlat-zen5-removed": Mutant(
+        "perf_ibs_init() sets IBS_OP_L3MISSONLY for every load latency "
+        "event (898138efc990 taken out)",
+        _swap("perf_ibs_init",
+              "if (cpu_feature_enabled(X86_FEATURE_ZEN5))\n\t\t\t", ""),
+        cases=("ibs_test_ldlat_l3missonly_zen5_only",),
+        needs="X86_FEATURE_ZEN5", fix="ldlat-zen5"),
+    "phyaddrval-removed": Mutant(
+        "perf_ibs_phyaddr_clear() clears PhyAddrVal too (723a290326e0 "
+        "taken out)",
+        _swap("perf_ibs_phyaddr_clear",
+              "\t\tibs_data->regs[ibs_op_msr_idx(MSR_AMD64_IBSDCPHYSAD)]",
+              "\t\tibs_data->regs[ibs_op_msr_idx(MSR_AMD64_IBSOPDATA3)] &= "
+              "~(1ULL << 18);\n"
+              "\t\tibs_data->regs[ibs_op_msr_idx(MSR_AMD64_IBSDCPHYSAD)]"),
+        cases=("ibs_test_phyaddr_cleared_val_kept",),
+        needs="perf_ibs_phyaddr_clear", fix="phyaddrval"),
+    "allow-kernel-nmi-removed": Mutant(
+        "perf_ibs_handle_irq() asks perf_allow_kernel() in the NMI "
+        "(b0a09142622a taken out)",
+        _swap("perf_ibs_handle_irq",
+              "(hwc->flags & PERF_X86_EVENT_UNPRIVILEGED)",
+              "perf_allow_kernel()"),
+        cases=("ibs_test_privilege_decided_at_init",),
+        needs="PERF_X86_EVENT_UNPRIVILEGED", fix="allow-kernel-nmi"),
+}
+
+
+def fix_mutants(name: str) -> dict[str, Mutant]:
+    """The mutants that take patch @name of the series out."""
+    return {n: m for n, m in {**MUTANTS, **FIX_MUTANTS}.items()
+            if m.fix == name}
 
 
 def mutant_verdict(m: Mutant,
@@ -198,9 +279,12 @@ def mutant_verdict(m: Mutant,
             else MutantVerdict.SURVIVED), []
 
 
-def mutation_check(t: Tree, log_dir: Optional[str] = None) -> MutationRecord:
+def mutation_check(t: Tree, log_dir: Optional[str] = None,
+                   mutants: Optional[dict[str, Mutant]] = None
+                   ) -> MutationRecord:
     """Run the suite on @t with every fix (the all-fixes state) and on each
-    mutant of its ibs.c; mutant_verdict() for each."""
+    mutant of its ibs.c (@mutants, default MUTANTS); mutant_verdict() for
+    each."""
     log = log_file(f"{t.label}-mutation.log", log_dir)
     wt, _, fix_in_tree, info = prepare(t, "all-fixes", log)
     dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
@@ -208,7 +292,7 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None) -> MutationRecord:
     pristine = read_text(ibs)
     rows: list[MutantRow] = []
     for name, m in [("none", Mutant("the tree with every fix", None))] + \
-            list(MUTANTS.items()):
+            list((MUTANTS if mutants is None else mutants).items()):
         expected = sorted(m.explore) + list(m.cases)
         if m.needs and m.needs not in pristine:
             rows.append(MutantRow(name, m.what, MutantVerdict.NA, [],

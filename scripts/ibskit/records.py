@@ -15,13 +15,16 @@ from .core import (
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_ALT_FIX, STOP_FIX, SUITE_EXPLORE,
-    backport_patches,)
+    backport_patches, series_backport,)
 from .ktap import Verdict, cases_passed
 from .verdict import (
-    ALT_STOP, console_files, count, finding_cases, red_with,)
+    ALT_STOP, ONLY_PREFIX, console_files, count, finding_cases, fix_proof,
+    red_with,)
 from .model import (
-    MainlineRecord, MutantVerdict, MutationRecord, R, Record, RunResult,
-    RunSummary, SeriesRecord, TreeRef, VerifyResult,)
+    FixProof, FixRecord, MainlineRecord, MutantVerdict, MutationRecord, R,
+    Record,
+    RunResult, RunSummary, SeriesRecord, TreeRef, VerifyResult,)
+from . import fixes
 
 
 def series_record(rec: VerifyResult,
@@ -61,7 +64,71 @@ def series_record(rec: VerifyResult,
                  for v, r in verify_runs(rec) for k in ("build", "run")},
         date=time.strftime("%Y-%m-%d"),
         verdict=rec.verdict,
+        series_fixes=series_proofs(rec),
     )
+
+
+def series_proofs(rec: VerifyResult) -> dict[str, FixProof]:
+    """Each patch of the series from the unfixed run to the fixed one."""
+    return {n: fix_proof(n, rec.runs["unfixed"], rec.runs["fixed"],
+                         rec.tree.series) for n in fixes.FIX_NAMES}
+
+
+def run_summary(r: RunResult) -> RunSummary:
+    return RunSummary(action=r.action, failed=r.failed, cases=len(r.cases),
+                      skipped=count(r.cases, r.cases, Verdict.SKIP),
+                      build_seconds=r.build_seconds,
+                      run_seconds=r.run_seconds,
+                      suite_seconds=r.console.seconds)
+
+
+FIXES_DIR = os.path.join(TOP, "results", "fixes")
+
+
+def fix_record_path(name: str, label: str) -> str:
+    return os.path.join(FIXES_DIR, name, label + ".json")
+
+
+def fix_record(rec: VerifyResult, name: str,
+               origin: Optional[str] = None) -> FixRecord:
+    """The record of verify --fix @name (verdict.verify_fix())."""
+    f = fixes.by_name(name)
+    only = rec.runs[ONLY_PREFIX + name]
+    tree = dataclasses.replace(rec.tree, origin=origin or rec.tree.origin)
+    bp = series_backport(rec.tree.series, f)
+    return FixRecord(
+        generated=generated_note(f"scripts/verify --fix {name} --record",
+                                 "a run without the series and one with "
+                                 "only this patch"),
+        tree=tree, suite=suite_hash(), date=time.strftime("%Y-%m-%d"),
+        fix=name, sha=f.sha,
+        backport={os.path.relpath(bp, TOP): file_hash(bp)}
+        if bp and "git am" in only.action else {},
+        proof=fix_proof(name, rec.runs["unfixed"], only, rec.tree.series),
+        runs={v: run_summary(r) for v, r in rec.runs.items()},
+        w1_warnings=[w for r in rec.runs.values()
+                     for w in r.w1_warnings or []],
+        verdict=rec.verdict)
+
+
+def write_fix_record(rec: VerifyResult, name: str,
+                     origin: Optional[str] = None) -> str:
+    """Write the record of verify --fix @name; its consoles go to
+    CONSOLES_DIR/<tree>/fix-<name>/."""
+    path = fix_record_path(name, rec.tree.label)
+    fix_record(rec, name, origin).save(path)
+    _keep(os.path.join(CONSOLES_DIR, rec.tree.label, f"fix-{name}"),
+          {variant: run.log for variant, run in rec.runs.items()})
+    return path
+
+
+def fix_records() -> list[FixRecord]:
+    """Every verify --fix record, by fix then oldest series first."""
+    out: list[FixRecord] = []
+    for name in fixes.FIX_NAMES:
+        out += sorted(records_in(os.path.join(FIXES_DIR, name), FixRecord),
+                      key=lambda r: series_key(r.tree.series))
+    return out
 
 
 VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes", ALT_STOP)
@@ -133,13 +200,7 @@ def mainline_record(rec: VerifyResult) -> MainlineRecord:
         race_cases=rc,
         stop_cases=sc,
         explore=explore_summary(rec),
-        runs={v: RunSummary(action=r.action, failed=r.failed,
-                            cases=len(r.cases),
-                            skipped=count(r.cases, r.cases, Verdict.SKIP),
-                            build_seconds=r.build_seconds,
-                            run_seconds=r.run_seconds,
-                            suite_seconds=r.console.seconds)
-              for v, r in verify_runs(rec)},
+        runs={v: run_summary(r) for v, r in verify_runs(rec)},
         race_red_unfixed=all(red_with(rec.runs["unfixed"].console, n, "race")
                              for n in rc),
         dis_race_red_shipped=shipped is not None and all(
@@ -150,6 +211,7 @@ def mainline_record(rec: VerifyResult) -> MainlineRecord:
                      for w in r.w1_warnings or []],
         date=time.strftime("%Y-%m-%d"),
         verdict=rec.verdict,
+        series_fixes=series_proofs(rec),
     )
 
 
@@ -211,7 +273,7 @@ def refresh_command(tree: TreeRef, verb: str) -> str:
     where = f"--tree <a clone of {m.group(1)}> --ref {m.group(2)}" if m \
         else f"--tree {tree.origin} --ref {tree.commit}"
     kc = "".join(f" --kconfig {k}" for k in tree.extra_kconfig)
-    origin = f" --origin {tree.origin}" if verb == "verify" else ""
+    origin = f" --origin {tree.origin}" if verb.startswith("verify") else ""
     return f"scripts/{verb} {where}{kc} --record{origin}"
 
 
@@ -260,6 +322,9 @@ def record_files() -> list[tuple[str, type[Record], str]]:
     out += [(p, MutationRecord, "mutate") for p in _json_files(MUTATION_DIR)]
     out += [(p, MainlineRecord, "verify")
             for p in _json_files(MAINLINE_RESULTS)]
+    for name in fixes.FIX_NAMES:
+        out += [(p, FixRecord, f"verify --fix {name}")
+                for p in _json_files(os.path.join(FIXES_DIR, name))]
     return out
 
 
@@ -272,6 +337,10 @@ def _other_fix(rec: Record) -> Optional[str]:
         if rec.fix != fix_hashes(rec.tree.series, rec.fix_in_tree,
                                  rec.dis_fix_applied):
             return "ran with another fix (or records none)"
+    elif isinstance(rec, FixRecord):
+        if any(file_hash(os.path.join(TOP, p)) != h
+               for p, h in rec.backport.items()):
+            return "ran with another backport of the patch"
     elif isinstance(rec, MainlineRecord):
         if rec.fix != fix_hashes(rec.tree.series, True,
                                  "caps-dis.patch" in rec.fix,

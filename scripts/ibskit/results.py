@@ -4,6 +4,7 @@
 import os
 
 from .core import Error, Json, TOP, generated_note, md_table
+from .fixes import FIXES
 from .registry import STABLE_SERIES
 from .suite import DIS_PREFIX
 from .records import (
@@ -215,6 +216,17 @@ def results_markdown() -> str:
            "before the CTL read). See Documentation/findings.md, finding 2.",
            ""]
     md += md_table(alt_stop_rows())
+    md += ["", "## \"perf/amd/ibs: Assorted fixes\": each patch, each tree", "",
+           "One row per patch and tree whose bug the tree has (or had: 7.2",
+           "and 7.3 carry the series, their runs take it out). verify =",
+           "`scripts/verify --record`, the run without the series, then with",
+           "all of `backports/<series>/`; --fix = `scripts/verify --fix NAME",
+           "--record`, the run without the series, then with that patch",
+           "alone. red = its cases that failed with its diagnostic; skipped =",
+           "its cases whose bug's origin is not in the tree. Per tree and",
+           "patch, with the stable mails: Documentation/stable-matrix.md.",
+           ""]
+    md += md_table(series_fix_rows())
     mut = mutation_rows()
     if mut:
         md += ["", "## Mutation check", "",
@@ -227,6 +239,24 @@ def results_markdown() -> str:
                "this tree.", ""]
         md += md_table(mut)
     return "\n".join(md) + "\n"
+
+
+def series_fix_rows() -> list[list[str]]:
+    """One row per patch of the series and tree with its bug."""
+    from . import assorted
+    rows = [["patch", "series", "tree", "verify", "red cases (verify)",
+             "verify --fix"]]
+    vp, fp = assorted.verify_proofs(), assorted.fix_proofs()
+    for f in FIXES:
+        for series, r in all_verify_records():
+            p = vp.get(r.tree.label, {}).get(f.name)
+            if p is None or p.verdict in ("no bug here", "fixed in tree"):
+                continue
+            fr = fp.get((f.name, r.tree.label))
+            rows.append([f"{f.number}/5 {f.name}", series, r.tree.version,
+                         p.verdict, ", ".join(p.red) or "-",
+                         fr.proof.verdict if fr else "-"])
+    return rows
 
 
 def mainline_rows() -> list[list[str]]:
@@ -267,7 +297,8 @@ def readme_rows() -> list[list[str]]:
     red -> green, Manali Shukla's change, and the mutants killed."""
     rows = [["series", "tree", "from", "1b044ff3c17e: red -> green",
              "stop window: red -> green with fix/stop-nmi.patch",
-             "with Manali Shukla's change instead", "mutants killed"]]
+             "with Manali Shukla's change instead",
+             "Assorted fixes 1/5-4/5: red -> green", "mutants killed"]]
     muts = {r.tree.label: r for r in mutation_records()}
     for series, r in all_verify_records():
         if isinstance(r, SeriesRecord):
@@ -291,8 +322,21 @@ def readme_rows() -> list[list[str]]:
                      f"{len([n for n in alt if 'count' in n])} count cases "
                      f"fail, {len([n for n in alt if 'sample_nmi_in_stop' in n])}"
                      " stop-race cases fail",
-                     killed])
+                     _series_cell(r), killed])
     return rows
+
+
+def _series_cell(r: SeriesRecord | MainlineRecord) -> str:
+    """Which of patches 1/5-4/5 went red -> green on the tree of @r."""
+    names = [f for f in FIXES[:-1] if f.name in r.series_fixes]
+    if not names:
+        return "-"
+    ok = [f"{f.number}/5" for f in names
+          if r.series_fixes[f.name].verdict == "red->green"]
+    bad = [f"{f.number}/5" for f in names
+           if r.series_fixes[f.name].verdict == "NOT red->green"]
+    return (", ".join(ok) or "no bug here") + (
+        f"; NOT: {', '.join(bad)}" if bad else "")
 
 
 def readme_with_results(text: str) -> str:

@@ -9,6 +9,8 @@ from typing import Optional
 from .core import (
     BACKPORTS_DIR, Error, KUNIT_DIR, SUITE_FILES, TOP, git, git_env,
     read_text, run, status, write_text,)
+from .fixes import (
+    UpstreamFix, origins, reverse_candidates, stable_patch_name,)
 from .registry import series_key
 
 
@@ -23,9 +25,25 @@ DIS_PREFIX = SUITE_DIS + "."
 SUITE_EXPLORE = "amd_ibs_explore"
 EXPLORE_PREFIX = SUITE_EXPLORE + "."
 # The diagnostic prefix of a window case per finding (see suite_cases()).
+# Patches 1/5 to 4/5 of "perf/amd/ibs: Assorted fixes": their cases'
+# diagnostics start with the patch's name (fixes.FIX_NAMES).
 CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: ",
                     "stop-count": "stop-count: ",
-                    "stopping-count": "stopping-count: "}
+                    "stopping-count": "stopping-count: ",
+                    "account-discarded": "account-discarded: ",
+                    "ldlat-zen5": "ldlat-zen5: ",
+                    "phyaddrval": "phyaddrval: ",
+                    "allow-kernel-nmi": "allow-kernel-nmi: ",
+                    "erratum-420": "erratum-420: ",
+                    "fetch-count-reset": "fetch-count-reset: ",
+                    "erratum-1197": "erratum-1197: ",
+                    "erratum-1606": "erratum-1606: ",
+                    "rip-invalid": "rip-invalid: "}
+# The hardware workarounds of ibs.c that the mock's hazards test
+# (ibs_kunit_hazards(), Documentation/invariants.md): every tree has them,
+# so their cases pass everywhere; their mutants take them out.
+HAZARDS = ("erratum-420", "fetch-count-reset", "erratum-1197",
+           "erratum-1606", "rip-invalid")
 # Per finding: the exploration's invariants (names in brackets in the
 # suite's messages) that it breaks.  "race": 1b044ff3c17e (and, with
 # IBS_CAPS_DIS, its reopening, fix/caps-dis.patch); "stop": the NMI inside
@@ -62,25 +80,43 @@ def adaptations(series: str) -> list[str]:
     return table[max(older, key=series_key)] if older else []
 
 
-def suite_source(series: str) -> dict[str, str]:
-    """The suite's files as they go into a tree of @series: {file name:
-    text}, every adaptation of the series applied to each."""
+def origin_adaptations(ibs_c: Optional[str]) -> list[str]:
+    """The sed files of kunit/adapt/origins whose origin the ibs.c text
+    @ibs_c lacks (None: no tree, none)."""
+    if ibs_c is None:
+        return []
+    have = origins(ibs_c)
+    out = []
+    for text in read_text(os.path.join(KUNIT_DIR, "adapt",
+                                       "origins")).splitlines():
+        words = text.split("#", 1)[0].split()
+        if words and not have.get(words[0], True):
+            out += words[1:]
+    return out
+
+
+def suite_source(series: str, ibs_c: Optional[str] = None) -> dict[str, str]:
+    """The suite's files as they go into a tree of @series whose ibs.c is
+    @ibs_c: {file name: text}, the adaptations for the origins that ibs.c
+    lacks, then those of the series, applied to each."""
     out = {}
     for path in SUITE_FILES:
         src = read_text(path)
-        for sed in adaptations(series):
+        for sed in origin_adaptations(ibs_c) + adaptations(series):
             src = run(["sed", "-f", os.path.join(KUNIT_DIR, "adapt", sed)],
                       input=src)
         out[os.path.basename(path)] = src
     return out
 
 
-def suite_text(series: Optional[str] = None) -> str:
-    """The suite's files as adapted to @series (None: as in kunit/) as one
-    text, the parts in the order ibs_kunit.c includes them."""
+def suite_text(series: Optional[str] = None,
+               ibs_c: Optional[str] = None) -> str:
+    """The suite's files as adapted to @series and a tree whose ibs.c is
+    @ibs_c (None: as in kunit/) as one text, the parts in the order
+    ibs_kunit.c includes them."""
     if series is None:
         return "\n".join(read_text(p) for p in SUITE_FILES)
-    return "\n".join(suite_source(series).values())
+    return "\n".join(suite_source(series, ibs_c).values())
 
 
 def dis_suite_built(series: str) -> bool:
@@ -105,7 +141,8 @@ def write_suite(wt: str, files: dict[str, str]) -> None:
 def install_suite(wt: str, series: str) -> None:
     """Add the suite, Kconfig symbols, Makefile hook and .kunitconfig;
     commit."""
-    write_suite(wt, suite_source(series))
+    write_suite(wt, suite_source(series, read_text(
+        os.path.join(wt, "arch/x86/events/amd/ibs.c"))))
     install_build_files(wt)
     git(["add", "-f", "arch/x86/events"], cwd=wt)
     git(["commit", "-q", "-m", "perf/x86/amd/ibs: add the amd_ibs KUnit suite "
@@ -324,3 +361,30 @@ def revert_fix(wt: str, log: str) -> None:
     """git apply -R the upstream fix (it must be textually the same)."""
     if status(["git", "apply", "-R", UPSTREAM_FIX], cwd=wt, log=log):
         raise Error(f"git apply -R fix/upstream.patch failed (log: {log})")
+
+
+def revert_series_fix(wt: str, f: UpstreamFix, log: str) -> str:
+    """Take patch @f of the series out of @wt: git apply -R of the first
+    of fixes.reverse_candidates() that applies.  Returns what was done."""
+    for p in reverse_candidates(f):
+        if status(["git", "apply", "-R", "--check", p], cwd=wt) == 0:
+            if status(["git", "apply", "-R", p], cwd=wt, log=log):
+                raise Error(f"git apply -R {os.path.relpath(p, TOP)} "
+                            f"failed (log: {log})")
+            return f"git apply -R {os.path.relpath(p, TOP)}"
+    raise Error(f"{f.sha[:12]} ({f.name}) cannot be taken out of this "
+                "tree: no patch of fix/assorted/ applies in reverse")
+
+
+def series_backport(series: str, f: UpstreamFix) -> Optional[str]:
+    """The patch of backports/<series>/ that is @f's backport, if any."""
+    name = stable_patch_name(f)
+    for p in backport_patches(series):
+        if os.path.basename(p) == name:
+            return p
+    return None
+
+
+def kunit_can_skip(series: str) -> bool:
+    """Can the suite as adapted to @series mark a case skipped?"""
+    return "no-kunit-skip.sed" not in adaptations(series)

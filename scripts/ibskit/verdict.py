@@ -2,31 +2,62 @@
 """One suite run per fix state and the red -> green verdict over them."""
 
 import functools
+import os
 import re
 from typing import Iterable, Optional
 
-from .core import Error, log_file, progress
+from .core import TOP, Error, log_file, progress
 from .suite import (
     CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
-    FINDING_INVARIANTS, FINDING_PMUS, STOP_FIX, SUITE, SUITE_DIS,
-    SUITE_EXPLORE, apply_alt_stop_fix, apply_dis_fix, apply_fix,
+    FINDING_INVARIANTS, FINDING_PMUS, HAZARDS, STOP_FIX, SUITE,
+    SUITE_DIS, SUITE_EXPLORE, apply_alt_stop_fix, apply_dis_fix, apply_fix,
     dis_suite_built, git_am, has_alt_stop_fix, has_caps_dis, has_dis_fix,
-    has_fix, has_stop_fix, install_suite, revert_fix, suite_text,)
+    has_fix, has_stop_fix, install_suite, kunit_can_skip, revert_fix,
+    revert_series_fix, series_backport, suite_text,)
+from . import fixes
+from .core import read_text
 from .trees import (
     Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
-from .ktap import ConsoleResult, Verdict, parse_run
+from .ktap import SKIPPED_DIAG, ConsoleResult, Verdict, parse_run
 from . import kunittool
-from .model import Check, RunResult, VerifyResult
+from .model import Check, FixProof, RunResult, VerifyResult
 from .series import CASE_ENTRY, c_chunks
 
 
 # "all-fixes-shukla": every fix, with Manali Shukla's change for the
 # window inside perf_ibs_stop() in place of fix/stop-nmi.patch.
 ALT_STOP = "all-fixes-shukla"
-VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", ALT_STOP, "as-is")
+# "only-<name>": the tree with patch <name> of "perf/amd/ibs: Assorted
+# fixes" (fixes.FIX_NAMES) and without the other four (verify --fix).
+ONLY_PREFIX = "only-"
+ONLY_VARIANTS = tuple(ONLY_PREFIX + n for n in fixes.FIX_NAMES)
+VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", ALT_STOP,
+            "as-is") + ONLY_VARIANTS
 FIXED_VARIANTS = ("fixed", "all-fixes", ALT_STOP)
+
+
+def only_fix(variant: str) -> Optional[str]:
+    """The fix an "only-<name>" variant keeps, else None."""
+    return variant[len(ONLY_PREFIX):] if variant in ONLY_VARIANTS else None
+
+
+def ibs_c(wt: str) -> str:
+    return read_text(os.path.join(wt, fixes.IBS_C))
+
+
+def take_out_series(t: Tree, wt: str, keep: Optional[str],
+                    log: str) -> list[str]:
+    """Patches 1/5 to 4/5 that @wt carries, but @keep, taken out (last
+    first), where @t allows a revert; returns what was done."""
+    if not t.allow_revert:
+        return []
+    state = fixes.states(ibs_c(wt))
+    return [revert_series_fix(wt, f, log)
+            for f in reversed(fixes.FIXES)
+            if f.name in fixes.ASSORTED_NAMES and f.name != keep
+            and state[f.name] == "fixed"]
 
 
 def prepare(t: Tree, variant: str,
@@ -46,6 +77,7 @@ def prepare(t: Tree, variant: str,
     IBS_STOPPING check before/after the variant's patches}."""
     if variant not in VARIANTS:
         raise Error(f"unknown variant {variant}")
+    only = only_fix(variant)
     lock_tree(t)
     before = changed_files(worktree_path(t), t.rev)
     wt = worktree(t)
@@ -53,7 +85,9 @@ def prepare(t: Tree, variant: str,
     fixed_before = has_fix(wt)
     info = {"caps_dis": has_caps_dis(wt), "dis_fix_in_tree": has_dis_fix(wt)}
     actions: list[str] = []
-    if variant == "unfixed" and fixed_before:
+    if variant == "unfixed" or only:
+        actions += take_out_series(t, wt, only, log)
+    if (variant == "unfixed" or (only and only != "race")) and fixed_before:
         if not t.allow_revert:
             raise Error(f"{t.label} already carries the fix (perf_ibs_start() "
                         "clears the CTL before IBS_STARTED); pass --revert-fix "
@@ -66,6 +100,13 @@ def prepare(t: Tree, variant: str,
     elif variant in ("shipped",) + FIXED_VARIANTS and not fixed_before:
         apply_fix(wt, t.series, log)
         actions.append(f"git am backports/{t.series}/")
+    if only and fixes.states(ibs_c(wt))[only] == "bug":
+        bp = series_backport(t.series, fixes.by_name(only))
+        if bp is None:
+            raise Error(f"{t.label}: no backport of {only} in "
+                        f"backports/{t.series}/")
+        git_am(wt, [bp], log, os.path.relpath(bp, TOP))
+        actions.append(f"git am {os.path.relpath(bp, TOP)}")
     fixed = variant in FIXED_VARIANTS
     if fixed and info["caps_dis"] and not info["dis_fix_in_tree"]:
         apply_dis_fix(wt, log)
@@ -86,9 +127,17 @@ def prepare(t: Tree, variant: str,
                         f"{' + '.join(actions)}'")
     info["stop_fix"] = has_stop_fix(wt)
     action = " + ".join(actions) or "none"
-    if variant != "as-is" and has_fix(wt) != (variant != "unfixed"):
+    race_fixed = variant not in ("unfixed", "as-is") and (
+        not only or only == "race")
+    if variant != "as-is" and has_fix(wt) != race_fixed:
         raise Error(f"{t.label}: perf_ibs_start() is not {variant} after "
                     f"'{action}'")
+    state = fixes.states(ibs_c(wt))
+    left = [n for n in fixes.ASSORTED_NAMES if state[n] == "bug"
+            and (variant in FIXED_VARIANTS or n == only)]
+    if left:
+        raise Error(f"{t.label}: {', '.join(left)} still missing after "
+                    f"'{action}' (backports/{t.series}/ lacks it)")
     if variant == "all-fixes" and not info["stop_fix"]:
         raise Error(f"{t.label}: perf_ibs_handle_irq() lacks the "
                     f"IBS_STOPPING check after '{action}'")
@@ -140,8 +189,11 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
     failed = sorted(n for n, v in res.cases.items() if v == Verdict.FAIL)
     progress(f"{t.label} [{variant}]: {len(res.cases) - len(failed)} "
              f"passed, {len(failed)} failed in {run_s:.1f}s")
+    src = ibs_c(wt)
     return RunResult(
         tree=t.ref(), variant=variant, action=action,
+        series=fixes.states(src), origins=fixes.origins(src),
+        skip_supported=kunit_can_skip(t.series),
         fix_in_tree=fixed_before, caps_dis=info["caps_dis"],
         dis_fix_in_tree=info["dis_fix_in_tree"],
         dis_suite_built=dis_suite_built(t.series),
@@ -205,10 +257,16 @@ def finding_present(finding: str, run: RunResult, dis: bool,
     her change (the ALT_STOP run)."""
     if pmu is not None and FINDING_PMUS.get(finding, pmu) != pmu:
         return False
+    if finding in HAZARDS:
+        return False
+    if finding in fixes.ASSORTED_NAMES:
+        return run.series.get(finding) == "bug"
     if finding == "race":
-        if run.variant == "unfixed":
+        only = only_fix(run.variant)
+        if run.variant == "unfixed" or (only and only != "race"):
             return True
-        return dis and run.caps_dis and run.variant == "shipped"
+        return dis and run.caps_dis and run.variant in ("shipped",
+                                                        "only-race")
     if finding == "stop":
         return not run.stop_fix and run.variant != ALT_STOP
     if finding == "stopping-count":
@@ -304,7 +362,10 @@ def expectations(runs: dict[str, RunResult],
                 continue
             for name in names:
                 finding = findings.get(name[len(prefix):])
-                if finding and finding_present(finding, r, dis):
+                origin = fixes.CASE_ORIGIN.get(name[len(prefix):])
+                if origin and not r.origins.get(origin, True):
+                    checks.append(skip_check(variant, name, origin, r))
+                elif finding and finding_present(finding, r, dis):
                     checks.append((f"{variant} {name} fails with the "
                                    f"{finding} diagnostic",
                                    red_with(r.console, name, finding)))
@@ -313,6 +374,19 @@ def expectations(runs: dict[str, RunResult],
                                    r.cases.get(name) == Verdict.PASS))
         checks += explore_checks(variant, r)
     return checks
+
+
+def skip_check(variant: str, name: str, origin: str,
+               r: RunResult) -> tuple[str, bool]:
+    """@name, whose bug's origin @origin is not in the code @r ran, is
+    skipped with a reason that names it (on a KUnit that cannot skip: it
+    passes with that reason as a "skipped: " diagnostic)."""
+    why = any(origin in d and (SKIPPED_DIAG in d or "# SKIP" in d)
+              for d in r.console.diagnostics.get(name, []))
+    want = Verdict.SKIP if r.skip_supported else Verdict.PASS
+    return (f"{variant} {name} skipped: {origin} "
+            f"({fixes.ORIGINS[origin].subject}) is not in this tree",
+            r.cases.get(name) == want and why)
 
 
 def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
@@ -346,3 +420,81 @@ def count(cases: dict[str, Verdict], names: Iterable[str],
           verdict: Verdict) -> int:
     """How many of @names have @verdict in @cases."""
     return sum(1 for n in names if cases.get(n) == verdict)
+
+
+def _reverted(name: str, run: RunResult) -> bool:
+    """Did @run take patch @name out of its tree (git apply -R)?"""
+    f = fixes.by_name(name)
+    return any(a.startswith("git apply -R ") and
+               os.path.basename(a).removesuffix(".patch") ==
+               os.path.basename(f.patch).removesuffix(".patch")
+               for a in run.action.split(" + "))
+
+
+def fix_proof(name: str, without: RunResult, with_: RunResult,
+              series: Optional[str] = None) -> FixProof:
+    """Patch @name of the series from a run @without it (its bug) to a
+    run @with_ it: its cases fail with its diagnostic, then pass (cases
+    whose bug's origin is absent skip in both)."""
+    cases = finding_cases(name, series)
+    state = without.series.get(name, "absent")
+    in_tree = _reverted(name, without) or (
+        name == "race" and without.fix_in_tree)
+    action = "in tree" if in_tree or state == "fixed" else (
+        f"git am backports/{with_.tree.series}/"
+        f"{fixes.stable_patch_name(fixes.by_name(name))}")
+    skipped = [c for c in cases if without.cases.get(c) == Verdict.SKIP
+               or (not without.skip_supported and
+                   not without.origins.get(fixes.CASE_ORIGIN.get(c, ""),
+                                           True))]
+    red = [c for c in cases if red_with(without.console, c, name)]
+    green = bool(cases) and all(
+        with_.cases.get(c) in (Verdict.PASS, Verdict.SKIP) for c in cases)
+    if state == "absent":
+        verdict = "no bug here"
+    elif state == "fixed":
+        verdict = "fixed in tree"
+    else:
+        ok = red and green and set(red) | set(skipped) == set(cases)
+        verdict = "red->green" if ok else "NOT red->green"
+    return FixProof(state="fixed" if in_tree else state, action=action,
+                    cases=cases, red=red, skipped=skipped, green=green,
+                    verdict=verdict)
+
+
+def verify_fixes(t: Tree, names: list[str],
+                 log_dir: Optional[str] = None) -> dict[str, VerifyResult]:
+    """verify --fix for each of @names: @t without the series
+    ("unfixed", one run for all) and with only that patch of it
+    (ONLY_PREFIX + name): the checks of every case in both, and the
+    patch's cases red, then green.  {name: result}."""
+    unfixed = kunit_run(t, "unfixed", log_dir, w1=False)
+    for name in names:
+        state = unfixed.series.get(name)
+        f = fixes.by_name(name)
+        if state == "absent":
+            raise Error(f"{t.label} has no {name} bug to fix: its origin "
+                        f"({f.origin}) is not in the tree")
+        if state == "fixed":
+            raise Error(f"{t.label} carries {name} ({f.sha[:12]}); pass "
+                        "--revert-fix to run it without")
+    out = {}
+    for i, name in enumerate(names):
+        only = ONLY_PREFIX + name
+        runs = {"unfixed": unfixed,
+                only: kunit_run(t, only, log_dir, w1=i == 0)}
+        checks = expectations(runs, t.series) if i == 0 else [
+            c for c in expectations({"unfixed": unfixed, only: runs[only]},
+                                    t.series)
+            if not c[0].startswith("suite builds without W=1")]
+        proof = fix_proof(name, unfixed, runs[only], t.series)
+        checks.append((f"{name}: {len(proof.red)} of its "
+                       f"{len(proof.cases)} cases fail with its diagnostic "
+                       "unfixed, every one passes (or skips where its "
+                       "origin is absent) with it",
+                       proof.verdict == "red->green"))
+        out[name] = VerifyResult(
+            tree=t.ref(), checks=[Check(n, ok) for n, ok in checks],
+            verdict="red->green" if all(ok for _, ok in checks)
+            else "NOT red->green", runs=runs)
+    return out

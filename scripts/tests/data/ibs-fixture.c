@@ -5,6 +5,40 @@
  * the names and shapes ibs.c has (v7.3 with fix/caps-dis.patch and fix/stop-nmi.patch).  Not a
  * driver: it is never compiled.
  */
+static int perf_ibs_init(struct perf_event *event)
+{
+	if (perf_allow_kernel())
+		hwc->flags |= PERF_X86_EVENT_UNPRIVILEGED;
+
+	if (perf_ibs_ldlat_event(perf_ibs, event)) {
+		config |= IBS_OP_LDLAT_EN;
+		if (cpu_feature_enabled(X86_FEATURE_ZEN5))
+			config |= IBS_OP_L3MISSONLY;
+	}
+	return 0;
+}
+
+static inline void perf_ibs_enable_event(struct perf_ibs *perf_ibs,
+					 struct hw_perf_event *hwc, u64 config)
+{
+	u64 tmp = hwc->config | config;
+
+	if (perf_ibs->fetch_count_reset_broken)
+		wrmsrq(hwc->config_base, tmp & ~perf_ibs->enable_mask);
+
+	wrmsrq(hwc->config_base, tmp | perf_ibs->enable_mask);
+}
+
+static inline void perf_ibs_disable_event(struct perf_ibs *perf_ibs,
+					  struct hw_perf_event *hwc, u64 config)
+{
+	config &= ~perf_ibs->cnt_mask;
+	if (boot_cpu_data.x86 == 0x10)
+		wrmsrq(hwc->config_base, config);
+	config &= ~perf_ibs->enable_mask;
+	wrmsrq(hwc->config_base, config);
+}
+
 static void perf_ibs_start(struct perf_event *event, int flags)
 {
 	perf_ibs_disable_event(perf_ibs, hwc, 0);
@@ -31,6 +65,17 @@ static void perf_ibs_del(struct perf_event *event, int flags)
 		return;
 }
 
+static void perf_ibs_phyaddr_clear(struct perf_ibs *perf_ibs,
+				   struct perf_ibs_data *ibs_data)
+{
+	if (perf_ibs == &perf_ibs_op) {
+		ibs_data->regs[ibs_op_msr_idx(MSR_AMD64_IBSDCPHYSAD)] = 0;
+		return;
+	}
+
+	ibs_data->regs[ibs_fetch_msr_idx(MSR_AMD64_IBSFETCHPHYSAD)] = 0;
+}
+
 static int perf_ibs_handle_irq(struct perf_ibs *perf_ibs, struct pt_regs *iregs)
 {
 	if (!test_bit(IBS_STARTED, pcpu->state)) {
@@ -47,6 +92,19 @@ fail:
 
 	if (!perf_ibs_set_period(perf_ibs, hwc, &period))
 		goto out;
+	check_rip = (perf_ibs == &perf_ibs_op && (ibs_caps & IBS_CAPS_RIPINVALIDCHK));
+	if (check_rip && (ibs_data.regs[2] & IBS_RIP_INVALID)) {
+		regs.flags &= ~PERF_EFLAGS_EXACT;
+	} else {
+		if (perf_ibs->fetch_ignore_if_zero_rip && !(ibs_data.regs[1])) {
+			throttle = perf_event_account_interrupt(event);
+			goto out;
+		}
+	}
+	if ((event->attr.sample_type & PERF_SAMPLE_RAW) &&
+	    (hwc->flags & PERF_X86_EVENT_UNPRIVILEGED)) {
+		perf_ibs_phyaddr_clear(perf_ibs, &ibs_data);
+	}
 	throttle = perf_event_overflow(event, &data, &regs);
 out:
 	return 1;
