@@ -17,37 +17,16 @@
                       kernel booted many times
     bench             the whole path timed per phase, beside kunit.py
     checks            scripts/test's checks beside the verify runs
+    fixes             the five patches of "perf/amd/ibs: Assorted fixes",
+                      read from a tree's ibs.c (pure)
+    assorted          the series across the trees: scans, the matrix page
     core, cli         shared: paths, errors, the command runner, tables;
                       the verbs' common arguments
 
-Every verb in scripts/ is a thin command line around these functions; the
-names are re-exported here (ibskit.parse_run, ibskit.verify, ...).  Nothing
+Every verb in scripts/ is a thin command line around these functions; it
+imports the modules by name and calls them qualified (from ibskit import
+verdict; verdict.verify(...)), as tools/testing/kunit/ does.  Nothing
 writes outside the cache directory (IBS_KIT_CACHE, default
 ~/.cache/amd-ibs-race) except the result files a verb is asked to write; a
 user's kernel checkout is only read, and used through a git worktree.
 """
-
-from .core import *  # noqa: F401,F403
-from .fixes import *  # noqa: F401,F403
-from .model import *  # noqa: F401,F403
-from .registry import *  # noqa: F401,F403
-from .suite import *  # noqa: F401,F403
-from .trees import *  # noqa: F401,F403
-from .kbuild import *  # noqa: F401,F403
-from .qemu import *  # noqa: F401,F403
-from .ktap import *  # noqa: F401,F403
-from .kunittool import *  # noqa: F401,F403
-from .series import *  # noqa: F401,F403
-from .verdict import *  # noqa: F401,F403
-from .records import *  # noqa: F401,F403
-from .results import *  # noqa: F401,F403
-from .cli import *  # noqa: F401,F403
-from .backports import *  # noqa: F401,F403
-from .mail import *  # noqa: F401,F403
-from .patches import *  # noqa: F401,F403
-from .mutants import *  # noqa: F401,F403
-from .flake import *  # noqa: F401,F403
-from .stock import *  # noqa: F401,F403
-from .bench import *  # noqa: F401,F403
-from .checks import *  # noqa: F401,F403
-from .e2e import *  # noqa: F401,F403

@@ -20,7 +20,9 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-import ibskit  # noqa: E402
+from ibskit import (  # noqa: E402
+    backports, bench, core, e2e, flake, kbuild, ktap, kunittool, model,
+    mutants, registry, series, stock, suite, verdict,)
 
 
 def data(name):
@@ -30,9 +32,9 @@ def data(name):
 
 def run_of(name, variant, caps_dis=False, stop_fix=False):
     """A RunResult as kunit_run() makes it, from a captured log."""
-    res = ibskit.parse_run(data(name))
-    tree = ibskit.TreeRef("7.3.4", "v7.3.4-test", "test", "0" * 40, "7.3")
-    return ibskit.RunResult(
+    res = ktap.parse_run(data(name))
+    tree = model.TreeRef("7.3.4", "v7.3.4-test", "test", "0" * 40, "7.3")
+    return model.RunResult(
         tree=tree, variant=variant, action="none", fix_in_tree=False,
         caps_dis=caps_dis, dis_fix_in_tree=False, dis_suite_built=caps_dis,
         stop_fix=stop_fix, stop_fix_in_tree=stop_fix, console=res,
@@ -42,7 +44,7 @@ def run_of(name, variant, caps_dis=False, stop_fix=False):
 
 class Ktap(unittest.TestCase):
     def test_tap_510(self):
-        r = ibskit.parse_run(data("tap-5.10-unfixed.log"))
+        r = ktap.parse_run(data("tap-5.10-unfixed.log"))
         self.assertEqual(r.suite, "fail")
         self.assertEqual(r.cases["ibs_test_clean_ctl_nmi_in_start"],
                          "pass")
@@ -56,14 +58,14 @@ class Ktap(unittest.TestCase):
 
     def test_old_kunit_params(self):
         """KUnit 5.11-5.17 prints parameters as '# case: ok N - desc'."""
-        r = ibskit.parse_run(data("tap-5.15-unfixed-explore.log"))
+        r = ktap.parse_run(data("tap-5.15-unfixed-explore.log"))
         params = r.params["amd_ibs_explore.ibs_test_explore"]
         self.assertEqual(len(params), 20)
         self.assertEqual(set(params), set(r.explore.params))
         self.assertEqual(params["caps default, OP PMU alone"], "fail")
 
     def test_ktap_params(self):
-        r = ibskit.parse_run(data("ktap-7.3.4-shipped.log"))
+        r = ktap.parse_run(data("ktap-7.3.4-shipped.log"))
         params = r.params["amd_ibs_explore.ibs_test_explore"]
         self.assertEqual(len(params), 32)
         self.assertEqual(set(params), set(r.explore.params))
@@ -78,22 +80,22 @@ class Ktap(unittest.TestCase):
         self.assertEqual(r.params["ibs_test_stale_ctl_nmi_in_start"],
                          {"OP": "pass", "FETCH": "pass"})
         self.assertEqual(
-            r.params[ibskit.DIS_PREFIX + "ibs_test_stale_ctl_nmi_in_start"],
+            r.params[suite.DIS_PREFIX + "ibs_test_stale_ctl_nmi_in_start"],
             {"OP": "fail", "FETCH": "fail"})
 
     def test_crash_inside_a_case(self):
-        r = ibskit.parse_run(data("crashed.log"))
+        r = ktap.parse_run(data("crashed.log"))
         self.assertIsNone(r.suite)
         self.assertEqual(list(r.cases),
                          ["ibs_test_stale_ctl_nmi_in_start"])
 
     def test_qemu_timeout(self):
-        r = ibskit.parse_run(data("qemu-timeout.log"))
+        r = ktap.parse_run(data("qemu-timeout.log"))
         self.assertIsNone(r.suite)
         self.assertIsNone(r.suite_explore)
 
     def test_no_suite(self):
-        r = ibskit.parse_run(data("no-suite.log"))
+        r = ktap.parse_run(data("no-suite.log"))
         self.assertIsNone(r.suite)
         self.assertEqual(r.cases, {})
         self.assertEqual(r.explore.params, {})
@@ -156,11 +158,11 @@ KTAP_EXPLORE = """[    1.0]     # Subtest: amd_ibs
 
 
 def parser_checks():
-    a = ibskit.parse_ktap(TAP_510)
-    b = ibskit.parse_ktap(KTAP)
-    c = ibskit.parse_ktap("no tests here\n")
-    d = ibskit.parse_run(KTAP_WARN)
-    e = ibskit.parse_run(KTAP_EXPLORE)
+    a = ktap.parse_ktap(TAP_510)
+    b = ktap.parse_ktap(KTAP)
+    c = ktap.parse_ktap("no tests here\n")
+    d = ktap.parse_run(KTAP_WARN)
+    e = ktap.parse_run(KTAP_EXPLORE)
     ex = e.explore
     return [
         ("parser: a DEBUG_PREEMPT splat inside a case fails it",
@@ -210,7 +212,7 @@ class Expectations(unittest.TestCase):
 
     def test_shipped_73_finds_dis_race_only_in_dis_sets(self):
         r = run_of("ktap-7.3.4-shipped.log", "shipped", caps_dis=True)
-        checks = dict(ibskit.explore_checks("shipped", r))
+        checks = dict(verdict.explore_checks("shipped", r))
         dis = [ok for n, ok in checks.items() if "caps dis," in n]
         default = [ok for n, ok in checks.items() if "caps default," in n]
         self.assertTrue(dis and all(dis))
@@ -218,49 +220,49 @@ class Expectations(unittest.TestCase):
 
     def test_the_same_run_as_if_fixed_is_wrong(self):
         r = run_of("ktap-7.3.4-shipped.log", "fixed", caps_dis=True)
-        checks = ibskit.explore_checks("fixed", r)
+        checks = verdict.explore_checks("fixed", r)
         self.assertFalse(all(ok for _, ok in checks))
 
     def test_a_crash_is_not_red(self):
         r = run_of("crashed.log", "unfixed")
-        self.assertFalse(ibskit.red_with(
+        self.assertFalse(verdict.red_with(
             r.console, "ibs_test_op_stale_ctl_fetch_nmi_in_start", "race"))
-        checks = dict(ibskit.explore_checks("unfixed", r))
-        self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
+        checks = dict(verdict.explore_checks("unfixed", r))
+        self.assertFalse(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
                                 "parameter explored (0)"])
 
     def test_a_run_passes_only_if_every_suite_ended_well(self):
-        res = ibskit.ConsoleResult(cases={"ibs_test_a": ibskit.Verdict.PASS},
-                                   suite=ibskit.Verdict.PASS)
-        self.assertTrue(ibskit.run_passed(res))
-        res.suite_explore = ibskit.Verdict.FAIL  # e.g. the suite broke off
-        self.assertFalse(ibskit.run_passed(res))
+        res = ktap.ConsoleResult(cases={"ibs_test_a": ktap.Verdict.PASS},
+                                   suite=ktap.Verdict.PASS)
+        self.assertTrue(ktap.run_passed(res))
+        res.suite_explore = ktap.Verdict.FAIL  # e.g. the suite broke off
+        self.assertFalse(ktap.run_passed(res))
 
     def test_red_needs_the_diagnostic(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
         name = "ibs_test_stale_ctl_nmi_in_start"
-        self.assertTrue(ibskit.red_with(r.console, name, "race"))
+        self.assertTrue(verdict.red_with(r.console, name, "race"))
         r.console.diagnostics[name] = ["ASSERTION FAILED at x.c:1"]
-        self.assertFalse(ibskit.red_with(r.console, name, "race"))
+        self.assertFalse(verdict.red_with(r.console, name, "race"))
 
     def test_510_loop_counts_its_parameters(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
-        checks = dict(ibskit.explore_checks("unfixed", r))
-        self.assertTrue(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
+        checks = dict(verdict.explore_checks("unfixed", r))
+        self.assertTrue(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
                                "parameter explored (20)"])
         case = "amd_ibs_explore.ibs_test_explore"
         r.console.diagnostics[case] = [
             x for x in r.console.diagnostics[case]
             if "parameters explored" not in x]
-        checks = dict(ibskit.explore_checks("unfixed", r))
-        self.assertFalse(checks[f"unfixed {ibskit.SUITE_EXPLORE}: every "
+        checks = dict(verdict.explore_checks("unfixed", r))
+        self.assertFalse(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
                                 "parameter explored (20)"])
 
 
 class SuiteSource(unittest.TestCase):
     def test_cases_of_each_finding_come_from_the_source(self):
-        suites, findings = ibskit.suite_cases()
-        self.assertIn("ibs_test_explore", suites[ibskit.SUITE_EXPLORE])
+        suites, findings = verdict.suite_cases()
+        self.assertIn("ibs_test_explore", suites[suite.SUITE_EXPLORE])
         # the per-PMU cases name their helper (ibs_kunit_per_pmu())
         self.assertEqual(findings["ibs_test_stale_ctl_nmi_in_start"], "race")
         self.assertEqual(findings["ibs_test_op_stale_ctl_fetch_nmi_in_start"],
@@ -269,9 +271,9 @@ class SuiteSource(unittest.TestCase):
         self.assertNotIn("ibs_test_clean_ctl_nmi_in_start", findings)
 
     def test_510_has_no_dis_suite(self):
-        suites, _ = ibskit.suite_cases("5.10")
-        self.assertNotIn(ibskit.SUITE_DIS, suites)
-        self.assertIn(ibskit.SUITE, suites)
+        suites, _ = verdict.suite_cases("5.10")
+        self.assertNotIn(suite.SUITE_DIS, suites)
+        self.assertIn(suite.SUITE, suites)
 
     def test_chunk_names(self):
         src = ("enum ibs_kunit_x {\n\tA,\n};\n\n"
@@ -281,16 +283,16 @@ class SuiteSource(unittest.TestCase):
                "#ifdef KUNIT_CASE_PARAM\n"
                "KUNIT_ARRAY_PARAM(p, arr, desc);\n\n"
                "static int f(void)\n{\n\treturn 0;\n}\n")
-        names = [n for n, _ in ibskit.c_chunks(src)]
+        names = [n for n, _ in series.c_chunks(src)]
         self.assertEqual(names, ["ibs_kunit_x", "IBS_KUNIT_Y", "names",
                                  "kunit_test_suite(s)",
                                  "KUNIT_ARRAY_PARAM(p)", "f"])
 
     def test_mainline_stages_end_in_the_suite(self):
-        manifest, stages = ibskit.suite_stages()
+        manifest, stages = series.suite_stages()
         self.assertEqual(len(manifest), len(stages))
         last = [s for s in stages if s is not None][-1]
-        for path in ibskit.SUITE_FILES:
+        for path in core.SUITE_FILES:
             with open(path) as f:
                 self.assertEqual(last[os.path.basename(path)], f.read())
         # the first patch: no exploration, no amd_ibs_dis, no explorer's
@@ -300,23 +302,23 @@ class SuiteSource(unittest.TestCase):
         text = "\n".join(first.values())
         self.assertNotIn('"amd_ibs_dis"', text)
         self.assertNotIn('#include "ibs_kunit_explore.c"', text)
-        self.assertEqual(ibskit.kconfig_symbols(text),
+        self.assertEqual(suite.kconfig_symbols(text),
                          ["PERF_EVENTS_AMD_IBS_KUNIT_TEST"])
-        self.assertEqual(ibskit.kconfig_symbols("\n".join(last.values())),
-                         ibskit.kconfig_symbols())
+        self.assertEqual(suite.kconfig_symbols("\n".join(last.values())),
+                         suite.kconfig_symbols())
         # at every stage each ibs_kunit_*() called is defined there
         for k, stage in enumerate(stages):
             if stage is None:
                 continue
             with self.subTest(patch=manifest[k]["file"]):
                 text = "\n".join(stage.values())
-                defined = {n for n, _ in ibskit.c_chunks(text) if n}
+                defined = {n for n, _ in series.c_chunks(text) if n}
                 called = set(re.findall(r"\b(ibs_kunit_\w+)\(", text))
                 self.assertEqual(called - defined, set())
                 arrays = re.findall(r"static struct kunit_case \w+\[\] = "
                                     r"\{(.*?)\n\};", text, re.S)
                 cases = {c for a in arrays
-                         for c in ibskit.CASE_ENTRY.findall(a)}
+                         for c in series.CASE_ENTRY.findall(a)}
                 self.assertTrue(cases)
                 self.assertEqual(cases - defined, set())
                 included = set(re.findall(r'^#include "(ibs_kunit_\w+\.c)"',
@@ -324,29 +326,29 @@ class SuiteSource(unittest.TestCase):
                 self.assertEqual(included, set(stage) - {"ibs_kunit.c"})
 
     def test_no_case_array_is_shared(self):
-        text = ibskit.suite_text()
+        text = suite.suite_text()
         arrays = re.findall(r"\.test_cases\s*=\s*(\w+)", text)
         self.assertEqual(len(arrays), len(set(arrays)))
         self.assertEqual(len(arrays), 3)
 
     def test_mainline_suite_has_no_stable_compat(self):
         # what only older trees need lives in kunit/adapt/
-        text = ibskit.suite_text()
+        text = suite.suite_text()
         for word in ("KUNIT_PARAM_DESC_SIZE\t", "#ifdef KUNIT_CASE_PARAM",
                      "#ifdef IBS_CAPS", "#if IBS_KUNIT_HAVE", "kunit_skip(",
                      "rdmsrl", "apic_perf_irqs"):
             self.assertNotIn(word, text)
 
     def test_adaptations(self):
-        self.assertEqual(ibskit.adaptations("5.10"),
+        self.assertEqual(suite.adaptations("5.10"),
                          ["msr-accessors-l.sed", "no-kunit-params.sed",
                           "no-kunit-skip.sed", "no-caps-zen4.sed",
                           "no-caps-bit63.sed",
                           "no-caps-dis.sed", "irq-stat-member.sed"])
-        self.assertEqual(ibskit.adaptations("7.3"), [])
-        self.assertEqual(ibskit.adaptations("6.7"),
-                         ibskit.adaptations("6.6"))
-        self.assertEqual(ibskit.adaptations("4.19"), [])
+        self.assertEqual(suite.adaptations("7.3"), [])
+        self.assertEqual(suite.adaptations("6.7"),
+                         suite.adaptations("6.6"))
+        self.assertEqual(suite.adaptations("4.19"), [])
 
     def test_adapted_suites(self):
         # every series builds its own suite: no leftover of what it lacks
@@ -355,7 +357,7 @@ class SuiteSource(unittest.TestCase):
                                ("6.1", ("IBS_CAPS_BIT63_FILTER", "msr2",
                                         "IBS_COUNT_APIC_PERF")),
                                ("7.0", ("IBS_CAPS_DIS", "rdmsrl"))):
-            code = re.sub(r"/\*.*?\*/", "", ibskit.suite_text(series),
+            code = re.sub(r"/\*.*?\*/", "", suite.suite_text(series),
                           flags=re.S)
             for word in absent:
                 with self.subTest(series=series, word=word):
@@ -363,7 +365,7 @@ class SuiteSource(unittest.TestCase):
 
 
 class KunitTool(unittest.TestCase):
-    """The tree's kunit.py as the parser of record (ibskit.kunittool), on a
+    """The tree's kunit.py as the parser of record (kunittool), on a
     console of 7.3.4 as shipped and what 7.3.4's kunit_parser and
     'kunit.py parse --json' made of it (captured with the tool)."""
 
@@ -373,15 +375,15 @@ class KunitTool(unittest.TestCase):
         self.kci = json.loads(data("console-7.3.4-shipped.kunit.json"))
 
     def tool(self):
-        suites, cases = ibskit.kunittool.verdicts(self.tree)
-        return ibskit.ToolResult("7.3.4", suites, cases, "")
+        suites, cases = kunittool.verdicts(self.tree)
+        return kunittool.ToolResult("7.3.4", suites, cases, "")
 
     def test_both_parsers_agree(self):
-        res = ibskit.parse_run(self.console)
-        self.assertEqual(ibskit.disagreements(res, self.tool()), [])
-        self.assertEqual(ibskit.kernelci_disagreements(res, self.kci), [])
+        res = ktap.parse_run(self.console)
+        self.assertEqual(kunittool.disagreements(res, self.tool()), [])
+        self.assertEqual(kunittool.kernelci_disagreements(res, self.kci), [])
         # the summary kunit.py printed for this console
-        self.assertEqual(ibskit.stock.summary(res),
+        self.assertEqual(stock.summary(res),
                          "Ran 53 tests: passed: 12, failed: 41")
 
     def test_an_edited_console_disagrees(self):
@@ -389,41 +391,41 @@ class KunitTool(unittest.TestCase):
         line = "        ok 2 OP\n"
         self.assertIn(line, self.console)
         edited = self.console.replace(line, "        not ok 2 OP\n", 1)
-        res = ibskit.parse_run(edited)
-        bad = ibskit.disagreements(res, self.tool())
+        res = ktap.parse_run(edited)
+        bad = kunittool.disagreements(res, self.tool())
         self.assertTrue(any(d.endswith("[OP]: ktap fail, kunit.py pass")
                             for d in bad), bad)
-        self.assertTrue(ibskit.kernelci_disagreements(res, self.kci))
+        self.assertTrue(kunittool.kernelci_disagreements(res, self.kci))
 
     def test_of_record_takes_the_tools_verdicts(self):
-        res = ibskit.parse_run(self.console)
+        res = ktap.parse_run(self.console)
         tool = self.tool()
-        case = next(iter(tool.cases[ibskit.SUITE]))
-        tool.cases[ibskit.SUITE][case].verdict = "skip"
-        rec = ibskit.of_record(res, tool)
-        self.assertEqual(rec.cases[case], ibskit.Verdict.SKIP)
+        case = next(iter(tool.cases[suite.SUITE]))
+        tool.cases[suite.SUITE][case].verdict = "skip"
+        rec = kunittool.of_record(res, tool)
+        self.assertEqual(rec.cases[case], ktap.Verdict.SKIP)
         self.assertEqual(rec.disagreements,
                          [f"{case}: ktap pass, kunit.py skip"])
 
     def test_comment_parameters_are_ours_alone(self):
         # KUnit 5.11-5.17 prints parameters as '# case: ok N - desc'
         # comments, which kunit.py does not take for results
-        res = ibskit.parse_run(data("tap-5.15-unfixed-explore.log"))
-        self.assertIn(ibskit.EXPLORE_PREFIX + "ibs_test_explore",
+        res = ktap.parse_run(data("tap-5.15-unfixed-explore.log"))
+        self.assertIn(suite.EXPLORE_PREFIX + "ibs_test_explore",
                       res.comment_params)
-        suites = {s: (getattr(res, a) or ibskit.Verdict.FAIL).value
-                  for s, a in ((ibskit.SUITE, "suite"),
-                               (ibskit.SUITE_DIS, "suite_dis"),
-                               (ibskit.SUITE_EXPLORE, "suite_explore"))
+        suites = {s: (getattr(res, a) or ktap.Verdict.FAIL).value
+                  for s, a in ((suite.SUITE, "suite"),
+                               (suite.SUITE_DIS, "suite_dis"),
+                               (suite.SUITE_EXPLORE, "suite_explore"))
                   if getattr(res, a)}
-        cases = {s: {n[len(p):]: ibskit.ToolCase(v.value)
+        cases = {s: {n[len(p):]: kunittool.ToolCase(v.value)
                      for n, v in res.cases.items()
                      if n.startswith(p) and "." not in n[len(p):]}
-                 for s, p in ibskit.SUITE_PREFIXES}
-        tool = ibskit.ToolResult("5.15", suites, cases, "")
-        self.assertEqual(ibskit.disagreements(res, tool), [])
+                 for s, p in kunittool.SUITE_PREFIXES}
+        tool = kunittool.ToolResult("5.15", suites, cases, "")
+        self.assertEqual(kunittool.disagreements(res, tool), [])
         params = dict(res.params)
-        rec = ibskit.of_record(res, tool)
+        rec = kunittool.of_record(res, tool)
         self.assertEqual(rec.params, params)
 
 
@@ -437,12 +439,12 @@ class Mutants(unittest.TestCase):
                  "perf_ibs_handle_irq")
 
     def bodies(self, src):
-        return {fn: src[slice(*ibskit.mutants._fn_span(src, fn))]
+        return {fn: src[slice(*mutants._fn_span(src, fn))]
                 for fn in self.FUNCTIONS}
 
     def test_every_mutant_changes_exactly_one_function(self):
         before = self.bodies(self.src)
-        for name, m in {**ibskit.MUTANTS, **ibskit.FIX_MUTANTS}.items():
+        for name, m in {**mutants.MUTANTS, **mutants.FIX_MUTANTS}.items():
             with self.subTest(mutant=name):
                 after = self.bodies(m.edit(self.src))
                 changed = [fn for fn in self.FUNCTIONS
@@ -452,13 +454,13 @@ class Mutants(unittest.TestCase):
     def test_a_mutant_that_does_not_fit_raises(self):
         src = self.src.replace("\tif (test_bit(IBS_STOPPING, pcpu->state))"
                                "\n\t\treturn 1;\n", "")
-        with self.assertRaises(ibskit.Error):
-            ibskit.MUTANTS["stop-fix-removed"].edit(src)
+        with self.assertRaises(core.Error):
+            mutants.MUTANTS["stop-fix-removed"].edit(src)
 
     def test_a_missing_function_raises_not_deletes(self):
         src = self.src.replace("perf_ibs_del", "perf_ibs_gone")
-        with self.assertRaises(ibskit.Error):
-            ibskit.MUTANTS["del-keeps-enabled"].edit(src)
+        with self.assertRaises(core.Error):
+            mutants.MUTANTS["del-keeps-enabled"].edit(src)
 
 
 class RunResults(unittest.TestCase):
@@ -479,30 +481,30 @@ class MutantVerdicts(unittest.TestCase):
     """mutant_verdict() on captured runs: killed needs the expected check
     and a suite that ended; a crash is broken whatever fired before it."""
     def setUp(self):
-        self.run = ibskit.parse_run(data("ktap-7.3.4-shipped.log"))
+        self.run = ktap.parse_run(data("ktap-7.3.4-shipped.log"))
 
     def test_killed_by_the_expected_invariant_only(self):
-        m = ibskit.MUTANTS["stop-fix-removed"]
-        verdict, killers = ibskit.mutant_verdict(m, self.run)
+        m = mutants.MUTANTS["stop-fix-removed"]
+        verdict, killers = mutants.mutant_verdict(m, self.run)
         self.assertEqual(verdict, "killed")
         self.assertIn("explore [nmi-reenabled]", killers)
         self.assertNotIn("explore [stale-sample]", killers)
 
     def test_unexpected_failures_are_caught_elsewhere(self):
-        m = ibskit.MUTANTS["del-keeps-enabled"]
-        self.assertEqual(ibskit.mutant_verdict(m, self.run),
+        m = mutants.MUTANTS["del-keeps-enabled"]
+        self.assertEqual(mutants.mutant_verdict(m, self.run),
                          ("caught elsewhere", []))
 
     def test_a_crash_is_broken_even_after_a_killer(self):
         self.run.suite_explore = None
-        m = ibskit.MUTANTS["stop-fix-removed"]
-        self.assertEqual(ibskit.mutant_verdict(m, self.run), ("broken", []))
+        m = mutants.MUTANTS["stop-fix-removed"]
+        self.assertEqual(mutants.mutant_verdict(m, self.run), ("broken", []))
 
     def test_nothing_failed_is_survived(self):
-        clean = ibskit.parse_run(data("no-suite.log"))
-        clean.suite = clean.suite_explore = ibskit.Verdict.PASS
-        m = ibskit.MUTANTS["sample-twice"]
-        self.assertEqual(ibskit.mutant_verdict(m, clean), ("SURVIVED", []))
+        clean = ktap.parse_run(data("no-suite.log"))
+        clean.suite = clean.suite_explore = ktap.Verdict.PASS
+        m = mutants.MUTANTS["sample-twice"]
+        self.assertEqual(mutants.mutant_verdict(m, clean), ("SURVIVED", []))
 
 
 class Runner(unittest.TestCase):
@@ -510,53 +512,54 @@ class Runner(unittest.TestCase):
 
     def test_capture_keeps_streams_apart_and_logs_both(self):
         with tempfile.TemporaryDirectory() as d:
-            log = ibskit.log_file("x.log", d)
-            p = ibskit.capture(["sh", "-c", "echo out; echo err >&2; exit 3"],
+            log = core.log_file("x.log", d)
+            p = core.capture(["sh", "-c", "echo out; echo err >&2; exit 3"],
                                log=log)
             self.assertEqual((p.rc, p.out, p.err), (3, "out\n", "err\n"))
             self.assertEqual(p.last_error(), "err")
-            text = ibskit.read_text(log)
+            text = core.read_text(log)
             self.assertTrue(text.startswith("$ sh -c"))
             self.assertIn("out\n", text)
             self.assertIn("err\n", text)
 
     def test_run_raises_one_line_with_the_last_error(self):
-        with self.assertRaises(ibskit.Error) as e:
-            ibskit.run(["sh", "-c", "echo first >&2; echo last >&2; exit 1"])
+        with self.assertRaises(core.Error) as e:
+            core.run(["sh", "-c", "echo first >&2; echo last >&2; exit 1"])
         self.assertIn("last", str(e.exception))
         self.assertNotIn("\n", str(e.exception))
 
     def test_status_and_input(self):
-        self.assertEqual(ibskit.status(["true"]), 0)
-        self.assertNotEqual(ibskit.status(["false"]), 0)
-        self.assertEqual(ibskit.run(["cat"], input="x"), "x")
+        self.assertEqual(core.status(["true"]), 0)
+        self.assertNotEqual(core.status(["false"]), 0)
+        self.assertEqual(core.run(["cat"], input="x"), "x")
 
 
 class Helpers(unittest.TestCase):
     def test_flake_first_difference(self):
         a = {"cases": {"x": "pass"}, "tuples": {"p": 1}}
-        self.assertEqual(ibskit.first_difference(a, dict(a, tuples={})),
+        self.assertEqual(flake.first_difference(a, dict(a, tuples={})),
                          "tuples")
 
     def test_patch_number(self):
-        self.assertEqual(ibskit.patch_number("[PATCH 2/3] perf: x"), 2)
-        with self.assertRaises(ibskit.Error):
-            ibskit.patch_number("[PATCH] perf: x")
+        self.assertEqual(e2e.patch_number("[PATCH 2/3] perf: x"), 2)
+        with self.assertRaises(core.Error):
+            e2e.patch_number("[PATCH] perf: x")
 
     def test_bench_cells(self):
-        row = ibskit.BenchRow("v1", {"build": 100.0}, 2.5, 200.0, 8.0,
-                              1500, ibskit.StockRun(300.0, 290.0, 5.0, 200.0,
+        row = bench.BenchRow("v1", {"build": 100.0}, 2.5, 200.0, 8.0,
+                              1500, bench.StockRun(300.0, 290.0, 5.0, 200.0,
                                                     20.0, "Ran 9 tests"))
         cells = row.cells()
-        self.assertEqual(len(cells), len(ibskit.COLUMNS))
+        self.assertEqual(len(cells), len(bench.COLUMNS))
         self.assertIn("0.50", cells)   # our build / kunit.py's
 
 
 class Verbs(unittest.TestCase):
     """The verbs in scripts/ (no .py suffix, so no linter reads them) name
-    only what the package has."""
+    only what the modules they import have."""
 
-    def test_every_ibskit_name_exists(self):
+    def test_every_module_attribute_exists(self):
+        import importlib
         scripts = os.path.dirname(HERE)
         for name in sorted(os.listdir(scripts)):
             path = os.path.join(scripts, name)
@@ -566,32 +569,38 @@ class Verbs(unittest.TestCase):
                 src = f.read()
             if not src.startswith("#!/usr/bin/env python3"):
                 continue
-            for node in ast.walk(ast.parse(src, name)):
+            tree = ast.parse(src, name)
+            mods = {a.asname or a.name: importlib.import_module(
+                f"ibskit.{a.name}") for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module == "ibskit"
+                for a in node.names}
+            for node in ast.walk(tree):
                 if isinstance(node, ast.Attribute) and \
                         isinstance(node.value, ast.Name) and \
-                        node.value.id == "ibskit":
+                        node.value.id in mods:
                     with self.subTest(verb=name, line=node.lineno):
-                        self.assertTrue(hasattr(ibskit, node.attr),
-                                        f"ibskit.{node.attr}")
+                        self.assertTrue(hasattr(mods[node.value.id],
+                                                node.attr),
+                                        f"{node.value.id}.{node.attr}")
 
 
 class Kconfig(unittest.TestCase):
     def test_lines(self):
-        self.assertEqual(ibskit.kconfig_line("CONFIG_NET=n"),
+        self.assertEqual(kbuild.kconfig_line("CONFIG_NET=n"),
                          "# CONFIG_NET is not set")
-        self.assertEqual(ibskit.kconfig_line("CONFIG_NET=y"), "CONFIG_NET=y")
+        self.assertEqual(kbuild.kconfig_line("CONFIG_NET=y"), "CONFIG_NET=y")
 
     def test_holds(self):
         have = ["CONFIG_SMP=y", "# CONFIG_NET is not set"]
-        self.assertTrue(ibskit.kconfig_holds("CONFIG_SMP=y", have))
-        self.assertFalse(ibskit.kconfig_holds("CONFIG_PREEMPT=y", have))
-        self.assertTrue(ibskit.kconfig_holds("# CONFIG_NET is not set", have))
-        self.assertFalse(ibskit.kconfig_holds("# CONFIG_SMP is not set",
+        self.assertTrue(kbuild.kconfig_holds("CONFIG_SMP=y", have))
+        self.assertFalse(kbuild.kconfig_holds("CONFIG_PREEMPT=y", have))
+        self.assertTrue(kbuild.kconfig_holds("# CONFIG_NET is not set", have))
+        self.assertFalse(kbuild.kconfig_holds("# CONFIG_SMP is not set",
                                               have))
 
     def test_fragment_asks_for_two_cpus(self):
-        self.assertIn("CONFIG_SMP=y", ibskit.MIN_KCONFIG)
-        self.assertIn("CONFIG_DEBUG_PREEMPT=y", ibskit.MIN_KCONFIG)
+        self.assertIn("CONFIG_SMP=y", kbuild.MIN_KCONFIG)
+        self.assertIn("CONFIG_DEBUG_PREEMPT=y", kbuild.MIN_KCONFIG)
 
 
 class Apt(unittest.TestCase):
@@ -599,62 +608,62 @@ class Apt(unittest.TestCase):
         text = ("deb [arch=amd64] http://mirror.invalid/debian bookworm main\n"
                 "# deb http://commented.invalid/debian x\n"
                 "Types: deb\nURIs: http://mirror.invalid/debian-security\n")
-        uris = ibskit.apt_source_uris(text)
+        uris = registry.apt_source_uris(text)
         self.assertEqual(uris, ["http://mirror.invalid/debian",
                                 "http://mirror.invalid/debian-security"])
 
     def test_archives_derived(self):
-        found = ibskit.debian_archives(["http://m.invalid/debian/"])
+        found = registry.debian_archives(["http://m.invalid/debian/"])
         self.assertEqual(found, {
             "debian": "http://m.invalid/debian",
             "debian-security": "http://m.invalid/debian-security"})
-        with self.assertRaises(ibskit.Error):
-            ibskit.debian_archives(["http://m.invalid/ubuntu"])
+        with self.assertRaises(core.Error):
+            registry.debian_archives(["http://m.invalid/ubuntu"])
 
 
 class Records(unittest.TestCase):
     def test_a_backport_message_one_byte_off_is_caught(self):
-        path = [p for p in ibskit.backport_patches("6.1")
+        path = [p for p in suite.backport_patches("6.1")
                 if "avoid-race" in p][0]
-        text = ibskit.read_text(path)
-        self.assertEqual(ibskit.message_problems(path), [])
+        text = core.read_text(path)
+        self.assertEqual(backports.message_problems(path), [])
         with tempfile.NamedTemporaryFile("w", suffix=".patch",
                                          delete=False) as f:
             f.write(text.replace("Consider the following race:",
                                  "Consider the following  race:", 1))
         try:
-            self.assertTrue(ibskit.message_problems(f.name))
+            self.assertTrue(backports.message_problems(f.name))
         finally:
             os.unlink(f.name)
 
     def test_generated_note(self):
-        note = ibskit.generated_note("scripts/x", "y")
+        note = core.generated_note("scripts/x", "y")
         self.assertIn("scripts/x", note)
 
-    KINDS = [(ibskit.SeriesRecord, "backports/*/verified.json"),
-             (ibskit.MainlineRecord, "results/mainline/*.json"),
-             (ibskit.MutationRecord, "results/mutation/*.json")]
+    KINDS = [(model.SeriesRecord, "backports/*/verified.json"),
+             (model.MainlineRecord, "results/mainline/*.json"),
+             (model.MutationRecord, "results/mutation/*.json")]
 
     def test_every_record_reads_back_as_it_was_written(self):
         """Each committed record through its type and back to JSON: the
         same object (a record of older scripts is refused instead)."""
         for cls, pattern in self.KINDS:
-            paths = sorted(glob.glob(os.path.join(ibskit.TOP, pattern)))
+            paths = sorted(glob.glob(os.path.join(core.TOP, pattern)))
             self.assertTrue(paths, pattern)
             for path in paths:
-                with self.subTest(record=os.path.relpath(path, ibskit.TOP)):
+                with self.subTest(record=os.path.relpath(path, core.TOP)):
                     rec = cls.load(path)
-                    self.assertEqual(rec.to_json(), ibskit.read_json(path))
+                    self.assertEqual(rec.to_json(), core.read_json(path))
 
     def test_a_record_of_other_scripts_is_refused(self):
         for cls, pattern in self.KINDS:
-            path = sorted(glob.glob(os.path.join(ibskit.TOP, pattern)))[0]
-            data = ibskit.read_json(path)
+            path = sorted(glob.glob(os.path.join(core.TOP, pattern)))[0]
+            data = core.read_json(path)
             with self.subTest(kind=cls.__name__):
-                with self.assertRaises(ibskit.Error):
+                with self.assertRaises(core.Error):
                     cls.from_json(dict(data, builds=True))
                 del data["suite"]
-                with self.assertRaises(ibskit.Error):
+                with self.assertRaises(core.Error):
                     cls.from_json(data)
 
 
@@ -674,7 +683,7 @@ class WindowCounters(unittest.TestCase):
 
     def test_a_line_of_no_known_kind_is_an_error(self):
         from ibskit import hwdebug
-        with self.assertRaises(ibskit.Error):
+        with self.assertRaises(core.Error):
             hwdebug.window_lines("ibs-window: op: something else: 1\n")
 
 
@@ -683,7 +692,7 @@ class Recipients(unittest.TestCase):
 
     def test_cc_trailers(self):
         from ibskit import mail
-        text = ibskit.read_text(os.path.join(ibskit.TOP, "fix",
+        text = core.read_text(os.path.join(core.TOP, "fix",
                                              "stop-nmi.patch"))
         cc = mail.cc_trailers(text)
         self.assertIn("Manali Shukla <manali.shukla@amd.com>", cc)
