@@ -173,9 +173,6 @@ SPDX_EXEMPT = [
      "first line is the From line)"),
     (r"fix/assorted/\d-[a-z0-9-]+\.patch$", "upstream commits of \"perf/amd/"
      "ibs: Assorted fixes\", verbatim"),
-    (r"fix/assorted/in-7\.3/\d-[a-z0-9-]+\.patch$", "diffs applied with "
-     "git apply -R; a leading line would be taken for part of the diff "
-     "(fix/README.md)"),
     (r"fix/stop-nmi-shukla\.patch$", "a diff of another author's change, "
      "kept as described (fix/README.md)"),
     (r"hw/ibs-window-counters\.patch$", "a debug patch whose first lines "
