@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The library of the scripts/ verbs, one module per step of the pipeline.
 
+    common, names, model, csource
+                      the bottom, no I/O: the error type, the suite's and
+                      the findings' names, the records and results as
+                      types, C source as text
     registry, trees   a tree: from the package registry or the user's
                       checkout (only read), into a worktree in the cache
     suite             + the suite (kunit/) and the fix state asked for
     kbuild, qemu      -> build -> boot under QEMU (TCG), console captured
-    ktap, kunittool   -> KTAP/TAP parsed, by ktap and by the tree's kunit.py
+    ktap, kunittool   -> KTAP/TAP parsed, by ktap (pure: text in, model
+                      out) and by the tree's kunit.py
     verdict           -> one run per fix state, the red -> green verdict
     records, results  -> JSON records (their types: model), the generated
                       results page

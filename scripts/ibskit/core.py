@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Callable, Optional, Sequence
 
-# A JSON object as read from or written to a record.
-Json = dict[str, Any]
+from .common import Error as Error, Json as Json
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -53,8 +52,6 @@ UPSTREAM_DATE = "2026-02-16T04:22:16+00:00"
 INDEX_ABBREV = "--abbrev=9"
 
 
-class Error(Exception):
-    """A failure to report as one line on stderr."""
 
 
 def die(msg: str) -> None:

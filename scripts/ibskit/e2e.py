@@ -25,7 +25,8 @@ from .suite import (
     install_suite, kunit_can_skip,)
 from . import fixes
 from .trees import Tree, registry_tree, worktree
-from .ktap import Verdict, run_passed
+from .ktap import run_passed
+from .model import Verdict
 from .model import RunResult
 from .series import MAINLINE_SERIES, git_identity, sender, sender_ident
 from .kbuild import build_dir, w1_warnings
@@ -33,7 +34,7 @@ from .verdict import expectations, run_suite
 from .backports import STABLE_HEADER
 from .mail import (
     checkpatch, mainline_mails, send_mails, stable_mails,)
-from .checks import Checks
+from .common import Checks
 
 # Debian's python3, whose packages (aiosmtpd) are not the pyenv ones.
 SYS_PYTHON = "/usr/bin/python3"

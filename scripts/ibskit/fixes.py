@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .core import TOP
 
+# The project's top directory (fixes.py is in scripts/ibskit/).
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 IBS_C = "arch/x86/events/amd/ibs.c"
 FLAGS_H = "arch/x86/events/perf_event_flags.h"
 # The same changes as they read in the ibs.c of 7.2.13 and 7.3.4 (later

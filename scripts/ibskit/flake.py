@@ -14,7 +14,8 @@ from .core import log_file, progress
 from .trees import Tree, unlock_trees
 from .kbuild import build, build_dir
 from .qemu import boot
-from .ktap import ConsoleResult, parse_run
+from .ktap import parse_run
+from .model import ConsoleResult
 from .verdict import prepare
 
 

@@ -2,69 +2,11 @@
 """Parse a console log: KTAP/TAP results, parameters, the exploration."""
 
 import re
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Optional
 
-from .suite import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
-
-
-class Verdict(StrEnum):
-    """The result of a case, a parameter or a suite, as KTAP gives it.
-    The values are what the JSON records hold."""
-    PASS = "pass"
-    FAIL = "fail"
-    SKIP = "skip"
-
-
-@dataclass
-class ExploredParam:
-    """One parameter of the exploration: the (sequence, point, NMI
-    content) tuples it explored and its points per callback."""
-    tuples: int
-    points: str
-
-
-@dataclass
-class Exploration:
-    """The exploration's own report (explored())."""
-    tuples: int = 0
-    sequences: int = 0
-    params: dict[str, ExploredParam] = field(default_factory=dict)
-    # parameter description -> sorted names of the invariants violated
-    violations: dict[str, list[str]] = field(default_factory=dict)
-
-
-@dataclass
-class SuiteResult:
-    """One suite in a console log (parse_ktap())."""
-    cases: dict[str, Verdict] = field(default_factory=dict)
-    # the suite's own result; None where it did not end (or did not run)
-    suite: Optional[Verdict] = None
-    diagnostics: dict[str, list[str]] = field(default_factory=dict)
-    # case -> {parameter description: verdict}
-    params: dict[str, dict[str, Verdict]] = field(default_factory=dict)
-    # the suite's own time from the printk timestamps
-    seconds: Optional[float] = None
-    # cases whose parameters KUnit printed as '# case: ok N - desc'
-    # comment lines (v5.11-v5.17), which kunit.py reads as comments
-    comment_params: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ConsoleResult(SuiteResult):
-    """The three suites of one boot (parse_run()): amd_ibs's results with
-    the amd_ibs_dis cases (DIS_PREFIX) and the amd_ibs_explore cases
-    (EXPLORE_PREFIX) merged in; suite is amd_ibs's result."""
-    suite_dis: Optional[Verdict] = None
-    suite_explore: Optional[Verdict] = None
-    seconds_by_suite: dict[str, Optional[float]] = field(
-        default_factory=dict)
-    explore: Exploration = field(default_factory=Exploration)
-    # where the KUnit tool's verdicts (the parser of record, kunittool)
-    # differ from ktap's own reading; the tool's directory
-    disagreements: list[str] = field(default_factory=list)
-    tool: str = ""
+from .model import (
+    ConsoleResult, Exploration, ExploredParam, SuiteResult, Verdict,)
+from .names import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
 
 
 def _verdict(status: str, directive: Optional[str] = None) -> Verdict:

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from .core import Error, Json, read_text, run, status
-from .ktap import ConsoleResult, Verdict
+from .model import ConsoleResult, Verdict
 from .suite import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
 
 # Run in the child: argv = tool directory, console file, output file.

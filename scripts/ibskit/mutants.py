@@ -12,7 +12,7 @@ from .core import (
     read_text,)
 from .suite import DIS_PREFIX
 from .trees import Tree
-from .ktap import ConsoleResult, Verdict
+from .model import ConsoleResult, Verdict
 from .verdict import prepare, red_with, run_suite, suite_cases
 from .records import fix_hashes, mutant_log
 from .model import MutantRow, MutantVerdict, MutationRecord

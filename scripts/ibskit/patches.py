@@ -16,7 +16,8 @@ from .registry import MAINLINE_BASE
 from .trees import Tree, registry_tree
 from .series import (
     MAINLINE_SERIES, PLACEHOLDER, commit_series, series_patches, source_date,)
-from .ktap import Verdict, run_passed
+from .ktap import run_passed
+from .model import Verdict
 from .verdict import run_suite
 from .results import (
     BACKPORT_COLS, backport_rows, explore_rows, mainline_rows, stop_rows,)

@@ -16,7 +16,8 @@ from .registry import STABLE_SERIES, series_key
 from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_ALT_FIX, STOP_FIX, SUITE_EXPLORE,
     backport_patches, series_backport,)
-from .ktap import Verdict, cases_passed
+from .ktap import cases_passed
+from .model import Verdict
 from .verdict import (
     ALT_STOP, ONLY_PREFIX, console_files, count, finding_cases, fix_proof,
     red_with,)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from .core import cache_dir, capture, log_file, progress, read_text
 from .kbuild import make_jobs
-from .ktap import ConsoleResult, Verdict, parse_run
+from .ktap import parse_run
+from .model import ConsoleResult, Verdict
 from .trees import Tree
 from .verdict import kunit_run, prepare
 

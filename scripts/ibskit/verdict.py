@@ -20,10 +20,11 @@ from .trees import (
     Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
-from .ktap import SKIPPED_DIAG, ConsoleResult, Verdict, parse_run
+from .ktap import SKIPPED_DIAG, parse_run
+from .model import ConsoleResult, Verdict
 from . import kunittool
 from .model import Check, FixProof, RunResult, VerifyResult
-from .series import CASE_ENTRY, c_chunks
+from .csource import CASE_ENTRY, c_chunks
 
 
 # "all-fixes-shukla": every fix, with Manali Shukla's change for the

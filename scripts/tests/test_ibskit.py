@@ -21,8 +21,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from ibskit import (  # noqa: E402
-    backports, bench, core, e2e, flake, kbuild, ktap, kunittool, model,
-    mutants, registry, series, stock, suite, verdict,)
+    backports, bench, checks, core, csource, e2e, flake, kbuild, ktap,
+    kunittool, model, mutants, registry, series, stock, suite, verdict,)
 
 
 def data(name):
@@ -232,10 +232,10 @@ class Expectations(unittest.TestCase):
                                 "parameter explored (0)"])
 
     def test_a_run_passes_only_if_every_suite_ended_well(self):
-        res = ktap.ConsoleResult(cases={"ibs_test_a": ktap.Verdict.PASS},
-                                   suite=ktap.Verdict.PASS)
+        res = model.ConsoleResult(cases={"ibs_test_a": model.Verdict.PASS},
+                                   suite=model.Verdict.PASS)
         self.assertTrue(ktap.run_passed(res))
-        res.suite_explore = ktap.Verdict.FAIL  # e.g. the suite broke off
+        res.suite_explore = model.Verdict.FAIL  # e.g. the suite broke off
         self.assertFalse(ktap.run_passed(res))
 
     def test_red_needs_the_diagnostic(self):
@@ -283,7 +283,7 @@ class SuiteSource(unittest.TestCase):
                "#ifdef KUNIT_CASE_PARAM\n"
                "KUNIT_ARRAY_PARAM(p, arr, desc);\n\n"
                "static int f(void)\n{\n\treturn 0;\n}\n")
-        names = [n for n, _ in series.c_chunks(src)]
+        names = [n for n, _ in csource.c_chunks(src)]
         self.assertEqual(names, ["ibs_kunit_x", "IBS_KUNIT_Y", "names",
                                  "kunit_test_suite(s)",
                                  "KUNIT_ARRAY_PARAM(p)", "f"])
@@ -312,13 +312,13 @@ class SuiteSource(unittest.TestCase):
                 continue
             with self.subTest(patch=manifest[k]["file"]):
                 text = "\n".join(stage.values())
-                defined = {n for n, _ in series.c_chunks(text) if n}
+                defined = {n for n, _ in csource.c_chunks(text) if n}
                 called = set(re.findall(r"\b(ibs_kunit_\w+)\(", text))
                 self.assertEqual(called - defined, set())
                 arrays = re.findall(r"static struct kunit_case \w+\[\] = "
                                     r"\{(.*?)\n\};", text, re.S)
                 cases = {c for a in arrays
-                         for c in series.CASE_ENTRY.findall(a)}
+                         for c in csource.CASE_ENTRY.findall(a)}
                 self.assertTrue(cases)
                 self.assertEqual(cases - defined, set())
                 included = set(re.findall(r'^#include "(ibs_kunit_\w+\.c)"',
@@ -403,7 +403,7 @@ class KunitTool(unittest.TestCase):
         case = next(iter(tool.cases[suite.SUITE]))
         tool.cases[suite.SUITE][case].verdict = "skip"
         rec = kunittool.of_record(res, tool)
-        self.assertEqual(rec.cases[case], ktap.Verdict.SKIP)
+        self.assertEqual(rec.cases[case], model.Verdict.SKIP)
         self.assertEqual(rec.disagreements,
                          [f"{case}: ktap pass, kunit.py skip"])
 
@@ -413,7 +413,7 @@ class KunitTool(unittest.TestCase):
         res = ktap.parse_run(data("tap-5.15-unfixed-explore.log"))
         self.assertIn(suite.EXPLORE_PREFIX + "ibs_test_explore",
                       res.comment_params)
-        suites = {s: (getattr(res, a) or ktap.Verdict.FAIL).value
+        suites = {s: (getattr(res, a) or model.Verdict.FAIL).value
                   for s, a in ((suite.SUITE, "suite"),
                                (suite.SUITE_DIS, "suite_dis"),
                                (suite.SUITE_EXPLORE, "suite_explore"))
@@ -502,7 +502,7 @@ class MutantVerdicts(unittest.TestCase):
 
     def test_nothing_failed_is_survived(self):
         clean = ktap.parse_run(data("no-suite.log"))
-        clean.suite = clean.suite_explore = ktap.Verdict.PASS
+        clean.suite = clean.suite_explore = model.Verdict.PASS
         m = mutants.MUTANTS["sample-twice"]
         self.assertEqual(mutants.mutant_verdict(m, clean), ("SURVIVED", []))
 
@@ -582,6 +582,28 @@ class Verbs(unittest.TestCase):
                         self.assertTrue(hasattr(mods[node.value.id],
                                                 node.attr),
                                         f"{node.value.id}.{node.attr}")
+
+
+class Layers(unittest.TestCase):
+    """The package's layers run one way: the bottom (types, names, pure
+    parsing of text) imports nothing that runs a command or reads a
+    tree."""
+
+    PURE = {"common": set(), "names": set(), "csource": set(),
+            "fixes": set(), "model": {"common"},
+            "ktap": {"model", "names"}}
+
+    def test_the_bottom_imports_only_the_bottom(self):
+        pkg = os.path.join(os.path.dirname(HERE), "ibskit")
+        for mod, allowed in self.PURE.items():
+            with open(os.path.join(pkg, mod + ".py")) as f:
+                tree = ast.parse(f.read())
+            got = {(n.module or "").lstrip(".") or a.name
+                   for n in ast.walk(tree)
+                   if isinstance(n, ast.ImportFrom) and n.level
+                   for a in n.names}
+            with self.subTest(module=mod):
+                self.assertLessEqual(got, allowed)
 
 
 class Kconfig(unittest.TestCase):

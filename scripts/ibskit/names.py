@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The suite's names as its console shows them, and the findings: which
+diagnostic tag and which invariants of the exploration each one has.
+Constants only."""
+
+SUITE = "amd_ibs"
+# The same cases again on hardware with IBS_CAPS_DIS (the case names of its
+# results carry this prefix); not built on trees without the capability
+# (kunit/adapt/no-caps-dis.sed).
+SUITE_DIS = "amd_ibs_dis"  # built only on trees with IBS_CAPS_DIS
+DIS_PREFIX = SUITE_DIS + "."
+
+SUITE_EXPLORE = "amd_ibs_explore"
+EXPLORE_PREFIX = SUITE_EXPLORE + "."
+# The diagnostic prefix of a window case per finding (see suite_cases()).
+# Patches 1/5 to 4/5 of "perf/amd/ibs: Assorted fixes": their cases'
+# diagnostics start with the patch's name (fixes.FIX_NAMES).
+CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: ",
+                    "stop-count": "stop-count: ",
+                    "stopping-count": "stopping-count: ",
+                    "account-discarded": "account-discarded: ",
+                    "ldlat-zen5": "ldlat-zen5: ",
+                    "phyaddrval": "phyaddrval: ",
+                    "allow-kernel-nmi": "allow-kernel-nmi: ",
+                    "erratum-420": "erratum-420: ",
+                    "fetch-count-reset": "fetch-count-reset: ",
+                    "erratum-1197": "erratum-1197: ",
+                    "erratum-1606": "erratum-1606: ",
+                    "rip-invalid": "rip-invalid: "}
+# The hardware workarounds of ibs.c that the mock's hazards test
+# (ibs_kunit_hazards(), Documentation/invariants.md): every tree has them,
+# so their cases pass everywhere; their mutants take them out.
+HAZARDS = ("erratum-420", "fetch-count-reset", "erratum-1197",
+           "erratum-1606", "rip-invalid")
+# Per finding: the exploration's invariants (names in brackets in the
+# suite's messages) that it breaks.  "race": 1b044ff3c17e (and, with
+# IBS_CAPS_DIS, its reopening, fix/caps-dis.patch); "stop": the NMI inside
+# perf_ibs_stop() enables IBS again (fix/stop-nmi.patch, or Manali
+# Shukla's change, fix/stop-nmi-shukla.patch); "stop-count": that NMI's
+# FETCH sample is counted twice (fix/stop-nmi.patch only); and
+# "stopping-count": with Manali Shukla's change, an NMI between
+# test_and_set_bit(IBS_STOPPING) and the CTL read of perf_ibs_stop() has
+# its FETCH sample counted twice (Documentation/findings.md, finding 2).
+FINDING_INVARIANTS = {
+    "race": {"nmi-enabled", "stale-sample", "foreign-claimed", "count"},
+    "stop": {"nmi-reenabled", "end-hw"},
+    "stop-count": {"count"},
+    "stopping-count": {"count"},
+}
+# The findings the mock can show on one PMU only (the mock does not model
+# IbsOpCurCnt, so a double count on OP cannot show).
+FINDING_PMUS = {"stop-count": "FETCH", "stopping-count": "FETCH"}
+DIS_CAPSETS = ("dis", "all")
