@@ -121,6 +121,10 @@ def stable_mails(series: str, fix: Optional[str] = None) -> tuple[
     mails: list[tuple[str, str]] = []
     for p in patches:
         text = read_text(p)
+        if fix is not None:
+            # Sent alone: not "N/M" of the series file's patches.
+            text = re.sub(r"^(Subject: \[PATCH \S+) \d+/\d+\]", r"\1]",
+                          text, count=1, flags=re.M)
         cc += [x for x in trailer_people(text) if x not in cc]
         mails.append((os.path.basename(p), with_signoff(text)))
     return mails, [STABLE_LIST], cc
