@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from .core import Error, Json, TOP, generated_note, md_table, run, status
 from .fixes import FIXES, FLAGS_H, IBS_C, UpstreamFix
-from .model import FixProof, FixRecord, TreeRef, _from, _to
+from .model import FixProof, FixRecord, Outcome, TreeRef, _from, _to
 from .records import (
     all_verify_records, fix_records, short_origin,)
 from .suite import backport_patches, series_backport
@@ -200,7 +200,7 @@ def fix_proofs() -> dict[tuple[str, str], FixRecord]:
 def _proof_cell(p: Optional[FixProof]) -> str:
     if p is None:
         return "-"
-    if p.verdict == "red->green":
+    if p.verdict == Outcome.RED_GREEN:
         return f"red -> green ({len(p.red)} red" + (
             f", {len(p.skipped)} skipped)" if p.skipped else ")")
     return p.verdict

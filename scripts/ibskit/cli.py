@@ -20,7 +20,8 @@ def verb_parser(doc: Optional[str]) -> argparse.ArgumentParser:
 
 def add_state_arg(ap: argparse.ArgumentParser) -> None:
     """--state: the fix state of the worktree (verdict.VARIANTS)."""
-    ap.add_argument("--state", choices=VARIANTS, default="as-is")
+    ap.add_argument("--state", choices=[str(v) for v in VARIANTS],
+                    default="as-is")
 
 
 def add_record_args(ap: argparse.ArgumentParser, what: str) -> None:

@@ -27,7 +27,7 @@ from . import fixes
 from .trees import Tree, registry_tree, worktree
 from .ktap import run_passed
 from .model import Verdict
-from .model import RunResult
+from .model import RunResult, Variant
 from .series import MAINLINE_SERIES, git_identity, sender, sender_ident
 from .kbuild import build_dir, w1_warnings
 from .verdict import expectations, run_suite
@@ -189,7 +189,8 @@ def fixed_verdict(t: Tree, wt: str, label: str,
     stop_fix = has_stop_fix(wt)
     src = read_text(os.path.join(wt, fixes.IBS_C))
     run = RunResult(
-        tree=t.ref(), variant="fixed", action="git am of the backport",
+        tree=t.ref(), variant=Variant.FIXED,
+        action="git am of the backport",
         fix_in_tree=False, caps_dis=has_caps_dis(wt),
         dis_fix_in_tree=has_dis_fix(wt), dis_suite_built=dis_suite_built(
             t.series), stop_fix=stop_fix, stop_fix_in_tree=stop_fix,

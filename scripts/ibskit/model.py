@@ -153,6 +153,32 @@ class ConsoleResult(SuiteResult):
     tool: str = ""
 
 
+class Variant(StrEnum):
+    """A fix state a tree runs in (verdict.prepare()).  The values are
+    what the records and the logs' names hold."""
+    UNFIXED = "unfixed"
+    SHIPPED = "shipped"
+    FIXED = "fixed"
+    ALL_FIXES = "all-fixes"
+    ALL_FIXES_SHUKLA = "all-fixes-shukla"
+    AS_IS = "as-is"
+    # the tree with one patch of "perf/amd/ibs: Assorted fixes" and without
+    # the other four (verify --fix NAME)
+    ONLY_ACCOUNT_DISCARDED = "only-account-discarded"
+    ONLY_LDLAT_ZEN5 = "only-ldlat-zen5"
+    ONLY_PHYADDRVAL = "only-phyaddrval"
+    ONLY_ALLOW_KERNEL_NMI = "only-allow-kernel-nmi"
+    ONLY_RACE = "only-race"
+
+
+class Outcome(StrEnum):
+    """What a verify showed of a tree, or of one patch on it."""
+    RED_GREEN = "red->green"
+    NOT_RED_GREEN = "NOT red->green"
+    NO_BUG = "no bug here"
+    FIXED_IN_TREE = "fixed in tree"
+
+
 @dataclass
 class TreeRef:
     """The tree a record (or a run result, as JSON) ran on."""
@@ -171,7 +197,7 @@ class TreeRef:
 class RunResult:
     """One build and boot of a tree in one fix state (kunit_run())."""
     tree: TreeRef
-    variant: str            # verdict.VARIANTS
+    variant: Variant
     action: str             # what was done to the pristine tree
     fix_in_tree: bool       # the pristine tree carries 1b044ff3c17e
     caps_dis: bool          # the tree knows IBS_CAPS_DIS
@@ -219,7 +245,7 @@ class VerifyResult:
     """verify(): every fix state of a tree and the checks over them."""
     tree: TreeRef
     checks: list[Check]
-    verdict: str            # "red->green" or "NOT red->green"
+    verdict: Outcome
     runs: dict[str, RunResult]
 
     def to_json(self) -> Json:
@@ -266,7 +292,7 @@ class FixProof:
     red: list[str]          # ... that failed with its diagnostic unfixed
     skipped: list[str]      # ... skipped (the bug's origin is absent)
     green: bool             # every case of it passed or skipped, fixed
-    verdict: str            # "red->green", "no bug here", "NOT red->green"
+    verdict: Outcome
 
 
 @dataclass
@@ -294,7 +320,7 @@ class SeriesRecord(Record):
     explore: Json
     suite_seconds: dict[str, Optional[float]]
     seconds: dict[str, float]
-    verdict: str
+    verdict: Outcome
     # Per patch of the series (fixes.FIX_NAMES): unfixed -> fixed.
     series_fixes: dict[str, FixProof] = field(default_factory=dict)
 
@@ -326,7 +352,7 @@ class MainlineRecord(Record):
     stop_red_fixed: bool
     all_green_all_fixes: bool
     w1_warnings: list[str]
-    verdict: str
+    verdict: Outcome
     # Per patch of the series (fixes.FIX_NAMES): unfixed (reverted) ->
     # the tree as shipped.
     series_fixes: dict[str, FixProof] = field(default_factory=dict)
@@ -343,7 +369,7 @@ class FixRecord(Record):
     proof: FixProof
     runs: dict[str, RunSummary]
     w1_warnings: list[str]
-    verdict: str
+    verdict: Outcome
 
 
 @dataclass

@@ -10,7 +10,8 @@ from .suite import DIS_PREFIX
 from .records import (
     all_verify_records, mainline_records, mutation_records, runs_in,
     series_records, short_origin,)
-from .model import MainlineRecord, MutantRow, MutantVerdict, SeriesRecord
+from .model import (
+    MainlineRecord, MutantRow, MutantVerdict, Outcome, SeriesRecord,)
 from .verdict import ALT_STOP, finding_cases
 
 
@@ -332,9 +333,9 @@ def _series_cell(r: SeriesRecord | MainlineRecord) -> str:
     if not names:
         return "-"
     ok = [f"{f.number}/5" for f in names
-          if r.series_fixes[f.name].verdict == "red->green"]
+          if r.series_fixes[f.name].verdict == Outcome.RED_GREEN]
     bad = [f"{f.number}/5" for f in names
-           if r.series_fixes[f.name].verdict == "NOT red->green"]
+           if r.series_fixes[f.name].verdict == Outcome.NOT_RED_GREEN]
     return (", ".join(ok) or "no bug here") + (
         f"; NOT: {', '.join(bad)}" if bad else "")
 

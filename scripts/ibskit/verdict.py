@@ -23,20 +23,20 @@ from .qemu import boot
 from .ktap import SKIPPED_DIAG, parse_run
 from .model import ConsoleResult, Verdict
 from . import kunittool
-from .model import Check, FixProof, RunResult, VerifyResult
+from .model import (
+    Check, FixProof, Outcome, RunResult, Variant, VerifyResult,)
 from .csource import CASE_ENTRY, c_chunks
 
 
 # "all-fixes-shukla": every fix, with Manali Shukla's change for the
 # window inside perf_ibs_stop() in place of fix/stop-nmi.patch.
-ALT_STOP = "all-fixes-shukla"
+ALT_STOP = Variant.ALL_FIXES_SHUKLA
 # "only-<name>": the tree with patch <name> of "perf/amd/ibs: Assorted
 # fixes" (fixes.FIX_NAMES) and without the other four (verify --fix).
 ONLY_PREFIX = "only-"
-ONLY_VARIANTS = tuple(ONLY_PREFIX + n for n in fixes.FIX_NAMES)
-VARIANTS = ("unfixed", "shipped", "fixed", "all-fixes", ALT_STOP,
-            "as-is") + ONLY_VARIANTS
-FIXED_VARIANTS = ("fixed", "all-fixes", ALT_STOP)
+ONLY_VARIANTS = tuple(Variant(ONLY_PREFIX + n) for n in fixes.FIX_NAMES)
+VARIANTS = tuple(Variant)
+FIXED_VARIANTS = (Variant.FIXED, Variant.ALL_FIXES, ALT_STOP)
 
 
 def only_fix(variant: str) -> Optional[str]:
@@ -77,7 +77,8 @@ def prepare(t: Tree, variant: str,
     "stop_fix_in_tree"/"stop_fix": perf_ibs_handle_irq() has the
     IBS_STOPPING check before/after the variant's patches}."""
     if variant not in VARIANTS:
-        raise Error(f"unknown variant {variant}")
+        raise Error(f"unknown fix state {variant} (states: "
+                    f"{', '.join(VARIANTS)})")
     only = only_fix(variant)
     lock_tree(t)
     before = changed_files(worktree_path(t), t.rev)
@@ -192,7 +193,7 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
              f"passed, {len(failed)} failed in {run_s:.1f}s")
     src = ibs_c(wt)
     return RunResult(
-        tree=t.ref(), variant=variant, action=action,
+        tree=t.ref(), variant=Variant(variant), action=action,
         series=fixes.states(src), origins=fixes.origins(src),
         skip_supported=kunit_can_skip(t.series),
         fix_in_tree=fixed_before, caps_dis=info["caps_dis"],
@@ -406,8 +407,8 @@ def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     checks = expectations(runs, t.series)
     return VerifyResult(
         tree=t.ref(), checks=[Check(n, ok) for n, ok in checks],
-        verdict="red->green" if all(ok for _, ok in checks)
-        else "NOT red->green", runs=runs)
+        verdict=Outcome.RED_GREEN if all(ok for _, ok in checks)
+        else Outcome.NOT_RED_GREEN, runs=runs)
 
 
 def finding_cases(finding: str, series: Optional[str] = None) -> list[str]:
@@ -452,12 +453,12 @@ def fix_proof(name: str, without: RunResult, with_: RunResult,
     green = bool(cases) and all(
         with_.cases.get(c) in (Verdict.PASS, Verdict.SKIP) for c in cases)
     if state == "absent":
-        verdict = "no bug here"
+        verdict = Outcome.NO_BUG
     elif state == "fixed":
-        verdict = "fixed in tree"
+        verdict = Outcome.FIXED_IN_TREE
     else:
         ok = red and green and set(red) | set(skipped) == set(cases)
-        verdict = "red->green" if ok else "NOT red->green"
+        verdict = Outcome.RED_GREEN if ok else Outcome.NOT_RED_GREEN
     return FixProof(state="fixed" if in_tree else state, action=action,
                     cases=cases, red=red, skipped=skipped, green=green,
                     verdict=verdict)
@@ -493,9 +494,9 @@ def verify_fixes(t: Tree, names: list[str],
                        f"{len(proof.cases)} cases fail with its diagnostic "
                        "unfixed, every one passes (or skips where its "
                        "origin is absent) with it",
-                       proof.verdict == "red->green"))
+                       proof.verdict == Outcome.RED_GREEN))
         out[name] = VerifyResult(
             tree=t.ref(), checks=[Check(n, ok) for n, ok in checks],
-            verdict="red->green" if all(ok for _, ok in checks)
-            else "NOT red->green", runs=runs)
+            verdict=Outcome.RED_GREEN if all(ok for _, ok in checks)
+            else Outcome.NOT_RED_GREEN, runs=runs)
     return out
