@@ -51,3 +51,26 @@ FINDING_INVARIANTS = {
 # IbsOpCurCnt, so a double count on OP cannot show).
 FINDING_PMUS = {"stop-count": "FETCH", "stopping-count": "FETCH"}
 DIS_CAPSETS = ("dis", "all")
+
+# Each case that proves a finding, and that finding: it fails with the
+# finding's tag (CASE_DIAG_PREFIX) first in its message where the finding
+# is in the code.  The cases not named here are controls (they pass in
+# every state).  A self-test holds this table to the C source.
+CASE_FINDINGS = {
+    "ibs_test_stale_ctl_nmi_in_start": "race",
+    "ibs_test_op_stale_ctl_fetch_nmi_in_start": "race",
+    "ibs_test_ctl_cleared_before_started": "race",
+    "ibs_test_sample_nmi_in_stop": "stop",
+    "ibs_test_fetch_nmi_in_stop_counted_once": "stop-count",
+    "ibs_test_fetch_nmi_before_stop_read_counted_once": "stopping-count",
+    "ibs_test_zero_rip_sample_accounted": "account-discarded",
+    "ibs_test_ldlat_filtered_sample_accounted": "account-discarded",
+    "ibs_test_ldlat_l3missonly_zen5_only": "ldlat-zen5",
+    "ibs_test_phyaddr_cleared_val_kept": "phyaddrval",
+    "ibs_test_privilege_decided_at_init": "allow-kernel-nmi",
+    "ibs_test_fam10h_disable_clears_count_first": "erratum-420",
+    "ibs_test_fetch_count_reset_on_reenable": "fetch-count-reset",
+    "ibs_test_zero_rip_fetch_sample_dropped": "erratum-1197",
+    "ibs_test_ldlat_l3missonly_on_zen5": "erratum-1606",
+    "ibs_test_op_rip_invalid_not_exact": "rip-invalid",
+}

@@ -8,7 +8,7 @@ from typing import Iterable, Optional
 
 from .core import TOP, Error, log_file, progress
 from .suite import (
-    CASE_DIAG_PREFIX, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
+    CASE_DIAG_PREFIX, CASE_FINDINGS, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, FINDING_PMUS, HAZARDS, STOP_FIX, SUITE,
     SUITE_DIS, SUITE_EXPLORE, apply_alt_stop_fix, apply_dis_fix, apply_fix,
     dis_suite_built, git_am, has_alt_stop_fix, has_caps_dis, has_dis_fix,
@@ -210,12 +210,8 @@ def suite_cases(series: Optional[str] = None) -> tuple[
         dict[str, list[str]], dict[str, str]]:
     """What the suite as built for @series (the source as in kunit/ when
     None; read once per process) runs: {suite name: [case names]}, and
-    {case name: finding} for its window cases.  A case belongs to a
-    finding when its function, or an ibs_kunit_*() helper it names (calls,
-    or hands to ibs_kunit_per_pmu()), prints a message that starts with
-    that finding's CASE_DIAG_PREFIX ("race: ", "stop-race: ")."""
+    {case name: finding} for its cases that prove one (CASE_FINDINGS)."""
     src = suite_text(series)
-    fns = {n: t for n, t in c_chunks(src) if n}
     arrays: dict[str, list[str]] = {}
     for m in re.finditer(r"static struct kunit_case (\w+)\[\] = \{(.*?)\n\};",
                          src, re.S):
@@ -230,15 +226,25 @@ def suite_cases(series: Optional[str] = None) -> tuple[
                         "the suite")
         suites[name.group(1)] = list(dict.fromkeys(
             arrays.get(arr.group(1), [])))
-    findings: dict[str, str] = {}
+    cases = {c for cs in suites.values() for c in cs}
+    return suites, {c: f for c, f in CASE_FINDINGS.items() if c in cases}
+
+
+def diag_findings(series: Optional[str] = None) -> dict[str, set[str]]:
+    """{case: the findings whose tag its own source prints} - the check
+    of CASE_FINDINGS against the C (scripts/tests): a case's function and
+    the ibs_kunit_*() helpers it names."""
+    src = suite_text(series)
+    fns = {n: t for n, t in c_chunks(src) if n}
+    suites, _ = suite_cases(series)
+    out: dict[str, set[str]] = {}
     for case in {c for cs in suites.values() for c in cs}:
         body = fns.get(case, "")
         texts = [body] + [fns.get(h, "") for h in
                           re.findall(r"\b(ibs_kunit_\w+)\b", body)]
-        for finding, prefix in CASE_DIAG_PREFIX.items():
-            if any(f'"{prefix}' in t for t in texts):
-                findings[case] = finding
-    return suites, findings
+        out[case] = {f for f, prefix in CASE_DIAG_PREFIX.items()
+                     if any(f'"{prefix}' in t for t in texts)}
+    return out
 
 
 def red_with(res: ConsoleResult, name: str, finding: str) -> bool:

@@ -584,6 +584,19 @@ class Verbs(unittest.TestCase):
                                         f"{node.value.id}.{node.attr}")
 
 
+class Findings(unittest.TestCase):
+    """names.CASE_FINDINGS is the one table of which case proves which
+    finding; the C must agree: each case prints its finding's tag and no
+    other, and a control case prints none."""
+
+    def test_the_table_is_the_source(self):
+        table = verdict.suite_cases()[1]
+        for case, found in verdict.diag_findings().items():
+            with self.subTest(case=case):
+                want = {table[case]} if case in table else set()
+                self.assertEqual(found, want)
+
+
 class Layers(unittest.TestCase):
     """The package's layers run one way: the bottom (types, names, pure
     parsing of text) imports nothing that runs a command or reads a
