@@ -139,7 +139,7 @@ def matrix_markdown(recs: list[AssortedRecord]) -> str:
           "added) is in the tree, whether the fix is, and whether the",
           "upstream diff applies as it is (`git apply`, exact context).",
           "Each cell is decided from the tree's own `ibs.c`, not from its",
-          "version (`scripts/ibskit/assorted.py` names the code each test",
+          "version (`scripts/ibskit/fixes.py` names the code each test",
           "looks for); the records are `results/assorted/<tree>.json`",
           "(`scripts/matrix --record`). Texts: `fix/assorted/` and",
           "`fix/upstream.patch` (provenance in `fix/README.md`).", "",
