@@ -158,7 +158,7 @@ def run_suite(wt: str, t: Tree, log: str,
     bdir = build_dir(t)
     what = what or t.label
     progress(f"{what}: building (log: {log})")
-    build_s = build(wt, bdir, log, t.extra_kconfig)
+    build_s = build(wt, bdir, log, t.extra_kconfig, what)
     progress(f"{what}: built in {build_s:.0f}s, booting QEMU")
     out, run_s = boot(bdir, log)
     tool = kunittool.parse_console(kunittool.tool_dir(wt), out)

@@ -619,6 +619,34 @@ class Layers(unittest.TestCase):
                 self.assertLessEqual(got, allowed)
 
 
+class VerbLocals(unittest.TestCase):
+    def test_no_local_shadows_a_module(self):
+        """A verb's local named like a module it imports would make every
+        use of the module in that function an UnboundLocalError."""
+        scripts = os.path.dirname(HERE)
+        for name in sorted(os.listdir(scripts)):
+            path = os.path.join(scripts, name)
+            if not os.path.isfile(path):
+                continue
+            with open(path) as f:
+                src = f.read()
+            if not src.startswith("#!/usr/bin/env python3"):
+                continue
+            tree = ast.parse(src, name)
+            mods = {a.asname or a.name for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and
+                    node.module == "ibskit" for a in node.names}
+            for fn in ast.walk(tree):
+                if not isinstance(fn, ast.FunctionDef):
+                    continue
+                local = {n.id for n in ast.walk(fn)
+                         if isinstance(n, ast.Name) and
+                         isinstance(n.ctx, ast.Store)}
+                local |= {a.arg for a in fn.args.args}
+                with self.subTest(verb=name, function=fn.name):
+                    self.assertFalse(local & mods, sorted(local & mods))
+
+
 class Kconfig(unittest.TestCase):
     def test_lines(self):
         self.assertEqual(kbuild.kconfig_line("CONFIG_NET=n"),
