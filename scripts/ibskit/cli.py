@@ -2,12 +2,13 @@
 """Argument handling shared by the verbs."""
 
 import argparse
+import concurrent.futures
 import re
 from typing import Optional
 
 from .core import Error
 from .registry import REGISTRY, ensure_tools
-from .trees import Tree, registry_tree, user_tree
+from .trees import Tree, prefetch, registry_tree, user_tree
 from .verdict import VARIANTS
 
 
@@ -63,7 +64,18 @@ def trees_for(args: argparse.Namespace,
     """The host tools installed, then the trees the arguments name: every
     registry tree with --all (where the verb has it), else the one
     add_tree_args() named."""
-    ensure_tools()
+    # The registry package's download needs no build tools: it runs
+    # beside the apt step of a bare machine (private apt lists, no lock
+    # shared with apt-get install).
+    series = [] if getattr(args, "tree", None) else (
+        list(REGISTRY) if getattr(args, "all", False)
+        else [s for s in [getattr(args, "series", None) or default_series]
+              if s in REGISTRY])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        fetched = [pool.submit(prefetch, s) for s in series[:1]]
+        ensure_tools()
+        for f in fetched:
+            f.result()
     if getattr(args, "all", False):
         return [registry_tree(s) for s in REGISTRY]
     return [tree_from_args(args, default_series)]

@@ -47,6 +47,17 @@ class Tree:
                        self.series, list(self.extra_kconfig))
 
 
+def prefetch(series: str) -> None:
+    """The registry package of @series downloaded into the cache, unless
+    its tree is imported already (registry_tree() then finds the .deb)."""
+    repo = os.path.join(cache_dir(), "trees", f"linux-{series}")
+    if os.path.isdir(os.path.join(repo, ".git")):
+        return
+    with phase("registry"):
+        debver = registry_version(series)
+    download(REGISTRY[series][0], debver)
+
+
 def registry_tree(series: str) -> Tree:
     """The pristine registry tree of @series, downloaded and imported once.
 
