@@ -430,13 +430,29 @@ static void ibs_test_zero_rip_sample_accounted(struct kunit *test)
  * names it.
  */
 
-/* An OP event with a load latency threshold of 128 cycles (config1). */
-static struct perf_event *ibs_kunit_ldlat_event(struct kunit *test)
+/* A Zen 5 CPU or not, in the private boot_cpu_data (ibs_kunit.c). */
+static void ibs_kunit_set_zen5(bool zen5)
+{
+	if (zen5)
+		set_bit(X86_FEATURE_ZEN5,
+			(unsigned long *)ibs_kunit_cpu.x86_capability);
+	else
+		clear_bit(X86_FEATURE_ZEN5,
+			  (unsigned long *)ibs_kunit_cpu.x86_capability);
+}
+
+/*
+ * An OP event with a load latency threshold of 128 cycles (config1), set
+ * up by pmu::event_init() on a CPU with the filter, Zen 5 if @zen5.
+ */
+static struct perf_event *ibs_kunit_ldlat_event(struct kunit *test, bool zen5)
 {
 	struct perf_event *event;
 
 	ibs_kunit_set_caps(test->priv, IBS_CAPS_DEFAULT | IBS_CAPS_ZEN4 |
 			   IBS_CAPS_OPLDLAT);
+	ibs_kunit_set_zen5(zen5);
+	KUNIT_ASSERT_EQ(test, cpu_feature_enabled(X86_FEATURE_ZEN5), zen5);
 	event = kunit_kzalloc(test, sizeof(*event), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, event);
 	event->pmu = &perf_ibs_op.pmu;
@@ -453,17 +469,6 @@ static struct perf_event *ibs_kunit_ldlat_event(struct kunit *test)
 	return event;
 }
 
-/* A Zen 5 CPU or not, in the private boot_cpu_data (ibs_kunit.c). */
-static void ibs_kunit_set_zen5(bool zen5)
-{
-	if (zen5)
-		set_bit(X86_FEATURE_ZEN5,
-			(unsigned long *)ibs_kunit_cpu.x86_capability);
-	else
-		clear_bit(X86_FEATURE_ZEN5,
-			  (unsigned long *)ibs_kunit_cpu.x86_capability);
-}
-
 /*
  * 01336b555978, the OP half: an OP sample that is no load missing the
  * data cache beyond the threshold is dropped in software.  IbsOpData3
@@ -471,10 +476,8 @@ static void ibs_kunit_set_zen5(bool zen5)
  */
 static void ibs_test_ldlat_filtered_sample_accounted(struct kunit *test)
 {
-	struct perf_event *event;
+	struct perf_event *event = ibs_kunit_ldlat_event(test, false);
 
-	ibs_kunit_set_zen5(false);
-	event = ibs_kunit_ldlat_event(test);
 	ibs_kunit_add(test, event);
 	event->hw.interrupts = 0;
 	event->hw.interrupts_seq = U64_MAX;
@@ -490,10 +493,8 @@ static void ibs_test_ldlat_filtered_sample_accounted(struct kunit *test)
  */
 static void ibs_test_ldlat_l3missonly_zen5_only(struct kunit *test)
 {
-	struct perf_event *event;
+	struct perf_event *event = ibs_kunit_ldlat_event(test, false);
 
-	ibs_kunit_set_zen5(false);
-	event = ibs_kunit_ldlat_event(test);
 	KUNIT_EXPECT_TRUE(test, event->hw.config & IBS_OP_LDLAT_EN);
 	KUNIT_EXPECT_FALSE_MSG(test, event->hw.config & IBS_OP_L3MISSONLY,
 			       "ldlat-zen5: perf_ibs_init() set IBS_OP_L3MISSONLY for a load latency event on a CPU that is not Zen 5 (config %#llx)",
@@ -507,10 +508,8 @@ static void ibs_test_ldlat_l3missonly_zen5_only(struct kunit *test)
 static void ibs_test_ldlat_l3missonly_on_zen5(struct kunit *test)
 {
 	struct ibs_kunit_ctx *ctx = test->priv;
-	struct perf_event *event;
+	struct perf_event *event = ibs_kunit_ldlat_event(test, true);
 
-	ibs_kunit_set_zen5(true);
-	event = ibs_kunit_ldlat_event(test);
 	ibs_kunit_add(test, event);
 	KUNIT_EXPECT_TRUE(test, ibs_kunit_enabled(ctx, &perf_ibs_op));
 	KUNIT_EXPECT_EQ_MSG(test, ctx->erratum_1606, 0U,

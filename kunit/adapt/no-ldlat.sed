@@ -3,7 +3,7 @@
 # ibs: Add support for OP Load Latency Filtering"; kunit/adapt/origins):
 # the cases of that section are skipped and name it, the mock has no
 # erratum 1606 hazard, and the driver never calls cpu_feature_enabled().
-/^\/\* An OP event with a load latency threshold of 128 cycles (config1)\. \*\/$/,/^\/\* ---- end of the load latency filter ---- \*\/$/c\
+/^\/\* A Zen 5 CPU or not, in the private boot_cpu_data (ibs_kunit\.c)\. \*\/$/,/^\/\* ---- end of the load latency filter ---- \*\/$/c\
 #define IBS_KUNIT_NO_LDLAT \\\
 	"d20610c19b4a (\\"perf/amd/ibs: Add support for OP Load Latency Filtering\\") is not in this tree"\
 \
