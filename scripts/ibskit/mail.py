@@ -12,7 +12,7 @@ from .core import (
     DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, capture, read_text,
     run,)
 from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
-from .fixes import by_name
+from .fixes import FIXES, by_name
 from .suite import backport_patches, series_backport
 from .trees import Tree, registry_tree, worktree
 from .series import as_sender, sender, series_patches, with_signoff
@@ -187,9 +187,10 @@ CHECKPATCH_EXCEPTIONS = {
         "get_maintainer.pl of the base tree shows",
     "UNKNOWN_COMMIT_ID":
         "the base is a release source tree without git history, so "
-        "checkpatch cannot look up " + UPSTREAM_SHA[:12] + ", " +
-        DIS_SHA[:12] + " or " + STOP_FIXES_SHA[:12] + "; they are the "
-        "mainline commits named",
+        "checkpatch cannot look up " + DIS_SHA[:12] + ", " +
+        STOP_FIXES_SHA[:12] + " or the five commits of \"perf/amd/ibs: "
+        "Assorted fixes\" (" + ", ".join(f.sha[:12] for f in FIXES) +
+        "); they are the mainline commits named",
 }
 
 
@@ -257,7 +258,8 @@ def exception_holds(wt: str, kind: str, text: str, patch_text: str) -> bool:
         return False
     if kind == "UNKNOWN_COMMIT_ID":
         return any(f"'{sha[:12]}'" in text
-                   for sha in (UPSTREAM_SHA, DIS_SHA, STOP_FIXES_SHA))
+                   for sha in (UPSTREAM_SHA, DIS_SHA, STOP_FIXES_SHA) +
+                   tuple(f.sha for f in FIXES))
     if kind == "FILE_PATH_CHANGES":
         with tempfile.NamedTemporaryFile("w", suffix=".patch") as f:
             f.write(patch_text)
