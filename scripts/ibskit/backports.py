@@ -12,7 +12,7 @@ from .core import (
     capture, generated_note, git, git_env, log_file, read_text, run,
     write_text,)
 from .fixes import (
-    FIXES, IBS_C, ORIGINS, UpstreamFix, by_name, hunk_origin, origins,
+    FIXES, IBS_C, ORIGINS, UpstreamFix, hunk_origin, origins,
     stable_patch_name, states,)
 from .registry import STABLE_SERIES, check_series
 from .suite import backport_patches
@@ -30,11 +30,6 @@ def fix_message(f: UpstreamFix) -> tuple[str, str, str]:
         raise Error(f"{f.patch} has no From: or Subject: header")
     body = rest.split("\n---\n", 1)[0].rstrip("\n") + "\n"
     return author.group(1), subject.group(1), body
-
-
-def upstream_message() -> tuple[str, str, str]:
-    """(author, subject, body) of fix/upstream.patch (5/5)."""
-    return fix_message(by_name("race"))
 
 
 STABLE_HEADER = f"commit {UPSTREAM_SHA} upstream."
@@ -184,10 +179,6 @@ def stable_diff(f: UpstreamFix, wt: str, series: str,
         f"{o} (\"{ORIGINS[o].subject}\") is not in {series}: its hunk is "
         "left out" for o in dict.fromkeys(dropped))
     return "".join(kept), textwrap.fill(f"[ {note}. ]", width=72)
-
-
-def backport_name(subject: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-") + ".patch"
 
 
 def generate_backport(t: Tree, check: bool = False) -> bool:
