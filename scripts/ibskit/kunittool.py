@@ -73,6 +73,12 @@ def tool_dir(tree: str) -> str:
     return os.path.join(tree, "tools", "testing", "kunit")
 
 
+def _case_name(name: str) -> str:
+    """A case's name as the tool gives it, without the directive 5.15's
+    kunit_parser keeps in a skipped case's name ("name # SKIP reason")."""
+    return name.partition(" # SKIP")[0]
+
+
 def verdicts(tree_json: Json) -> tuple[dict[str, str],
                                        dict[str, dict[str, ToolCase]]]:
     """The suites, cases and parameters of a parsed Test tree (as the
@@ -84,9 +90,7 @@ def verdicts(tree_json: Json) -> tuple[dict[str, str],
         suites[suite["name"]] = _STATUS.get(suite["status"], "fail")
         per: dict[str, ToolCase] = {}
         for case in suite["subtests"]:
-            # 5.15's parser keeps a skipped case's directive in its name
-            # ("name # SKIP reason"; its status is SKIPPED all the same).
-            per[case["name"].partition(" # SKIP")[0]] = ToolCase(
+            per[_case_name(case["name"])] = ToolCase(
                 _STATUS.get(case["status"], "fail"),
                 {p["name"]: _STATUS.get(p["status"], "fail")
                  for p in case["subtests"]})
@@ -206,10 +210,10 @@ def kernelci_verdicts(kci: Json) -> dict[str, dict[str, ToolCase]]:
         per: dict[str, ToolCase] = {}
         for case in suite.get("test_cases", []):
             # A kunit_json.py that knows no SKIP (5.15's) writes a skipped
-            # case as FAIL under its whole KTAP line: "name # SKIP reason".
-            # Its parser did read the skip; KernelCI would count a failure.
-            name, skip, _ = case["name"].partition(" # SKIP")
-            per[name] = ToolCase("skip" if skip else
+            # case as FAIL; its parser did read the skip, and its name
+            # shows it.  KernelCI would count a failure.
+            name = _case_name(case["name"])
+            per[name] = ToolCase("skip" if name != case["name"] else
                                  _KCI_STATUS.get(case["status"], "fail"))
         for group in suite.get("sub_groups", []):
             per[group["name"]] = ToolCase("", {

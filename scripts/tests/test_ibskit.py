@@ -554,34 +554,56 @@ class Helpers(unittest.TestCase):
         self.assertIn("0.50", cells)   # our build / kunit.py's
 
 
+def verbs():
+    """(name, parsed source, names imported from ibskit) of every verb in
+    scripts/ (the Python ones)."""
+    scripts = os.path.dirname(HERE)
+    for name in sorted(os.listdir(scripts)):
+        path = os.path.join(scripts, name)
+        if not os.path.isfile(path):
+            continue
+        with open(path) as f:
+            src = f.read()
+        if not src.startswith("#!/usr/bin/env python3"):
+            continue
+        tree = ast.parse(src, name)
+        mods = {a.asname or a.name for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and
+                node.module == "ibskit" for a in node.names}
+        yield name, tree, mods
+
+
 class Verbs(unittest.TestCase):
     """The verbs in scripts/ (no .py suffix, so no linter reads them) name
-    only what the modules they import have."""
+    only what the modules they import have, and no local of theirs
+    shadows such a module."""
 
     def test_every_module_attribute_exists(self):
         import importlib
-        scripts = os.path.dirname(HERE)
-        for name in sorted(os.listdir(scripts)):
-            path = os.path.join(scripts, name)
-            if not os.path.isfile(path):
-                continue
-            with open(path) as f:
-                src = f.read()
-            if not src.startswith("#!/usr/bin/env python3"):
-                continue
-            tree = ast.parse(src, name)
-            mods = {a.asname or a.name: importlib.import_module(
-                f"ibskit.{a.name}") for node in ast.walk(tree)
-                if isinstance(node, ast.ImportFrom) and node.module == "ibskit"
-                for a in node.names}
+        for name, tree, mods in verbs():
+            loaded = {m: importlib.import_module(f"ibskit.{m}") for m in mods}
             for node in ast.walk(tree):
                 if isinstance(node, ast.Attribute) and \
                         isinstance(node.value, ast.Name) and \
-                        node.value.id in mods:
+                        node.value.id in loaded:
                     with self.subTest(verb=name, line=node.lineno):
-                        self.assertTrue(hasattr(mods[node.value.id],
+                        self.assertTrue(hasattr(loaded[node.value.id],
                                                 node.attr),
                                         f"{node.value.id}.{node.attr}")
+
+    def test_no_local_shadows_a_module(self):
+        """A verb's local named like a module it imports would make every
+        use of the module in that function an UnboundLocalError."""
+        for name, tree, mods in verbs():
+            for fn in ast.walk(tree):
+                if not isinstance(fn, ast.FunctionDef):
+                    continue
+                local = {n.id for n in ast.walk(fn)
+                         if isinstance(n, ast.Name) and
+                         isinstance(n.ctx, ast.Store)}
+                local |= {a.arg for a in fn.args.args}
+                with self.subTest(verb=name, function=fn.name):
+                    self.assertFalse(local & mods, sorted(local & mods))
 
 
 class Findings(unittest.TestCase):
@@ -617,34 +639,6 @@ class Layers(unittest.TestCase):
                    for a in n.names}
             with self.subTest(module=mod):
                 self.assertLessEqual(got, allowed)
-
-
-class VerbLocals(unittest.TestCase):
-    def test_no_local_shadows_a_module(self):
-        """A verb's local named like a module it imports would make every
-        use of the module in that function an UnboundLocalError."""
-        scripts = os.path.dirname(HERE)
-        for name in sorted(os.listdir(scripts)):
-            path = os.path.join(scripts, name)
-            if not os.path.isfile(path):
-                continue
-            with open(path) as f:
-                src = f.read()
-            if not src.startswith("#!/usr/bin/env python3"):
-                continue
-            tree = ast.parse(src, name)
-            mods = {a.asname or a.name for node in ast.walk(tree)
-                    if isinstance(node, ast.ImportFrom) and
-                    node.module == "ibskit" for a in node.names}
-            for fn in ast.walk(tree):
-                if not isinstance(fn, ast.FunctionDef):
-                    continue
-                local = {n.id for n in ast.walk(fn)
-                         if isinstance(n, ast.Name) and
-                         isinstance(n.ctx, ast.Store)}
-                local |= {a.arg for a in fn.args.args}
-                with self.subTest(verb=name, function=fn.name):
-                    self.assertFalse(local & mods, sorted(local & mods))
 
 
 class Kconfig(unittest.TestCase):
