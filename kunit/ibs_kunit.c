@@ -198,6 +198,33 @@ static int ibs_kunit_allow_kernel(void);
 #define perf_allow_kernel(...)		ibs_kunit_allow_kernel()
 
 /*
+ * The interrupt routing of ibs.c: the local APIC's extended LVT entry the
+ * IBS NMI comes through (setup_APIC_eilvt()) and, on family 10h, the
+ * northbridge's IBSCTL register in PCI config space that holds its offset
+ * (setup_ibs_ctl()).  Both belong to the machine (and without CONFIG_PCI
+ * <linux/pci.h> makes the PCI calls stubs); the copy of the driver
+ * programs the case's mock instead (ibs_kunit_setup_eilvt(),
+ * ibs_kunit_pci_*()), so a case can run ibs_eilvt_setup() and
+ * x86_pmu_amd_ibs_starting_cpu() without touching either.
+ */
+static int ibs_kunit_setup_eilvt(u8 offset, u8 vector, u8 msg_type, u8 mask);
+static struct pci_dev *ibs_kunit_pci_get_device(unsigned int vendor,
+						unsigned int device,
+						struct pci_dev *from);
+static int ibs_kunit_pci_read(const struct pci_dev *dev, int where, u32 *val);
+static int ibs_kunit_pci_write(const struct pci_dev *dev, int where, u32 val);
+#undef setup_APIC_eilvt
+#undef pci_get_device
+#undef pci_read_config_dword
+#undef pci_write_config_dword
+#undef pci_dev_put
+#define setup_APIC_eilvt(...)		ibs_kunit_setup_eilvt(__VA_ARGS__)
+#define pci_get_device(...)		ibs_kunit_pci_get_device(__VA_ARGS__)
+#define pci_read_config_dword(...)	ibs_kunit_pci_read(__VA_ARGS__)
+#define pci_write_config_dword(...)	ibs_kunit_pci_write(__VA_ARGS__)
+#define pci_dev_put(dev)		((void)(dev))
+
+/*
  * perf core's global state that the NMI handler updates: the handler's
  * duration lowers kernel.perf_event_max_sample_rate for the whole machine
  * (perf_sample_event_took()), and a claimed NMI counts as a PMI in

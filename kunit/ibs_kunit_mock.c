@@ -66,6 +66,17 @@ struct ibs_kunit_ctx {
 	unsigned int raw_regs;
 	/* The regs the last sample was delivered with: flags and ip */
 	unsigned long sample_flags, sample_ip;
+	/* The data source of the last sample, if it asked for one */
+	u64 data_src;
+
+	/* The local APIC's extended LVT entries as the driver set them */
+	struct {
+		bool set;
+		u8 msg_type;
+		u8 mask;
+	} eilvt[APIC_EILVT_NR_MAX];
+	/* The family 10h northbridge's IBSCTL, as the driver wrote it */
+	u32 nb_ibsctl;
 
 	/* Writes the hardware cannot take (ibs_kunit_hazards()) */
 	unsigned int erratum_420, erratum_1606;
@@ -286,6 +297,66 @@ static u64 ibs_kunit_hazards(struct ibs_kunit_ctx *ctx,
 	return val;
 }
 
+/*
+ * The bits of the OP data MSRs that the read hazards below change, as the
+ * PPR for AMD Family 19h Model 01h (Pub. 55898) lays them out, the source
+ * of <asm/amd-ibs.h>; plain masks, as trees before 5.12 lack that header.
+ */
+#define IBS_KUNIT_OPDATA2_DATA_SRC	GENMASK_ULL(2, 0)
+#define IBS_KUNIT_DATA_SRC_DRAM		3ULL
+#define IBS_KUNIT_OPDATA2_RMT_NODE	BIT_ULL(4)
+#define IBS_KUNIT_OPDATA2_CACHE_HIT_ST	BIT_ULL(5)
+#define IBS_KUNIT_OPDATA3_NO_MAB	BIT_ULL(16)	/* DcMissNoMabAlloc */
+#define IBS_KUNIT_OPDATA3_L2_MISS	BIT_ULL(20)
+#define IBS_KUNIT_OPDATA3_SW_PF		BIT_ULL(21)
+
+/*
+ * The hardware behaviour behind the driver's workarounds on a read of
+ * @msr, whose register holds @val.  Returns what the read gives.
+ *
+ * Erratum #1293, family 19h models 00h-0Fh (Revision Guide for AMD
+ * Family 19h Models 00h-0Fh, as ibs.c and the perf tool's
+ * tools/perf/util/amd-sample-raw.c apply it: "Ignore L2Miss and
+ * OpDcMissOpenMemReqs (and opdata2) if DcMissNoMabAlloc or SwPf set"): for
+ * such an op, IbsOpData2 and IbsOpData3[L2Miss] are not valid.  The mock
+ * reads them as values that contradict the sample: IbsOpData2 says DRAM of
+ * a remote node, L2Miss says the L2 hit.
+ *
+ * IbsOpData2[CacheHitSt], family 19h models 00h-0Fh and 20h-5Fh (ibs.c,
+ * perf_ibs_cache_hit_st_valid(), since 7c10dd0a88b1 ("perf/x86/amd:
+ * Support PERF_SAMPLE_DATA_SRC")): not valid; the mock reads it as 0,
+ * "M state".
+ *
+ * The IBS interrupt's EILVT offset on family 10h (ibs.c,
+ * ibs_eilvt_setup(): "The offsets are not assigned by the BIOS for this
+ * family, so the OS is responsible for doing it"): IBSCTL reads the offset
+ * the OS wrote into the northbridge's IBSCTL register (setup_ibs_ctl()
+ * writes it there, ibs_eilvt_valid() reads it back through the MSR), and
+ * nothing valid before.
+ */
+static u64 ibs_kunit_read_hazards(struct ibs_kunit_ctx *ctx, u32 msr, u64 val)
+{
+	u64 data3 = *ibs_kunit_reg(ctx, MSR_AMD64_IBSOPDATA3);
+	bool fam19h = boot_cpu_data.x86 == 0x19;
+	bool e1293 = fam19h && boot_cpu_data.x86_model <= 0x0f &&
+		     (data3 & (IBS_KUNIT_OPDATA3_SW_PF |
+			       IBS_KUNIT_OPDATA3_NO_MAB));
+
+	if (msr == MSR_AMD64_IBSOPDATA2 && e1293)
+		val = (val & ~IBS_KUNIT_OPDATA2_DATA_SRC) |
+		      IBS_KUNIT_DATA_SRC_DRAM | IBS_KUNIT_OPDATA2_RMT_NODE;
+	if (msr == MSR_AMD64_IBSOPDATA2 && fam19h &&
+	    (boot_cpu_data.x86_model <= 0x0f ||
+	     (boot_cpu_data.x86_model >= 0x20 &&
+	      boot_cpu_data.x86_model <= 0x5f)))
+		val &= ~IBS_KUNIT_OPDATA2_CACHE_HIT_ST;
+	if (msr == MSR_AMD64_IBSOPDATA3 && e1293)
+		val &= ~IBS_KUNIT_OPDATA3_L2_MISS;
+	if (msr == MSR_AMD64_IBSCTL && boot_cpu_data.x86 == 0x10)
+		val = ctx->nb_ibsctl;
+	return val;
+}
+
 static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 {
 	struct ibs_kunit_ctx *ctx = ibs_kunit_ctx;
@@ -301,6 +372,8 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 	ibs_kunit_msr_point(ctx, false, msr, write);
 
 	reg = ibs_kunit_reg(ctx, msr);
+	if (!write)
+		val = ibs_kunit_read_hazards(ctx, msr, *reg);
 	if (ctx->nr_trace < IBS_KUNIT_MAX_TRACE) {
 		struct perf_ibs *perf_ibs = ibs_kunit_pmu_of(msr);
 
@@ -309,7 +382,7 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 		acc->write = write;
 		acc->in_nmi = ctx->in_nmi;
 		acc->before = *reg;
-		acc->val = write ? val : *reg;
+		acc->val = val;
 		acc->state = ibs_kunit_state(perf_ibs);
 		acc->enables = write && perf_ibs &&
 			       !ibs_kunit_enabled(ctx, perf_ibs) &&
@@ -330,8 +403,8 @@ static u64 ibs_kunit_mock_access(u32 msr, bool write, u64 val)
 		    perf_ibs == ctx->inject_on_disable &&
 		    !ibs_kunit_enabled(ctx, perf_ibs))
 			ibs_kunit_deliver_nmi(ctx, perf_ibs);
+		val = *reg;
 	}
-	val = *reg;
 	ibs_kunit_msr_point(ctx, true, msr, write);
 	return val;
 }
@@ -352,6 +425,8 @@ static void ibs_kunit_overflow(struct perf_event *event,
 	ctx->samples[ibs_kunit_pmu_idx(perf_ibs)]++;
 	ctx->sample_flags = regs->flags;
 	ctx->sample_ip = instruction_pointer(regs);
+	if (event->attr.sample_type & PERF_SAMPLE_DATA_SRC)
+		ctx->data_src = data->data_src.val;
 	ctx->raw_regs = 0;
 	if ((event->attr.sample_type & PERF_SAMPLE_RAW) && data->raw) {
 		const struct perf_ibs_data *ibs_data =
@@ -374,6 +449,58 @@ static int ibs_kunit_allow_kernel(void)
 		return -EACCES;
 	ctx->allow_kernel_calls[ctx->in_nmi]++;
 	return ctx->kernel_denied ? -EACCES : 0;
+}
+
+/* In place of setup_APIC_eilvt() (see ibs_kunit.c): the case's entry. */
+static int ibs_kunit_setup_eilvt(u8 offset, u8 vector, u8 msg_type, u8 mask)
+{
+	struct ibs_kunit_ctx *ctx = READ_ONCE(ibs_kunit_ctx);
+
+	if (WARN_ONCE(!ctx, "ibs_kunit: setup_APIC_eilvt() outside a test\n") ||
+	    offset >= APIC_EILVT_NR_MAX)
+		return -EINVAL;
+	ctx->eilvt[offset].set = true;
+	ctx->eilvt[offset].msg_type = msg_type;
+	ctx->eilvt[offset].mask = mask;
+	return 0;
+}
+
+/*
+ * In place of the PCI config space the driver programs on family 10h
+ * (see ibs_kunit.c): one node, so one northbridge, whose IBSCTL register
+ * is the mock's.
+ */
+static struct pci_dev ibs_kunit_nb;
+
+static struct pci_dev *ibs_kunit_pci_get_device(unsigned int vendor,
+						unsigned int device,
+						struct pci_dev *from)
+{
+	if (WARN_ONCE(!READ_ONCE(ibs_kunit_ctx),
+		      "ibs_kunit: pci_get_device() outside a test\n") ||
+	    from || vendor != PCI_VENDOR_ID_AMD ||
+	    device != PCI_DEVICE_ID_AMD_10H_NB_MISC)
+		return NULL;
+	return &ibs_kunit_nb;
+}
+
+static int ibs_kunit_pci_read(const struct pci_dev *dev, int where, u32 *val)
+{
+	struct ibs_kunit_ctx *ctx = READ_ONCE(ibs_kunit_ctx);
+
+	*val = 0;
+	if (ctx && dev == &ibs_kunit_nb && where == IBSCTL)
+		*val = ctx->nb_ibsctl;
+	return 0;
+}
+
+static int ibs_kunit_pci_write(const struct pci_dev *dev, int where, u32 val)
+{
+	struct ibs_kunit_ctx *ctx = READ_ONCE(ibs_kunit_ctx);
+
+	if (ctx && dev == &ibs_kunit_nb && where == IBSCTL)
+		ctx->nb_ibsctl = val;
+	return 0;
 }
 
 /* The name of a CTL or CTL2 MSR, for messages. */
@@ -476,7 +603,9 @@ static void ibs_kunit_add(struct kunit *test, struct perf_event *event)
  * The registers as x86_pmu_amd_ibs_starting_cpu() leaves them on a CPU that
  * comes up: with IBS_CAPS_DIS, CTL2[Dis] set in both CTL2 MSRs ("This is
  * needed to make enable sequence effective").  The function itself also
- * programs the APIC, so the tests set the MSRs it writes instead.
+ * reads IBSCTL and programs the (mock) APIC; the cases set the MSRs it
+ * writes instead, so that their traces hold the pmu callbacks' accesses
+ * only.  ibs_test_fam10h_eilvt_assigned calls the function itself.
  */
 static void ibs_kunit_cpu_starting(struct ibs_kunit_ctx *ctx)
 {
