@@ -641,6 +641,98 @@ static void ibs_test_privilege_decided_at_init(struct kunit *test)
 /* ---- end of the physical address ---- */
 
 /*
+ * ---- The data source of an OP sample (origin 7c10dd0a88b1) ----
+ *
+ * 7c10dd0a88b1 ("perf/x86/amd: Support PERF_SAMPLE_DATA_SRC") decodes a
+ * load's data source from IbsOpData2 and IbsOpData3, with two workarounds
+ * for family 19h CPUs whose registers do not hold what the sample was:
+ * erratum #1293 and the cache-hit status.  The mock reads those registers
+ * as that hardware does (ibs_kunit_read_hazards()).  On a tree without
+ * 7c10dd0a88b1, kunit/adapt/no-data-src.sed makes each case of this
+ * section a skip that names it.
+ *
+ * perf_ibs_cache_hit_st_valid() decides once per boot, on the CPU it sees
+ * first: both cases run on CPUs whose cache-hit status is not valid, and
+ * no other case asks for PERF_SAMPLE_DATA_SRC.
+ */
+
+/*
+ * An OP load sample, with IbsOpData3 @data3 and IbsOpData2 @data2 as the
+ * op had them, delivered to a PERF_SAMPLE_DATA_SRC event on @cpu: the data
+ * source the driver reported.
+ */
+static union perf_mem_data_src
+ibs_kunit_data_src_sample(struct kunit *test, const struct ibs_kunit_caps *cpu,
+			  u64 data3, u64 data2)
+{
+	struct ibs_kunit_ctx *ctx = test->priv;
+	union perf_mem_data_src src;
+	struct perf_event *event;
+
+	ibs_kunit_setup_caps(ctx, cpu);
+	event = ibs_kunit_event(test, &perf_ibs_op);
+	event->attr.sample_type |= PERF_SAMPLE_DATA_SRC;
+	ibs_kunit_add(test, event);
+	ibs_kunit_set_msr(test, MSR_AMD64_IBSOPDATA3, data3);
+	ibs_kunit_set_msr(test, MSR_AMD64_IBSOPDATA2, data2);
+	ibs_kunit_sample_nmi(ctx, event);
+
+	KUNIT_ASSERT_EQ(test, ibs_kunit_samples(test, &perf_ibs_op), 1U);
+	src.val = ctx->data_src;
+	return src;
+}
+
+/*
+ * Erratum #1293 (family 19h models 00h-0Fh): a load that missed the DC and
+ * the L2 and got no MAB entry.  Its IbsOpData2 and L2Miss read wrong, so
+ * the driver ignores both: the data source is the fill buffer (LFB).
+ */
+static void ibs_test_erratum_1293_data_src(struct kunit *test)
+{
+	static const struct ibs_kunit_caps zen3 = {
+		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
+		.family = 0x19, .model = 0x01,
+	};
+	union ibs_op_data3 data3 = {
+		.ld_op = 1, .dc_miss = 1, .l2_miss = 1,
+		.dc_miss_no_mab_alloc = 1,
+	};
+	union perf_mem_data_src src;
+
+	src = ibs_kunit_data_src_sample(test, &zen3, data3.val, 0);
+	KUNIT_EXPECT_EQ_MSG(test, (u64)src.mem_lvl,
+			    (u64)(PERF_MEM_LVL_LFB | PERF_MEM_LVL_HIT),
+			    "erratum-1293: on family 19h model 01h the data source of a load with DcMissNoMabAlloc came from IbsOpData2 or IbsOpData3[L2Miss], which the erratum makes invalid (mem_lvl %#x, not LFB hit)",
+			    (u32)src.mem_lvl);
+}
+
+/*
+ * The cache-hit status (family 19h models 00h-0Fh and 20h-5Fh): a load
+ * that hit a line another core of the CCX held unmodified (CacheHitSt 1,
+ * "O state").  CacheHitSt reads 0, "M state", on these CPUs, so the driver
+ * reports no snoop result rather than HitM.
+ */
+static void ibs_test_cache_hit_st_invalid(struct kunit *test)
+{
+	static const struct ibs_kunit_caps zen3 = {
+		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
+		.family = 0x19, .model = 0x21,
+	};
+	union ibs_op_data3 data3 = { .ld_op = 1, .dc_miss = 1, .l2_miss = 1 };
+	union ibs_op_data2 data2 = {
+		.data_src_lo = IBS_DATA_SRC_LOC_CACHE, .cache_hit_st = 1,
+	};
+	union perf_mem_data_src src;
+
+	src = ibs_kunit_data_src_sample(test, &zen3, data3.val, data2.val);
+	KUNIT_EXPECT_EQ_MSG(test, (u64)src.mem_snoop, (u64)PERF_MEM_SNOOP_NA,
+			    "cache-hit-st: on family 19h model 21h a load from a clean line of the local CCX was reported with snoop %#x (HitM is %#x): the cache-hit status of these CPUs is not valid",
+			    (u32)src.mem_snoop, (u32)PERF_MEM_SNOOP_HITM);
+}
+
+/* ---- end of the data source ---- */
+
+/*
  * ---- The hardware workarounds of ibs.c ----
  *
  * Each case gives the driver the CPU whose quirk a workaround is for; the
@@ -730,6 +822,41 @@ static void ibs_test_zero_rip_fetch_sample_dropped(struct kunit *test)
 	ibs_kunit_set_msr(test, MSR_AMD64_IBSFETCHLINAD, 0xffffffff81000000ULL);
 	ibs_kunit_sample_nmi(ctx, event);
 	KUNIT_EXPECT_EQ(test, ibs_kunit_samples(test, &perf_ibs_fetch), 1U);
+}
+
+/*
+ * Family 10h: the BIOS leaves the IBS interrupt's EILVT offset unassigned;
+ * ibs_eilvt_setup() takes a free entry and writes its offset into the
+ * northbridge's IBSCTL, and a CPU that comes up routes that entry to NMI
+ * (x86_pmu_amd_ibs_starting_cpu(), with interrupts off as CPU hotplug
+ * calls it).  The APIC and the northbridge are the mock's (ibs_kunit.c).
+ */
+#define IBS_KUNIT_EILVT_NMI	0x4	/* LVT message type NMI, 100b */
+
+static void ibs_test_fam10h_eilvt_assigned(struct kunit *test)
+{
+	static const struct ibs_kunit_caps fam10h = {
+		.name = "fam10h", .caps = IBS_CAPS_DEFAULT, .family = 0x10,
+	};
+	struct ibs_kunit_ctx *ctx = test->priv;
+	unsigned int offset;
+	unsigned long flags;
+	bool routed;
+
+	ibs_kunit_setup_caps(ctx, &fam10h);
+	ibs_eilvt_setup();
+	local_irq_save(flags);
+	x86_pmu_amd_ibs_starting_cpu(smp_processor_id());
+	local_irq_restore(flags);
+
+	offset = ctx->nb_ibsctl & IBSCTL_LVT_OFFSET_MASK;
+	routed = (ctx->nb_ibsctl & IBSCTL_LVT_OFFSET_VALID) &&
+		 offset < APIC_EILVT_NR_MAX && ctx->eilvt[offset].set &&
+		 !ctx->eilvt[offset].mask &&
+		 ctx->eilvt[offset].msg_type == IBS_KUNIT_EILVT_NMI;
+	KUNIT_EXPECT_TRUE_MSG(test, routed,
+			      "eilvt: on family 10h the IBS interrupt was not routed to an NMI: the BIOS assigns no EILVT offset on this family (northbridge IBSCTL %#x)",
+			      ctx->nb_ibsctl);
 }
 
 /*
@@ -824,6 +951,9 @@ static struct kunit_case ibs_test_cases[] = {
 	KUNIT_CASE(ibs_test_fetch_count_reset_on_reenable),
 	KUNIT_CASE(ibs_test_zero_rip_fetch_sample_dropped),
 	KUNIT_CASE(ibs_test_ldlat_l3missonly_on_zen5),
+	KUNIT_CASE(ibs_test_erratum_1293_data_src),
+	KUNIT_CASE(ibs_test_cache_hit_st_invalid),
+	KUNIT_CASE(ibs_test_fam10h_eilvt_assigned),
 	KUNIT_CASE(ibs_test_op_rip_invalid_not_exact),
 	KUNIT_CASE(ibs_test_no_global_changed),
 	{}
