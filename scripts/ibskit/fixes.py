@@ -160,6 +160,8 @@ ORIGINS = {
         Origin("50a53b60e141",
                "perf/amd/ibs: Prevent leaking sensitive data to userspace",
                _has(r"\bperf_ibs_phyaddr_clear\(")),
+        Origin("7c10dd0a88b1", "perf/x86/amd: Support PERF_SAMPLE_DATA_SRC",
+               _has(r"\bperf_ibs_cache_hit_st_valid\(")),
     )}
 
 # The KUnit cases whose code came with a bug's origin, and that origin:
@@ -174,6 +176,9 @@ CASE_ORIGIN = {
     "ibs_test_ldlat_l3missonly_on_zen5": "d20610c19b4a",
     "ibs_test_phyaddr_cleared_val_kept": "50a53b60e141",
     "ibs_test_privilege_decided_at_init": "50a53b60e141",
+    # the two workarounds came with the data source decoding
+    "ibs_test_erratum_1293_data_src": "7c10dd0a88b1",
+    "ibs_test_cache_hit_st_invalid": "7c10dd0a88b1",
 }
 
 

@@ -195,6 +195,36 @@ MUTANTS: dict[str, Mutant] = {
               "config |= 0"),
         cases=("ibs_test_ldlat_l3missonly_on_zen5",),
         needs="IBS_OP_LDLAT_EN"),
+    "erratum-1293-l2miss-trusted": Mutant(
+        "perf_ibs_get_mem_lvl() trusts IbsOpData3[L2Miss] on family 19h "
+        "models 00h-0Fh (erratum #1293 workaround removed)",
+        _swap("perf_ibs_get_mem_lvl",
+              "if (boot_cpu_data.x86 != 0x19 ||",
+              "if (1 || boot_cpu_data.x86 != 0x19 ||"),
+        cases=("ibs_test_erratum_1293_data_src",),
+        needs="perf_ibs_cache_hit_st_valid"),
+    "erratum-1293-data2-kept": Mutant(
+        "perf_ibs_get_op_data2() keeps IbsOpData2 on family 19h models "
+        "00h-0Fh (erratum #1293 workaround removed)",
+        _swap("perf_ibs_get_op_data2",
+              "if (boot_cpu_data.x86 == 0x19 &&",
+              "if (0 && boot_cpu_data.x86 == 0x19 &&"),
+        cases=("ibs_test_erratum_1293_data_src",),
+        needs="perf_ibs_cache_hit_st_valid"),
+    "cache-hit-st-trusted": Mutant(
+        "perf_ibs_get_mem_snoop() trusts IbsOpData2[CacheHitSt] on every "
+        "CPU (perf_ibs_cache_hit_st_valid() ignored)",
+        _swap("perf_ibs_get_mem_snoop",
+              "if (!perf_ibs_cache_hit_st_valid() ||",
+              "if ((perf_ibs_cache_hit_st_valid() && 0) ||"),
+        cases=("ibs_test_cache_hit_st_invalid",),
+        needs="perf_ibs_cache_hit_st_valid"),
+    "eilvt-not-forced": Mutant(
+        "ibs_eilvt_setup() leaves the EILVT offset to the BIOS on family "
+        "10h (force_ibs_eilvt_setup() never called)",
+        _swap("ibs_eilvt_setup", "if (boot_cpu_data.x86 == 0x10)",
+              "if (0 && boot_cpu_data.x86 == 0x10)"),
+        cases=("ibs_test_fam10h_eilvt_assigned",)),
     "rip-invalid-ignored": Mutant(
         "perf_ibs_handle_irq() ignores IbsOpData[RipInvalid] "
         "(IBS_CAPS_RIPINVALIDCHK check removed)",

@@ -26,12 +26,16 @@ CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: ",
                     "fetch-count-reset": "fetch-count-reset: ",
                     "erratum-1197": "erratum-1197: ",
                     "erratum-1606": "erratum-1606: ",
+                    "erratum-1293": "erratum-1293: ",
+                    "cache-hit-st": "cache-hit-st: ",
+                    "eilvt": "eilvt: ",
                     "rip-invalid": "rip-invalid: "}
 # The hardware workarounds of ibs.c that the mock's hazards test
 # (ibs_kunit_hazards(), Documentation/invariants.md): every tree has them,
 # so their cases pass everywhere; their mutants take them out.
 HAZARDS = ("erratum-420", "fetch-count-reset", "erratum-1197",
-           "erratum-1606", "rip-invalid")
+           "erratum-1606", "erratum-1293", "cache-hit-st", "eilvt",
+           "rip-invalid")
 # Per finding: the exploration's invariants (names in brackets in the
 # suite's messages) that it breaks.  "race": 1b044ff3c17e (and, with
 # IBS_CAPS_DIS, its reopening, fix/caps-dis.patch); "stop": the NMI inside
@@ -72,5 +76,8 @@ CASE_FINDINGS = {
     "ibs_test_fetch_count_reset_on_reenable": "fetch-count-reset",
     "ibs_test_zero_rip_fetch_sample_dropped": "erratum-1197",
     "ibs_test_ldlat_l3missonly_on_zen5": "erratum-1606",
+    "ibs_test_erratum_1293_data_src": "erratum-1293",
+    "ibs_test_cache_hit_st_invalid": "cache-hit-st",
+    "ibs_test_fam10h_eilvt_assigned": "eilvt",
     "ibs_test_op_rip_invalid_not_exact": "rip-invalid",
 }
