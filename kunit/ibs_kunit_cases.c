@@ -397,27 +397,38 @@ static void ibs_kunit_expect_accounted(struct kunit *test,
 			    why);
 }
 
+/* Family 19h model 01h, Zen 3: errata #1197 and #1293 apply. */
+static const struct ibs_kunit_caps ibs_kunit_zen3 = {
+	.name = "zen3", .caps = IBS_CAPS_DEFAULT, .family = 0x19, .model = 0x01,
+};
+
 /*
- * 01336b555978, the FETCH half (origin 26db2e0c51fe, "Work around erratum
- * #1197"): on family 19h models 00h-0Fh the driver drops a fetch sample
- * whose IbsFetchLinAd reads 0.  The mock's data MSRs read 0.
+ * A FETCH event added on a Zen 3 CPU; the data MSRs of its samples read 0
+ * (IbsFetchLinAd too) unless the case sets them.
  */
-static void ibs_test_zero_rip_sample_accounted(struct kunit *test)
+static struct perf_event *ibs_kunit_zen3_fetch_event(struct kunit *test)
 {
-	static const struct ibs_kunit_caps zen3 = {
-		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
-		.family = 0x19, .model = 0x01,
-	};
-	struct ibs_kunit_ctx *ctx = test->priv;
 	struct perf_event *event;
 
-	ibs_kunit_setup_caps(ctx, &zen3);
+	ibs_kunit_setup_caps(test->priv, &ibs_kunit_zen3);
 	KUNIT_ASSERT_TRUE(test, perf_ibs_fetch.fetch_ignore_if_zero_rip);
 	event = ibs_kunit_event(test, &perf_ibs_fetch);
 	ibs_kunit_add(test, event);
+	return event;
+}
+
+/*
+ * 01336b555978, the FETCH half (origin 26db2e0c51fe, "Work around erratum
+ * #1197"): on family 19h models 00h-0Fh the driver drops a fetch sample
+ * whose IbsFetchLinAd reads 0.
+ */
+static void ibs_test_zero_rip_sample_accounted(struct kunit *test)
+{
+	struct perf_event *event = ibs_kunit_zen3_fetch_event(test);
+
 	event->hw.interrupts = 0;
 	event->hw.interrupts_seq = U64_MAX;
-	ibs_kunit_sample_nmi(ctx, event);
+	ibs_kunit_sample_nmi(test->priv, event);
 	ibs_kunit_expect_accounted(test, event, "zero-RIP (erratum #1197) fetch");
 }
 
@@ -453,18 +464,8 @@ static struct perf_event *ibs_kunit_ldlat_event(struct kunit *test, bool zen5)
 			   IBS_CAPS_OPLDLAT);
 	ibs_kunit_set_zen5(zen5);
 	KUNIT_ASSERT_EQ(test, cpu_feature_enabled(X86_FEATURE_ZEN5), zen5);
-	event = kunit_kzalloc(test, sizeof(*event), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, event);
-	event->pmu = &perf_ibs_op.pmu;
-	event->attr.type = perf_ibs_op.pmu.type;
-	event->attr.size = sizeof(event->attr);
-	event->attr.sample_period = IBS_KUNIT_PERIOD;
+	event = ibs_kunit_alloc_event(test, &perf_ibs_op);
 	event->attr.config1 = 128;
-	event->hw.sample_period = IBS_KUNIT_PERIOD;
-	event->group_leader = event;
-	INIT_LIST_HEAD(&event->sibling_list);
-	event->overflow_handler = ibs_kunit_overflow;
-	event->clock = local_clock;
 	KUNIT_ASSERT_EQ(test, perf_ibs_op.pmu.event_init(event), 0);
 	return event;
 }
@@ -689,17 +690,13 @@ ibs_kunit_data_src_sample(struct kunit *test, const struct ibs_kunit_caps *cpu,
  */
 static void ibs_test_erratum_1293_data_src(struct kunit *test)
 {
-	static const struct ibs_kunit_caps zen3 = {
-		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
-		.family = 0x19, .model = 0x01,
-	};
 	union ibs_op_data3 data3 = {
 		.ld_op = 1, .dc_miss = 1, .l2_miss = 1,
 		.dc_miss_no_mab_alloc = 1,
 	};
 	union perf_mem_data_src src;
 
-	src = ibs_kunit_data_src_sample(test, &zen3, data3.val, 0);
+	src = ibs_kunit_data_src_sample(test, &ibs_kunit_zen3, data3.val, 0);
 	KUNIT_EXPECT_EQ_MSG(test, (u64)src.mem_lvl,
 			    (u64)(PERF_MEM_LVL_LFB | PERF_MEM_LVL_HIT),
 			    "erratum-1293: on family 19h model 01h the data source of a load with DcMissNoMabAlloc came from IbsOpData2 or IbsOpData3[L2Miss], which the erratum makes invalid (mem_lvl %#x, not LFB hit)",
@@ -714,8 +711,8 @@ static void ibs_test_erratum_1293_data_src(struct kunit *test)
  */
 static void ibs_test_cache_hit_st_invalid(struct kunit *test)
 {
-	static const struct ibs_kunit_caps zen3 = {
-		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
+	static const struct ibs_kunit_caps zen3_21h = {
+		.name = "zen3-21h", .caps = IBS_CAPS_DEFAULT,
 		.family = 0x19, .model = 0x21,
 	};
 	union ibs_op_data3 data3 = { .ld_op = 1, .dc_miss = 1, .l2_miss = 1 };
@@ -724,7 +721,7 @@ static void ibs_test_cache_hit_st_invalid(struct kunit *test)
 	};
 	union perf_mem_data_src src;
 
-	src = ibs_kunit_data_src_sample(test, &zen3, data3.val, data2.val);
+	src = ibs_kunit_data_src_sample(test, &zen3_21h, data3.val, data2.val);
 	KUNIT_EXPECT_EQ_MSG(test, (u64)src.mem_snoop, (u64)PERF_MEM_SNOOP_NA,
 			    "cache-hit-st: on family 19h model 21h a load from a clean line of the local CCX was reported with snoop %#x (HitM is %#x): the cache-hit status of these CPUs is not valid",
 			    (u32)src.mem_snoop, (u32)PERF_MEM_SNOOP_HITM);
@@ -805,16 +802,9 @@ static void ibs_test_fetch_count_reset_on_reenable(struct kunit *test)
  */
 static void ibs_test_zero_rip_fetch_sample_dropped(struct kunit *test)
 {
-	static const struct ibs_kunit_caps zen3 = {
-		.name = "zen3", .caps = IBS_CAPS_DEFAULT,
-		.family = 0x19, .model = 0x01,
-	};
 	struct ibs_kunit_ctx *ctx = test->priv;
-	struct perf_event *event;
+	struct perf_event *event = ibs_kunit_zen3_fetch_event(test);
 
-	ibs_kunit_setup_caps(ctx, &zen3);
-	event = ibs_kunit_event(test, &perf_ibs_fetch);
-	ibs_kunit_add(test, event);
 	ibs_kunit_sample_nmi(ctx, event);
 	KUNIT_EXPECT_EQ_MSG(test, ibs_kunit_samples(test, &perf_ibs_fetch), 0U,
 			    "erratum-1197: a fetch sample with IbsFetchLinAd 0 on family 19h model 01h was delivered");

@@ -562,9 +562,9 @@ static u64 ibs_kunit_get_msr(struct kunit *test, u32 msr)
 	return *ibs_kunit_reg(test->priv, msr);
 }
 
-/* An event set up by the driver's own pmu::event_init(). */
-static struct perf_event *ibs_kunit_event(struct kunit *test,
-					  struct perf_ibs *perf_ibs)
+/* An event of @perf_ibs as perf_event_alloc() hands it to event_init. */
+static struct perf_event *ibs_kunit_alloc_event(struct kunit *test,
+						struct perf_ibs *perf_ibs)
 {
 	struct perf_event *event;
 
@@ -581,6 +581,14 @@ static struct perf_event *ibs_kunit_event(struct kunit *test,
 	event->overflow_handler = ibs_kunit_overflow;
 	/* perf core's throttle log reads it, as perf_event_alloc() sets it. */
 	event->clock = local_clock;
+	return event;
+}
+
+/* An event set up by the driver's own pmu::event_init(). */
+static struct perf_event *ibs_kunit_event(struct kunit *test,
+					  struct perf_ibs *perf_ibs)
+{
+	struct perf_event *event = ibs_kunit_alloc_event(test, perf_ibs);
 
 	KUNIT_ASSERT_EQ(test, perf_ibs->pmu.event_init(event), 0);
 	KUNIT_ASSERT_EQ(test, (u64)event->hw.config_base, (u64)perf_ibs->msr);
