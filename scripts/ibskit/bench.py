@@ -125,7 +125,17 @@ def stock_kunit(wt: str, build_dir: str, log: str) -> StockRun:
         return float(m.group(i)) if m else None
     return StockRun(wall, num(1), num(2), num(3), num(4),
                     res.group(1).strip() if res else
-                    f"no result (exit {p.rc}, log: {log})")
+                    f"no result (exit {p.rc}: {last_error(out)})")
+
+
+def last_error(out: str) -> str:
+    """The line of a failed run's output that says why, for a table cell:
+    the last one that names an error, else the last line; never a path to
+    a log, which the page outlives."""
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+    errs = [ln for ln in lines if re.search(r"error|Error|ERROR", ln)]
+    line = (errs or lines or ["no output"])[-1]
+    return (line[:117] + "...") if len(line) > 120 else line
 
 
 def count_build(bdir: str) -> tuple[int, int]:
@@ -227,11 +237,12 @@ def bench(series: list[str], stock: bool = True, keep: bool = False,
 
 @dataclass
 class MatrixRun:
-    """scripts/test from an empty cache: its wall time, its phase sums and
-    its last line."""
+    """scripts/test from an empty cache: its wall time, its phase sums,
+    its last line and the checks that failed (its FAILED lines)."""
     seconds: float
     phases: str
     result: str
+    failures: tuple[str, ...] = ()
 
 
 def bench_matrix(keep: bool = False) -> MatrixRun:
@@ -258,7 +269,9 @@ def bench_matrix(keep: bool = False) -> MatrixRun:
                    if re.fullmatch(r"\d+ passed, \d+ failed", line)), "")
     if not result:
         raise Error(f"scripts/test gave no result (exit {p.returncode})")
-    return MatrixRun(secs, phases, result)
+    return MatrixRun(secs, phases, result,
+                     tuple(line for line in lines
+                           if line.startswith("FAILED")))
 
 
 def config_rows(rows: list[BenchRow]) -> list[list[str]]:
@@ -304,5 +317,8 @@ def write_bench_page(rows: list[BenchRow], command: str,
                "Seconds per phase, summed over the trees (the next "
                f"tree's download, unpack and import run beside a build): "
                f"{matrix.phases}."]
+        if matrix.failures:
+            md += ["", "What failed:", ""] + [
+                f"- `{line}`" for line in matrix.failures]
     write_text(PAGE, "\n".join(md) + "\n")
     return PAGE

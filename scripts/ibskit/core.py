@@ -95,13 +95,21 @@ class phase:
 
 
 def cache_dir() -> str:
-    d = os.environ.get("IBS_KIT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-        "amd-ibs-race")
+    """The cache directory, made if need be: IBS_KIT_CACHE, else
+    amd-ibs-race under XDG_CACHE_HOME or ~/.cache; always absolute, as
+    the steps run commands in other directories."""
+    if os.environ.get("IBS_KIT_CACHE"):
+        d, source = os.environ["IBS_KIT_CACHE"], "IBS_KIT_CACHE"
+    elif os.environ.get("XDG_CACHE_HOME"):
+        d = os.path.join(os.environ["XDG_CACHE_HOME"], "amd-ibs-race")
+        source = "XDG_CACHE_HOME"
+    else:
+        d, source = os.path.expanduser("~/.cache/amd-ibs-race"), "HOME"
+    d = os.path.abspath(d)
     try:
         os.makedirs(d, exist_ok=True)
     except OSError as e:
-        raise Error(f"the cache {d} (IBS_KIT_CACHE) cannot be a directory: "
+        raise Error(f"the cache {d} (from {source}) cannot be a directory: "
                     f"{e.strerror}") from None
     return d
 

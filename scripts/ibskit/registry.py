@@ -97,7 +97,13 @@ def mirror_uris() -> dict[str, str]:
     IBS_KIT_MIRROR (the URI of a Debian archive) overrides them."""
     uris: list[str] = []
     if os.environ.get("IBS_KIT_MIRROR"):
-        uris.append(os.environ["IBS_KIT_MIRROR"])
+        uri = os.environ["IBS_KIT_MIRROR"]
+        try:
+            return debian_archives([uri])
+        except Error:
+            raise Error(f"IBS_KIT_MIRROR={uri} is not a Debian archive: "
+                        "its path must end in /debian or "
+                        "/debian-security") from None
     for path in ([] if uris else ["/etc/apt/sources.list"] +
                  sorted(glob.glob("/etc/apt/sources.list.d/*.list")) +
                  sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))):

@@ -680,6 +680,54 @@ class Apt(unittest.TestCase):
             registry.debian_archives(["http://m.invalid/ubuntu"])
 
 
+class Environment(unittest.TestCase):
+    """Environment variables a new user may set wrong: one clear error
+    naming the variable, never a traceback."""
+
+    def setUp(self):
+        self.saved = {k: os.environ.get(k) for k in
+                      ("IBS_KIT_CACHE", "XDG_CACHE_HOME", "IBS_KIT_MIRROR")}
+        self.tmp = tempfile.mkdtemp()
+
+    def tearDown(self):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def test_cache_on_a_file_names_its_variable(self):
+        afile = os.path.join(self.tmp, "f")
+        open(afile, "w").close()
+        os.environ.pop("IBS_KIT_CACHE", None)
+        for var, val in (("IBS_KIT_CACHE", afile),
+                         ("XDG_CACHE_HOME", afile)):
+            with self.subTest(var=var):
+                os.environ[var] = val
+                with self.assertRaisesRegex(core.Error, "from " + var):
+                    core.cache_dir()
+                del os.environ[var]
+
+    def test_relative_cache_made_absolute(self):
+        cwd = os.getcwd()
+        try:
+            os.chdir(self.tmp)
+            os.environ["IBS_KIT_CACHE"] = "rel/cache"
+            self.assertEqual(core.cache_dir(),
+                             os.path.join(os.path.realpath(self.tmp),
+                                          "rel", "cache"))
+        finally:
+            os.chdir(cwd)
+
+    def test_mirror_that_is_no_debian_archive(self):
+        os.environ["IBS_KIT_MIRROR"] = "http://m.invalid/ubuntu"
+        with self.assertRaisesRegex(core.Error, "IBS_KIT_MIRROR="):
+            registry.mirror_uris()
+        os.environ["IBS_KIT_MIRROR"] = "http://m.invalid/debian"
+        self.assertEqual(registry.mirror_uris()["debian-security"],
+                         "http://m.invalid/debian-security")
+
+
 class Records(unittest.TestCase):
     def test_a_backport_message_one_byte_off_is_caught(self):
         path = [p for p in suite.backport_patches("6.1")
