@@ -11,7 +11,7 @@
     kbuild, qemu      -> build -> boot under QEMU (TCG), console captured
     ktap, kunittool   -> KTAP/TAP parsed, by ktap (pure: text in, model
                       out) and by the tree's kunit.py
-    verdict           -> one run per fix state, the red -> green verdict
+    redgreen          -> one run per fix state, the red -> green verdict
     records, results  -> JSON records (their types: model), the generated
                       results page
     backports, series, patches, mail, e2e
@@ -30,7 +30,7 @@
 
 Every verb in scripts/ is a thin command line around these functions; it
 imports the modules by name and calls them qualified (from ibskit import
-verdict; verdict.verify(...)), as tools/testing/kunit/ does.  Nothing
+redgreen; redgreen.verify(...)), as tools/testing/kunit/ does.  Nothing
 writes outside the cache directory (IBS_KIT_CACHE, default
 ~/.cache/amd-ibs-race) except the result files a verb is asked to write; a
 user's kernel checkout is only read, and used through a git worktree.

@@ -21,7 +21,7 @@ from .kbuild import MIN_KCONFIG, build_dir, make_jobs
 from .registry import ensure_tools
 from .suite import install_suite, suite_kconfig
 from .trees import registry_tree, worktree, worktree_path
-from .verdict import kunit_run
+from .redgreen import kunit_run
 
 # The phases of our route, in order (core.phase() names).
 PHASE_NAMES = ["apt", "registry", "download", "unpack", "import", "worktree",

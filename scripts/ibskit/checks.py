@@ -24,8 +24,8 @@ from .records import recorded_consoles, record_problems
 from .ktap import parse_run
 from .kunittool import (
     disagreements, kernelci_disagreements, parse_console, tool_dir,)
-from .model import MutantVerdict, MutationRecord, VerifyResult
-from .verdict import console_files
+from .model import MutantStatus, MutationRecord, VerifyResult
+from .redgreen import console_files
 from . import records
 from .results import README, readme_with_results, results_markdown
 from .backports import generate_backport, message_problems
@@ -238,14 +238,14 @@ def mutation_console_checks(path: str) -> Checks:
     kept = recorded_consoles(label, "mutation")
     checks: Checks = []
     for m in rec.mutants:
-        if m.verdict == MutantVerdict.NA:
+        if m.verdict == MutantStatus.NA:
             continue
         what = f"{label} mutant {m.mutant}"
         if m.mutant not in kept:
             checks.append((f"{what}: console and kunit.py JSON kept", False))
             continue
         console, kci = kept[m.mutant]
-        if m.verdict == MutantVerdict.BROKEN:
+        if m.verdict == MutantStatus.BROKEN:
             checks.append((f"{what}: console kept (broken run)",
                            bool(read_text(console))))
             continue

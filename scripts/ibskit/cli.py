@@ -9,7 +9,7 @@ from typing import Optional
 from .core import Error
 from .registry import REGISTRY, ensure_tools
 from .trees import Tree, prefetch, registry_tree, user_tree
-from .verdict import VARIANTS
+from .redgreen import VARIANTS
 
 
 def verb_parser(doc: Optional[str]) -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def verb_parser(doc: Optional[str]) -> argparse.ArgumentParser:
 
 
 def add_state_arg(ap: argparse.ArgumentParser) -> None:
-    """--state: the fix state of the worktree (verdict.VARIANTS)."""
+    """--state: the fix state of the worktree (redgreen.VARIANTS)."""
     ap.add_argument("--state", choices=[str(v) for v in VARIANTS],
                     default="as-is")
 

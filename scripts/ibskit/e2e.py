@@ -26,11 +26,11 @@ from .suite import (
 from . import fixes
 from .trees import Tree, registry_tree, worktree
 from .ktap import run_passed
-from .model import Verdict
-from .model import RunResult, Variant
+from .model import TestStatus
+from .model import RunResult, TreeCode, Variant
 from .series import MAINLINE_SERIES, git_identity, sender, sender_ident
 from .kbuild import build_dir, w1_warnings
-from .verdict import expectations, run_suite
+from .redgreen import expectations, run_suite
 from .backports import STABLE_HEADER
 from .mail import (
     checkpatch, mainline_mails, send_mails, stable_mails,)
@@ -171,8 +171,8 @@ def write_mbox(path: str, mails: list[Delivered]) -> None:
 def suite_verdict(t: Tree, wt: str, label: str, log: str) -> tuple[bool, str]:
     """The suite on the worktree @wt of @t: (every case passed, a line)."""
     res, _, _ = run_suite(wt, t, log, label)
-    npass = sum(v == Verdict.PASS for v in res.cases.values())
-    nskip = sum(v == Verdict.SKIP for v in res.cases.values())
+    npass = sum(v == TestStatus.PASS for v in res.cases.values())
+    nskip = sum(v == TestStatus.SKIP for v in res.cases.values())
     return run_passed(res), \
         f"{label}: {npass}/{len(res.cases)} cases pass" + \
         (f", {nskip} skipped" if nskip else "")
@@ -191,11 +191,12 @@ def fixed_verdict(t: Tree, wt: str, label: str,
     run = RunResult(
         tree=t.ref(), variant=Variant.FIXED,
         action="git am of the backport",
-        fix_in_tree=False, caps_dis=has_caps_dis(wt),
-        dis_fix_in_tree=has_dis_fix(wt), dis_suite_built=dis_suite_built(
-            t.series), stop_fix=stop_fix, stop_fix_in_tree=stop_fix,
+        code=TreeCode(fix_in_tree=False, caps_dis=has_caps_dis(wt),
+                      dis_fix_in_tree=has_dis_fix(wt),
+                      stop_fix_in_tree=stop_fix),
+        dis_suite_built=dis_suite_built(t.series), stop_fix=stop_fix,
         console=res, failed=sorted(n for n, v in res.cases.items()
-                                   if v == Verdict.FAIL),
+                                   if v == TestStatus.FAIL),
         w1_warnings=w1_warnings(wt, build_dir(t), log),
         build_seconds=round(build_s, 1),
         run_seconds=round(run_s, 1), log=log,

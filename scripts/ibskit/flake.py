@@ -16,7 +16,7 @@ from .kbuild import build, build_dir
 from .qemu import boot
 from .ktap import parse_run
 from .model import ConsoleResult
-from .verdict import prepare
+from .redgreen import prepare
 
 
 def run_verdicts(res: ConsoleResult) -> dict[str, Any]:

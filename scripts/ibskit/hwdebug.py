@@ -9,7 +9,7 @@ from typing import Optional
 
 from .core import Error, TOP, log_file, status
 from .trees import Tree, lock_tree
-from .verdict import console_files, prepare, run_suite
+from .redgreen import console_files, prepare, run_suite
 
 COUNTERS_PATCH = os.path.join(TOP, "hw", "ibs-window-counters.patch")
 # The kinds of window the patch counts, by the words of its message.

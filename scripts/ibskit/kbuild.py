@@ -172,7 +172,7 @@ def w1_warnings(wt: str, bdir: str, log: str) -> list[str]:
     W=1 on the whole kernel cost a third more build time (7.3.4: 177 s
     against 137 s), and this make of one object with other flags has the
     next build redo the prepare stage (scripts/mod, asm-offsets), so a
-    verify asks it of one run (verdict.verify())."""
+    verify asks it of one run (redgreen.verify())."""
     p = capture(["make", "ARCH=x86_64", f"O={bdir}", "W=1",
                  "arch/x86/events/amd/ibs_kunit.o"], cwd=wt, log=log)
     if p.rc:

@@ -5,14 +5,14 @@ import re
 from typing import Optional
 
 from .model import (
-    ConsoleResult, Exploration, ExploredParam, SuiteResult, Verdict,)
+    ConsoleResult, Exploration, ExploredParam, SuiteResult, TestStatus,)
 from .names import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
 
 
-def _verdict(status: str, directive: Optional[str] = None) -> Verdict:
+def _verdict(status: str, directive: Optional[str] = None) -> TestStatus:
     if directive and directive.upper() == "SKIP":
-        return Verdict.SKIP
-    return Verdict.PASS if status == "ok" else Verdict.FAIL
+        return TestStatus.SKIP
+    return TestStatus.PASS if status == "ok" else TestStatus.FAIL
 
 
 _TS = re.compile(r"^\s*\[\s*(\d+\.\d+)\]\s?")
@@ -42,16 +42,16 @@ def parse_ktap(text: str, suite: str = SUITE) -> SuiteResult:
     result and its own (KUnit's '#' lines and the messages of failed
     expectations).  A kernel WARN inside a case fails that case, whatever
     KUnit said, with "kernel WARN at <location>" as a diagnostic."""
-    cases: dict[str, Verdict] = {}
+    cases: dict[str, TestStatus] = {}
     diags: dict[str, list[str]] = {}
-    params: dict[str, dict[str, Verdict]] = {}
+    params: dict[str, dict[str, TestStatus]] = {}
     comment_params: list[str] = []
     old_style = False
-    result: Optional[Verdict] = None
+    result: Optional[TestStatus] = None
     inside = False
     pending: list[str] = []
     warned: list[str] = []
-    pending_params: dict[str, Verdict] = {}
+    pending_params: dict[str, TestStatus] = {}
     start: Optional[float] = None
     seconds: Optional[float] = None
     case_indent: Optional[int] = None
@@ -87,10 +87,10 @@ def parse_ktap(text: str, suite: str = SUITE) -> SuiteResult:
                 continue
             if len(indent) > 0 and name not in cases:
                 skip = _SKIP_REASON.search(line)
-                if verdict == Verdict.SKIP and skip:
+                if verdict == TestStatus.SKIP and skip:
                     pending.append(SKIPPED_DIAG + skip.group(1))
                 if warned:
-                    verdict = Verdict.FAIL
+                    verdict = TestStatus.FAIL
                     pending += [f"kernel WARN at {w}" for w in warned]
                 cases[name] = verdict
                 diags[name] = pending
@@ -174,16 +174,16 @@ def parse_run(text: str) -> ConsoleResult:
     return res
 
 
-def cases_passed(cases: dict[str, Verdict]) -> bool:
+def cases_passed(cases: dict[str, TestStatus]) -> bool:
     """Did every case pass or skip (a case skips where the code it tests is
     not in the tree; verify checks each skip against the tree's source)?"""
-    return bool(cases) and all(v in (Verdict.PASS, Verdict.SKIP)
+    return bool(cases) and all(v in (TestStatus.PASS, TestStatus.SKIP)
                                for v in cases.values())
 
 
 def run_passed(res: ConsoleResult) -> bool:
     """Did every suite that ran end well and every case that ran pass?"""
-    return (res.suite == Verdict.PASS and
-            res.suite_dis in (None, Verdict.PASS, Verdict.SKIP) and
-            res.suite_explore in (None, Verdict.PASS) and
+    return (res.suite == TestStatus.PASS and
+            res.suite_dis in (None, TestStatus.PASS, TestStatus.SKIP) and
+            res.suite_explore in (None, TestStatus.PASS) and
             cases_passed(res.cases))

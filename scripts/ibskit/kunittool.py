@@ -3,7 +3,7 @@
 its parser's verdict of every suite, case and parameter, and the JSON that
 'kunit.py parse --json' writes (the format KernelCI ingests).
 
-The tool's parser is the parser of record: verdict.run_suite() takes the
+The tool's parser is the parser of record: redgreen.run_suite() takes the
 case and parameter verdicts from it and keeps from ktap.parse_run() only
 what is the project's own (the diagnostics, the exploration's report, the
 kernel WARNs).  ktap.parse_run() still parses every console too, and
@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from .core import Error, Json, read_text, run, status
-from .model import ConsoleResult, Verdict
+from .model import ConsoleResult, TestStatus
 from .suite import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
 
 # Run in the child: argv = tool directory, console file, output file.
@@ -49,7 +49,7 @@ with open(sys.argv[3], "w") as f:
     json.dump(out, f)
 '''
 
-# kunit_parser.TestStatus names -> ktap.Verdict values
+# kunit_parser.TestStatus names -> ktap.TestStatus values
 _STATUS = {"SUCCESS": "pass", "SKIPPED": "skip"}
 
 
@@ -180,20 +180,20 @@ def of_record(res: ConsoleResult, tool: ToolResult) -> ConsoleResult:
     disagreements with ktap's own reading listed in it."""
     res.disagreements = disagreements(res, tool)
     res.tool = tool.tool
-    cases: dict[str, Verdict] = {}
-    params: dict[str, dict[str, Verdict]] = {}
+    cases: dict[str, TestStatus] = {}
+    params: dict[str, dict[str, TestStatus]] = {}
     for suite, prefix in SUITE_PREFIXES:
         for case, t in tool.cases.get(suite, {}).items():
             name = prefix + case
-            cases[name] = Verdict.FAIL if _warned(res, name) \
-                else Verdict(t.verdict)
+            cases[name] = TestStatus.FAIL if _warned(res, name) \
+                else TestStatus(t.verdict)
             if t.params:
-                params[name] = {d: Verdict(x) for d, x in t.params.items()}
+                params[name] = {d: TestStatus(x) for d, x in t.params.items()}
             elif name in res.comment_params:
                 # KUnit 5.11-5.17 printed them as comments: ours alone
                 params[name] = res.params[name]
     res.cases, res.params = cases, params
-    got = {s: Verdict(v) for s, v in tool.suites.items()}
+    got = {s: TestStatus(v) for s, v in tool.suites.items()}
     res.suite = got.get(SUITE)
     res.suite_dis = got.get(SUITE_DIS)
     res.suite_explore = got.get(SUITE_EXPLORE)
@@ -233,7 +233,7 @@ def kernelci_disagreements(res: ConsoleResult, kci: Json) -> list[str]:
     cases = kernelci_verdicts(kci)
     tool = ToolResult("kunit.py --json", {}, {
         s: {c: ToolCase(t.verdict or (res.cases.get(p + c) or
-                                      Verdict.FAIL).value, t.params)
+                                      TestStatus.FAIL).value, t.params)
             for c, t in cases.get(s, {}).items()}
         for s, p in SUITE_PREFIXES}, "")
     return [d for d in disagreements(res, tool)

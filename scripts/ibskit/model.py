@@ -22,16 +22,23 @@ from .common import Error, Json
 R = TypeVar("R", bound="Record")
 
 
-class MutantVerdict(StrEnum):
+class MutantStatus(StrEnum):
     """What a mutation record says of a mutant (and of the tree itself:
-    PASSES/FAILS)."""
+    PASSES/FAILS).  The values are what the records hold; shown() is how
+    pages and the terminal print them."""
     PASSES = "passes"
-    FAILS = "FAILS"
+    FAILS = "fails"
     KILLED = "killed"
     BROKEN = "broken"
     CAUGHT_ELSEWHERE = "caught elsewhere"
-    SURVIVED = "SURVIVED"
+    SURVIVED = "survived"
     NA = "n/a"
+
+    def shown(self) -> str:
+        """The value as a reader sees it: the two results that need a
+        look (the tree fails, a mutant survived) in capitals."""
+        alarm = self in (MutantStatus.FAILS, MutantStatus.SURVIVED)
+        return self.value.upper() if alarm else self.value
 
 
 def _value(hint: Any, v: Any, what: str) -> Any:
@@ -95,7 +102,7 @@ def _to(obj: Any) -> Json:
     return out
 
 
-class Verdict(StrEnum):
+class TestStatus(StrEnum):
     """The result of a case, a parameter or a suite, as KTAP gives it.
     The values are what the JSON records hold."""
     PASS = "pass"
@@ -124,12 +131,12 @@ class Exploration:
 @dataclass
 class SuiteResult:
     """One suite in a console log (parse_ktap())."""
-    cases: dict[str, Verdict] = field(default_factory=dict)
+    cases: dict[str, TestStatus] = field(default_factory=dict)
     # the suite's own result; None where it did not end (or did not run)
-    suite: Optional[Verdict] = None
+    suite: Optional[TestStatus] = None
     diagnostics: dict[str, list[str]] = field(default_factory=dict)
     # case -> {parameter description: verdict}
-    params: dict[str, dict[str, Verdict]] = field(default_factory=dict)
+    params: dict[str, dict[str, TestStatus]] = field(default_factory=dict)
     # the suite's own time from the printk timestamps
     seconds: Optional[float] = None
     # cases whose parameters KUnit printed as '# case: ok N - desc'
@@ -142,8 +149,8 @@ class ConsoleResult(SuiteResult):
     """The three suites of one boot (parse_run()): amd_ibs's results with
     the amd_ibs_dis cases (DIS_PREFIX) and the amd_ibs_explore cases
     (EXPLORE_PREFIX) merged in; suite is amd_ibs's result."""
-    suite_dis: Optional[Verdict] = None
-    suite_explore: Optional[Verdict] = None
+    suite_dis: Optional[TestStatus] = None
+    suite_explore: Optional[TestStatus] = None
     seconds_by_suite: dict[str, Optional[float]] = field(
         default_factory=dict)
     explore: Exploration = field(default_factory=Exploration)
@@ -154,7 +161,7 @@ class ConsoleResult(SuiteResult):
 
 
 class Variant(StrEnum):
-    """A fix state a tree runs in (verdict.prepare()).  The values are
+    """A fix state a tree runs in (redgreen.prepare()).  The values are
     what the records and the logs' names hold."""
     UNFIXED = "unfixed"
     SHIPPED = "shipped"
@@ -194,17 +201,26 @@ class TreeRef:
 
 
 @dataclass
+class TreeCode:
+    """What the pristine tree's ibs.c has, before a run patches it: the
+    same in every fix state of the tree."""
+    fix_in_tree: bool       # 1b044ff3c17e
+    caps_dis: bool          # IBS_CAPS_DIS
+    dis_fix_in_tree: bool   # ... and fix/caps-dis.patch's change
+    stop_fix_in_tree: bool  # the IBS_STOPPING check (finding 2's fix)
+
+
+@dataclass
 class RunResult:
-    """One build and boot of a tree in one fix state (kunit_run())."""
+    """One build and boot of a tree in one fix state (kunit_run()): the
+    state (@variant), what the pristine tree has (@code), and what the
+    run's patched tree has where the state alone does not say."""
     tree: TreeRef
     variant: Variant
     action: str             # what was done to the pristine tree
-    fix_in_tree: bool       # the pristine tree carries 1b044ff3c17e
-    caps_dis: bool          # the tree knows IBS_CAPS_DIS
-    dis_fix_in_tree: bool   # ... and the pristine tree has its fix
+    code: TreeCode
     dis_suite_built: bool   # amd_ibs_dis is built for this series
     stop_fix: bool          # the IBS_STOPPING check, after the patches
-    stop_fix_in_tree: bool  # ... before them
     console: ConsoleResult
     failed: list[str]
     # the suite's W=1 warnings; None where this run did not ask W=1
@@ -226,7 +242,7 @@ class RunResult:
     skip_supported: bool = True
 
     @property
-    def cases(self) -> dict[str, Verdict]:
+    def cases(self) -> dict[str, TestStatus]:
         return self.console.cases
 
     def to_json(self) -> Json:
@@ -377,7 +393,7 @@ class MutantRow:
     """One mutant (or the tree itself, "none") of a mutation record."""
     mutant: str
     what: str
-    verdict: MutantVerdict
+    verdict: MutantStatus
     killers: list[str]
     expected: list[str]
     failed_cases: list[str]

@@ -12,10 +12,10 @@ from .core import (
     read_text,)
 from .suite import DIS_PREFIX
 from .trees import Tree
-from .model import ConsoleResult, Verdict
-from .verdict import prepare, red_with, run_suite, suite_cases
+from .model import ConsoleResult, TestStatus
+from .redgreen import prepare, red_with, run_suite, suite_cases
 from .records import fix_hashes, mutant_log
-from .model import MutantRow, MutantVerdict, MutationRecord
+from .model import MutantRow, MutantStatus, MutationRecord
 
 # An edit of ibs.c's text, or of one function's.
 Edit = Callable[[str], str]
@@ -281,7 +281,7 @@ def fix_mutants(name: str) -> dict[str, Mutant]:
 
 
 def mutant_verdict(m: Mutant,
-                   res: ConsoleResult) -> tuple[MutantVerdict, list[str]]:
+                   res: ConsoleResult) -> tuple[MutantStatus, list[str]]:
     """(verdict, killers): "killed" when an expected case fails with its
     finding's diagnostic or the exploration reports an expected invariant
     (killers: which) and the suite finished; "broken" when it did not
@@ -296,17 +296,17 @@ def mutant_verdict(m: Mutant,
             killers.append(case)
     seen = {i for v in res.explore.violations.values() for i in v}
     killers += sorted(f"explore [{i}]" for i in seen & m.explore)
-    failed = [n for n, v in res.cases.items() if v == Verdict.FAIL]
+    failed = [n for n, v in res.cases.items() if v == TestStatus.FAIL]
     warned = any(line.startswith("kernel WARN at")
                  for n in failed for line in res.diagnostics.get(n, []))
     if res.suite is None or res.suite_explore is None:
-        return MutantVerdict.BROKEN, []
+        return MutantStatus.BROKEN, []
     if killers:
-        return MutantVerdict.KILLED, killers
+        return MutantStatus.KILLED, killers
     if warned:
-        return MutantVerdict.BROKEN, []
-    return (MutantVerdict.CAUGHT_ELSEWHERE if failed
-            else MutantVerdict.SURVIVED), []
+        return MutantStatus.BROKEN, []
+    return (MutantStatus.CAUGHT_ELSEWHERE if failed
+            else MutantStatus.SURVIVED), []
 
 
 def mutation_check(t: Tree, log_dir: Optional[str] = None,
@@ -325,7 +325,7 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None,
             list((MUTANTS if mutants is None else mutants).items()):
         expected = sorted(m.explore) + list(m.cases)
         if m.needs and m.needs not in pristine:
-            rows.append(MutantRow(name, m.what, MutantVerdict.NA, [],
+            rows.append(MutantRow(name, m.what, MutantStatus.NA, [],
                                   expected, [], 0))
             continue
         src = pristine if m.edit is None else m.edit(pristine)
@@ -339,15 +339,15 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None,
         if res.suite is None and m.edit is None:
             raise Error(f"{t.label}: no suite result (log: {log})")
         failed = sorted(n for n, v in res.cases.items()
-                        if v == Verdict.FAIL)
+                        if v == TestStatus.FAIL)
         killers: list[str] = []
         if m.edit is None:
-            verdict = (MutantVerdict.PASSES if not failed and
+            verdict = (MutantStatus.PASSES if not failed and
                        res.suite_explore is not None
-                       else MutantVerdict.FAILS)
+                       else MutantStatus.FAILS)
         else:
             verdict, killers = mutant_verdict(m, res)
-        progress(f"{t.label}: mutant {name}: {verdict} "
+        progress(f"{t.label}: mutant {name}: {verdict.shown()} "
                  f"({', '.join(killers) or f'{len(failed)} cases fail'})")
         rows.append(MutantRow(name, m.what, verdict, killers, expected,
                               failed, len(res.cases),

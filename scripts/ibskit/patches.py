@@ -17,8 +17,8 @@ from .trees import Tree, registry_tree
 from .series import (
     MAINLINE_SERIES, PLACEHOLDER, commit_series, series_patches, source_date,)
 from .ktap import run_passed
-from .model import Verdict
-from .verdict import run_suite
+from .model import TestStatus
+from .redgreen import run_suite
 from .results import (
     BACKPORT_COLS, backport_rows, explore_rows, mainline_rows, stop_rows,)
 
@@ -129,7 +129,7 @@ def bisect_series(t: Tree, series: str) -> list[BisectStep]:
         cases = res.cases
         steps.append(BisectStep(
             k, n, subject, len(cases),
-            sum(v == Verdict.PASS for v in cases.values()),
+            sum(v == TestStatus.PASS for v in cases.values()),
             run_passed(res), log))
     return steps
 

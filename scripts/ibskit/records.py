@@ -17,12 +17,12 @@ from .suite import (
     DIS_FIX, DIS_PREFIX, STOP_ALT_FIX, STOP_FIX, SUITE_EXPLORE,
     backport_patches, series_backport,)
 from .ktap import cases_passed
-from .model import Verdict
-from .verdict import (
+from .model import TestStatus
+from .redgreen import (
     ALT_STOP, ONLY_PREFIX, console_files, count, finding_cases, fix_proof,
     red_with,)
 from .model import (
-    FixProof, FixRecord, MainlineRecord, MutantVerdict, MutationRecord, R,
+    FixProof, FixRecord, MainlineRecord, MutantStatus, MutationRecord, R,
     Record,
     RunResult, RunSummary, SeriesRecord, TreeRef, VerifyResult,)
 from . import fixes
@@ -43,9 +43,10 @@ def series_record(rec: VerifyResult,
         tree=tree,
         backport=fix_hashes(series, False, alt_stop=True),
         suite=suite_hash(),
-        fix_in_tree=red.fix_in_tree,
-        applies=green.action.startswith("git am") or red.fix_in_tree,
-        apply_action=green.action if not red.fix_in_tree else red.action,
+        fix_in_tree=red.code.fix_in_tree,
+        applies=green.action.startswith("git am") or red.code.fix_in_tree,
+        apply_action=(green.action if not red.code.fix_in_tree
+                      else red.action),
         w1_warnings=[w for _, r in verify_runs(rec)
                      for w in r.w1_warnings or []],
         race_cases=rc,
@@ -58,7 +59,7 @@ def series_record(rec: VerifyResult,
         all_green=bool(allf.cases) and not allf.failed,
         alt_stop_failed=rec.runs[ALT_STOP].failed,
         cases=len(allf.cases),
-        skipped=count(allf.cases, allf.cases, Verdict.SKIP),
+        skipped=count(allf.cases, allf.cases, TestStatus.SKIP),
         explore=explore_summary(rec),
         suite_seconds={v: r.console.seconds for v, r in verify_runs(rec)},
         seconds={f"{k}_{v}": getattr(r, f"{k}_seconds")
@@ -77,7 +78,7 @@ def series_proofs(rec: VerifyResult) -> dict[str, FixProof]:
 
 def run_summary(r: RunResult) -> RunSummary:
     return RunSummary(action=r.action, failed=r.failed, cases=len(r.cases),
-                      skipped=count(r.cases, r.cases, Verdict.SKIP),
+                      skipped=count(r.cases, r.cases, TestStatus.SKIP),
                       build_seconds=r.build_seconds,
                       run_seconds=r.run_seconds,
                       suite_seconds=r.console.seconds)
@@ -92,7 +93,7 @@ def fix_record_path(name: str, label: str) -> str:
 
 def fix_record(rec: VerifyResult, name: str,
                origin: Optional[str] = None) -> FixRecord:
-    """The record of verify --fix @name (verdict.verify_fix())."""
+    """The record of verify --fix @name (redgreen.verify_fix())."""
     f = fixes.by_name(name)
     only = rec.runs[ONLY_PREFIX + name]
     tree = dataclasses.replace(rec.tree, origin=origin or rec.tree.origin)
@@ -155,7 +156,7 @@ def summary_table(records: list[VerifyResult]) -> str:
     rows = [("tree", "unfixed: race cases red", "shipped: DIS race cases red",
              "fixed: stop cases red", "all fixes", "tuples", "build s",
              "run s", "verdict")]
-    fail, ok, skip = Verdict.FAIL, Verdict.PASS, Verdict.SKIP
+    fail, ok, skip = TestStatus.FAIL, TestStatus.PASS, TestStatus.SKIP
     for r in records:
         series = r.tree.series
         rc, sc = finding_cases("race", series), finding_cases("stop", series)
@@ -169,7 +170,7 @@ def summary_table(records: list[VerifyResult]) -> str:
             r.tree.label,
             f"{count(red, rc, fail)}/{len(rc)}" +
             (f" + {count(red, drc, fail)}/{len(drc)} DIS"
-             if r.runs["unfixed"].caps_dis else ""),
+             if r.runs["unfixed"].code.caps_dis else ""),
             f"{count(shipped.cases, drc, fail)}/{len(drc)}"
             if shipped else "-",
             f"{count(green, sc, fail)}/{len(sc)}",
@@ -195,9 +196,9 @@ def mainline_record(rec: VerifyResult) -> MainlineRecord:
         tree=rec.tree,
         suite=suite_hash(),
         fix=fix_hashes(series, True,
-                       fixed.caps_dis and not fixed.dis_fix_in_tree,
+                       fixed.code.caps_dis and not fixed.code.dis_fix_in_tree,
                        alt_stop=True),
-        caps_dis=fixed.caps_dis,
+        caps_dis=fixed.code.caps_dis,
         race_cases=rc,
         stop_cases=sc,
         explore=explore_summary(rec),
@@ -374,7 +375,7 @@ def record_problems() -> list[tuple[str, str, str]]:
 
 
 def keep_consoles(rec: VerifyResult) -> None:
-    """Every run's console and kunit.py's JSON of it (verdict.console_files())
+    """Every run's console and kunit.py's JSON of it (redgreen.console_files())
     into CONSOLES_DIR/<tree label>/, <variant>.log and <variant>.kunit.json;
     what an earlier record of the tree left there goes."""
     _keep(os.path.join(CONSOLES_DIR, rec.tree.label),
@@ -399,7 +400,7 @@ def _keep(d: str, logs: dict[str, str]) -> None:
 def mutant_log(label: str, mutant: str, log_dir: Optional[str] = None,
                fresh: bool = True) -> str:
     """The log of one mutant's run (its console and kunit.py's JSON go
-    beside it, verdict.console_files())."""
+    beside it, redgreen.console_files())."""
     return log_file(f"{label}-mutant-{mutant}.log", log_dir, fresh)
 
 
@@ -410,7 +411,7 @@ def keep_mutation_consoles(rec: MutationRecord,
     _keep(os.path.join(CONSOLES_DIR, rec.tree.label, "mutation"),
           {m.mutant: mutant_log(rec.tree.label, m.mutant, log_dir,
                                 fresh=False)
-           for m in rec.mutants if m.verdict != MutantVerdict.NA})
+           for m in rec.mutants if m.verdict != MutantStatus.NA})
 
 
 def recorded_consoles(label: str, sub: str = "") -> dict[
@@ -432,7 +433,7 @@ def write_verify_record(rec: VerifyResult,
     (the IBS_CAPS_DIS verdict); a stable series:
     backports/<series>/verified.json."""
     series = rec.tree.series
-    if rec.runs["unfixed"].fix_in_tree:
+    if rec.runs["unfixed"].code.fix_in_tree:
         if origin:
             rec = dataclasses.replace(
                 rec, tree=dataclasses.replace(rec.tree, origin=origin))

@@ -11,8 +11,8 @@ from .records import (
     all_verify_records, mainline_records, mutation_records, runs_in,
     series_records, short_origin,)
 from .model import (
-    MainlineRecord, MutantRow, MutantVerdict, Outcome, SeriesRecord,)
-from .verdict import ALT_STOP, finding_cases
+    MainlineRecord, MutantRow, MutantStatus, Outcome, SeriesRecord,)
+from .redgreen import ALT_STOP, finding_cases
 
 
 BACKPORT_COLS = ["series", "tree version", "tree from", "extra Kconfig",
@@ -142,12 +142,12 @@ def alt_stop_rows() -> list[list[str]]:
 
 
 def _mutant_cell(m: MutantRow) -> str:
-    if m.verdict == MutantVerdict.KILLED:
+    if m.verdict == MutantStatus.KILLED:
         return "killed by " + ", ".join(m.killers[:2]) + \
             (" ..." if len(m.killers) > 2 else "")
-    if m.verdict == MutantVerdict.PASSES:
+    if m.verdict == MutantStatus.PASSES:
         return f"passes ({m.cases} cases)"
-    return str(m.verdict)
+    return m.verdict.shown()
 
 
 def mutation_rows() -> list[list[str]]:
@@ -312,8 +312,8 @@ def readme_rows() -> list[list[str]]:
         alt = _failed(r).get(ALT_STOP)
         m = muts.get(r.tree.label)
         killed = "-" if m is None else (
-            f"{sum(1 for x in m.mutants if x.verdict == MutantVerdict.KILLED)}"
-            f"/{sum(1 for x in m.mutants if x.mutant != 'none' and x.verdict != MutantVerdict.NA)}")
+            f"{sum(1 for x in m.mutants if x.verdict == MutantStatus.KILLED)}"
+            f"/{sum(1 for x in m.mutants if x.mutant != 'none' and x.verdict != MutantStatus.NA)}")
         rows.append([series, r.tree.version,
                      "registry" if r.tree.origin == "registry"
                      else "public fork " + short_origin(r.tree.origin),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from .core import cache_dir, capture, log_file, progress, read_text
 from .kbuild import make_jobs
 from .ktap import parse_run
-from .model import ConsoleResult, Verdict
+from .model import ConsoleResult, TestStatus
 from .trees import Tree
-from .verdict import kunit_run, prepare
+from .redgreen import kunit_run, prepare
 
 _SUMMARY = re.compile(r"Testing complete\. (Ran \d+ tests:.*)$", re.M)
 
@@ -38,16 +38,16 @@ class StockResult:
 def summary(res: ConsoleResult) -> str:
     """@res summed up as kunit.py's summary line does (without its
     errors count: kunit_parser.TestCounts)."""
-    leaves: list[Verdict] = []
+    leaves: list[TestStatus] = []
     for name, v in res.cases.items():
         params = res.params.get(name)
         leaves += list(params.values()) if params else [v]
-    n = {v: sum(1 for x in leaves if x == v) for v in Verdict}
-    out = f"Ran {len(leaves)} tests: passed: {n[Verdict.PASS]}"
-    if n[Verdict.FAIL]:
-        out += f", failed: {n[Verdict.FAIL]}"
-    if n[Verdict.SKIP]:
-        out += f", skipped: {n[Verdict.SKIP]}"
+    n = {v: sum(1 for x in leaves if x == v) for v in TestStatus}
+    out = f"Ran {len(leaves)} tests: passed: {n[TestStatus.PASS]}"
+    if n[TestStatus.FAIL]:
+        out += f", failed: {n[TestStatus.FAIL]}"
+    if n[TestStatus.SKIP]:
+        out += f", skipped: {n[TestStatus.SKIP]}"
     return out
 
 

@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from ibskit import (  # noqa: E402
     backports, bench, checks, core, csource, e2e, flake, kbuild, ktap,
-    kunittool, model, mutants, registry, series, stock, suite, verdict,)
+    kunittool, model, mutants, redgreen, registry, series, stock, suite,)
 
 
 def data(name):
@@ -35,9 +35,10 @@ def run_of(name, variant, caps_dis=False, stop_fix=False):
     res = ktap.parse_run(data(name))
     tree = model.TreeRef("7.3.4", "v7.3.4-test", "test", "0" * 40, "7.3")
     return model.RunResult(
-        tree=tree, variant=variant, action="none", fix_in_tree=False,
-        caps_dis=caps_dis, dis_fix_in_tree=False, dis_suite_built=caps_dis,
-        stop_fix=stop_fix, stop_fix_in_tree=stop_fix, console=res,
+        tree=tree, variant=variant, action="none",
+        code=model.TreeCode(fix_in_tree=False, caps_dis=caps_dis,
+                            dis_fix_in_tree=False, stop_fix_in_tree=stop_fix),
+        dis_suite_built=caps_dis, stop_fix=stop_fix, console=res,
         failed=[], w1_warnings=[], build_seconds=0.0, run_seconds=0.0,
         log=name)
 
@@ -212,7 +213,7 @@ class Expectations(unittest.TestCase):
 
     def test_shipped_73_finds_dis_race_only_in_dis_sets(self):
         r = run_of("ktap-7.3.4-shipped.log", "shipped", caps_dis=True)
-        checks = dict(verdict.explore_checks("shipped", r))
+        checks = dict(redgreen.explore_checks("shipped", r))
         dis = [ok for n, ok in checks.items() if "caps dis," in n]
         default = [ok for n, ok in checks.items() if "caps default," in n]
         self.assertTrue(dis and all(dis))
@@ -220,48 +221,48 @@ class Expectations(unittest.TestCase):
 
     def test_the_same_run_as_if_fixed_is_wrong(self):
         r = run_of("ktap-7.3.4-shipped.log", "fixed", caps_dis=True)
-        checks = verdict.explore_checks("fixed", r)
+        checks = redgreen.explore_checks("fixed", r)
         self.assertFalse(all(ok for _, ok in checks))
 
     def test_a_crash_is_not_red(self):
         r = run_of("crashed.log", "unfixed")
-        self.assertFalse(verdict.red_with(
+        self.assertFalse(redgreen.red_with(
             r.console, "ibs_test_op_stale_ctl_fetch_nmi_in_start", "race"))
-        checks = dict(verdict.explore_checks("unfixed", r))
+        checks = dict(redgreen.explore_checks("unfixed", r))
         self.assertFalse(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
                                 "parameter explored (0)"])
 
     def test_a_run_passes_only_if_every_suite_ended_well(self):
-        res = model.ConsoleResult(cases={"ibs_test_a": model.Verdict.PASS},
-                                   suite=model.Verdict.PASS)
+        res = model.ConsoleResult(cases={"ibs_test_a": model.TestStatus.PASS},
+                                   suite=model.TestStatus.PASS)
         self.assertTrue(ktap.run_passed(res))
-        res.suite_explore = model.Verdict.FAIL  # e.g. the suite broke off
+        res.suite_explore = model.TestStatus.FAIL  # e.g. the suite broke off
         self.assertFalse(ktap.run_passed(res))
 
     def test_red_needs_the_diagnostic(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
         name = "ibs_test_stale_ctl_nmi_in_start"
-        self.assertTrue(verdict.red_with(r.console, name, "race"))
+        self.assertTrue(redgreen.red_with(r.console, name, "race"))
         r.console.diagnostics[name] = ["ASSERTION FAILED at x.c:1"]
-        self.assertFalse(verdict.red_with(r.console, name, "race"))
+        self.assertFalse(redgreen.red_with(r.console, name, "race"))
 
     def test_510_loop_counts_its_parameters(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
-        checks = dict(verdict.explore_checks("unfixed", r))
+        checks = dict(redgreen.explore_checks("unfixed", r))
         self.assertTrue(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
                                "parameter explored (20)"])
         case = "amd_ibs_explore.ibs_test_explore"
         r.console.diagnostics[case] = [
             x for x in r.console.diagnostics[case]
             if "parameters explored" not in x]
-        checks = dict(verdict.explore_checks("unfixed", r))
+        checks = dict(redgreen.explore_checks("unfixed", r))
         self.assertFalse(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
                                 "parameter explored (20)"])
 
 
 class SuiteSource(unittest.TestCase):
     def test_cases_of_each_finding_come_from_the_source(self):
-        suites, findings = verdict.suite_cases()
+        suites, findings = redgreen.suite_cases()
         self.assertIn("ibs_test_explore", suites[suite.SUITE_EXPLORE])
         # the per-PMU cases name their helper (ibs_kunit_per_pmu())
         self.assertEqual(findings["ibs_test_stale_ctl_nmi_in_start"], "race")
@@ -271,7 +272,7 @@ class SuiteSource(unittest.TestCase):
         self.assertNotIn("ibs_test_clean_ctl_nmi_in_start", findings)
 
     def test_510_has_no_dis_suite(self):
-        suites, _ = verdict.suite_cases("5.10")
+        suites, _ = redgreen.suite_cases("5.10")
         self.assertNotIn(suite.SUITE_DIS, suites)
         self.assertIn(suite.SUITE, suites)
 
@@ -403,7 +404,7 @@ class KunitTool(unittest.TestCase):
         case = next(iter(tool.cases[suite.SUITE]))
         tool.cases[suite.SUITE][case].verdict = "skip"
         rec = kunittool.of_record(res, tool)
-        self.assertEqual(rec.cases[case], model.Verdict.SKIP)
+        self.assertEqual(rec.cases[case], model.TestStatus.SKIP)
         self.assertEqual(rec.disagreements,
                          [f"{case}: ktap pass, kunit.py skip"])
 
@@ -413,7 +414,7 @@ class KunitTool(unittest.TestCase):
         res = ktap.parse_run(data("tap-5.15-unfixed-explore.log"))
         self.assertIn(suite.EXPLORE_PREFIX + "ibs_test_explore",
                       res.comment_params)
-        suites = {s: (getattr(res, a) or model.Verdict.FAIL).value
+        suites = {s: (getattr(res, a) or model.TestStatus.FAIL).value
                   for s, a in ((suite.SUITE, "suite"),
                                (suite.SUITE_DIS, "suite_dis"),
                                (suite.SUITE_EXPLORE, "suite_explore"))
@@ -504,9 +505,9 @@ class MutantVerdicts(unittest.TestCase):
 
     def test_nothing_failed_is_survived(self):
         clean = ktap.parse_run(data("no-suite.log"))
-        clean.suite = clean.suite_explore = model.Verdict.PASS
+        clean.suite = clean.suite_explore = model.TestStatus.PASS
         m = mutants.MUTANTS["sample-twice"]
-        self.assertEqual(mutants.mutant_verdict(m, clean), ("SURVIVED", []))
+        self.assertEqual(mutants.mutant_verdict(m, clean), (model.MutantStatus.SURVIVED, []))
 
 
 class Runner(unittest.TestCase):
@@ -614,8 +615,8 @@ class Findings(unittest.TestCase):
     other, and a control case prints none."""
 
     def test_the_table_is_the_source(self):
-        table = verdict.suite_cases()[1]
-        for case, found in verdict.diag_findings().items():
+        table = redgreen.suite_cases()[1]
+        for case, found in redgreen.diag_findings().items():
             with self.subTest(case=case):
                 want = {table[case]} if case in table else set()
                 self.assertEqual(found, want)

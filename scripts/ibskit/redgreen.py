@@ -21,10 +21,10 @@ from .trees import (
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
 from .ktap import SKIPPED_DIAG, parse_run
-from .model import ConsoleResult, Verdict
+from .model import ConsoleResult, TestStatus
 from . import kunittool
 from .model import (
-    Check, FixProof, Outcome, RunResult, Variant, VerifyResult,)
+    Check, FixProof, Outcome, RunResult, TreeCode, Variant, VerifyResult,)
 from .csource import CASE_ENTRY, c_chunks
 
 
@@ -188,7 +188,7 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
     if res.suite is None:
         raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
                     f"output (log: {log})")
-    failed = sorted(n for n, v in res.cases.items() if v == Verdict.FAIL)
+    failed = sorted(n for n, v in res.cases.items() if v == TestStatus.FAIL)
     progress(f"{t.label} [{variant}]: {len(res.cases) - len(failed)} "
              f"passed, {len(failed)} failed in {run_s:.1f}s")
     src = ibs_c(wt)
@@ -196,10 +196,10 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
         tree=t.ref(), variant=Variant(variant), action=action,
         series=fixes.states(src), origins=fixes.origins(src),
         skip_supported=kunit_can_skip(t.series),
-        fix_in_tree=fixed_before, caps_dis=info["caps_dis"],
-        dis_fix_in_tree=info["dis_fix_in_tree"],
-        dis_suite_built=dis_suite_built(t.series),
-        stop_fix=info["stop_fix"], stop_fix_in_tree=info["stop_fix_in_tree"],
+        code=TreeCode(fix_in_tree=fixed_before, caps_dis=info["caps_dis"],
+                      dis_fix_in_tree=info["dis_fix_in_tree"],
+                      stop_fix_in_tree=info["stop_fix_in_tree"]),
+        dis_suite_built=dis_suite_built(t.series), stop_fix=info["stop_fix"],
         console=res, failed=failed, w1_warnings=warnings,
         build_seconds=round(build_s, 1), run_seconds=round(run_s, 1),
         log=log, param_status_carried=kunittool.param_status_carried(wt))
@@ -250,7 +250,7 @@ def diag_findings(series: Optional[str] = None) -> dict[str, set[str]]:
 def red_with(res: ConsoleResult, name: str, finding: str) -> bool:
     """@name failed, with a diagnostic of @finding (its window cases print
     CASE_DIAG_PREFIX[finding] first)."""
-    return res.cases.get(name) == Verdict.FAIL and any(
+    return res.cases.get(name) == TestStatus.FAIL and any(
         line.startswith(CASE_DIAG_PREFIX[finding])
         for line in res.diagnostics.get(name, []))
 
@@ -273,7 +273,7 @@ def finding_present(finding: str, run: RunResult, dis: bool,
         only = only_fix(run.variant)
         if run.variant == "unfixed" or (only and only != "race"):
             return True
-        return dis and run.caps_dis and run.variant in ("shipped",
+        return dis and run.code.caps_dis and run.variant in ("shipped",
                                                         "only-race")
     if finding == "stop":
         return not run.stop_fix and run.variant != ALT_STOP
@@ -310,7 +310,7 @@ def explore_checks(variant: str, r: RunResult) -> list[tuple[str, bool]]:
     if ktap and r.param_status_carried:
         order = list(ktap)
         first = next((i for i, d in enumerate(order)
-                      if ktap[d] == Verdict.FAIL), None)
+                      if ktap[d] == TestStatus.FAIL), None)
         carried_from = None if first is None else set(order[first + 1:])
     for desc in sorted(ex.params):
         dis = desc.split(",")[0][len("caps "):] in DIS_CAPSETS
@@ -325,15 +325,15 @@ def explore_checks(variant: str, r: RunResult) -> list[tuple[str, bool]]:
                                     for f in present)
         if ktap and not (carried_from and desc in carried_from
                          and not present):
-            ok = ok and ktap.get(desc) == (Verdict.FAIL if present
-                                           else Verdict.PASS)
+            ok = ok and ktap.get(desc) == (TestStatus.FAIL if present
+                                           else TestStatus.PASS)
         want = " + ".join(present) or "nothing"
         checks.append((f"{variant} explore {desc}: finds {want} "
                        f"(got {', '.join(sorted(got)) or 'none'})", ok))
     checks.append((f"{variant} {case} "
                    f"{'fails' if red_any else 'passes'}",
-                   r.cases.get(case) == (Verdict.FAIL if red_any
-                                         else Verdict.PASS)))
+                   r.cases.get(case) == (TestStatus.FAIL if red_any
+                                         else TestStatus.PASS)))
     return checks
 
 
@@ -361,7 +361,7 @@ def expectations(runs: dict[str, RunResult],
         for suite, prefix, dis in ((SUITE, "", False),
                                    (SUITE_DIS, DIS_PREFIX, True)):
             names = [prefix + c for c in suites.get(suite, [])]
-            if dis and not r.caps_dis:
+            if dis and not r.code.caps_dis:
                 checks.append((f"{variant}: {SUITE_DIS} not built (no "
                                "IBS_CAPS_DIS in this tree)",
                                not any_run.dis_suite_built and
@@ -379,7 +379,7 @@ def expectations(runs: dict[str, RunResult],
                                    red_with(r.console, name, finding)))
                 else:
                     checks.append((f"{variant} {name} passes",
-                                   r.cases.get(name) == Verdict.PASS))
+                                   r.cases.get(name) == TestStatus.PASS))
         checks += explore_checks(variant, r)
     return checks
 
@@ -391,7 +391,7 @@ def skip_check(variant: str, name: str, origin: str,
     passes with that reason as a "skipped: " diagnostic)."""
     why = any(origin in d and (SKIPPED_DIAG in d or "# SKIP" in d)
               for d in r.console.diagnostics.get(name, []))
-    want = Verdict.SKIP if r.skip_supported else Verdict.PASS
+    want = TestStatus.SKIP if r.skip_supported else TestStatus.PASS
     return (f"{variant} {name} skipped: {origin} "
             f"({fixes.ORIGINS[origin].subject}) is not in this tree",
             r.cases.get(name) == want and why)
@@ -404,7 +404,8 @@ def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     fix/stop-nmi.patch) and ALT_STOP (fixed and Manali Shukla's change
     in place of fix/stop-nmi.patch); the record of all runs."""
     runs = {"unfixed": kunit_run(t, "unfixed", log_dir, w1=False)}
-    if runs["unfixed"].caps_dis and not runs["unfixed"].dis_fix_in_tree:
+    if runs["unfixed"].code.caps_dis and \
+            not runs["unfixed"].code.dis_fix_in_tree:
         runs["shipped"] = kunit_run(t, "shipped", log_dir, w1=False)
     runs["fixed"] = kunit_run(t, "fixed", log_dir, w1=False)
     # W=1 once, on the state proposed upstream (see w1_warnings()).
@@ -424,8 +425,8 @@ def finding_cases(finding: str, series: Optional[str] = None) -> list[str]:
     return [c for c in suites.get(SUITE, []) if findings.get(c) == finding]
 
 
-def count(cases: dict[str, Verdict], names: Iterable[str],
-          verdict: Verdict) -> int:
+def count(cases: dict[str, TestStatus], names: Iterable[str],
+          verdict: TestStatus) -> int:
     """How many of @names have @verdict in @cases."""
     return sum(1 for n in names if cases.get(n) == verdict)
 
@@ -447,17 +448,17 @@ def fix_proof(name: str, without: RunResult, with_: RunResult,
     cases = finding_cases(name, series)
     state = without.series.get(name, "absent")
     in_tree = _reverted(name, without) or (
-        name == "race" and without.fix_in_tree)
+        name == "race" and without.code.fix_in_tree)
     action = "in tree" if in_tree or state == "fixed" else (
         f"git am backports/{with_.tree.series}/"
         f"{fixes.stable_patch_name(fixes.by_name(name))}")
-    skipped = [c for c in cases if without.cases.get(c) == Verdict.SKIP
+    skipped = [c for c in cases if without.cases.get(c) == TestStatus.SKIP
                or (not without.skip_supported and
                    not without.origins.get(fixes.CASE_ORIGIN.get(c, ""),
                                            True))]
     red = [c for c in cases if red_with(without.console, c, name)]
     green = bool(cases) and all(
-        with_.cases.get(c) in (Verdict.PASS, Verdict.SKIP) for c in cases)
+        with_.cases.get(c) in (TestStatus.PASS, TestStatus.SKIP) for c in cases)
     if state == "absent":
         verdict = Outcome.NO_BUG
     elif state == "fixed":
