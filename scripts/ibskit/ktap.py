@@ -6,7 +6,7 @@ from typing import Optional
 
 from .model import (
     ConsoleResult, Exploration, ExploredParam, SuiteResult, TestStatus,)
-from .names import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
+from .names import SUITE, SUITE_EXPLORE, SUITE_ORDER
 
 
 def _verdict(status: str, directive: Optional[str] = None) -> TestStatus:
@@ -144,33 +144,17 @@ def explored(lines: list[str]) -> Exploration:
 
 
 def parse_run(text: str) -> ConsoleResult:
-    """parse_ktap() of the three suites, merged (ConsoleResult); seconds
-    is the sum of the suites' seconds, explore the exploration's report
-    (explored())."""
-    main = parse_ktap(text, SUITE)
-    res = ConsoleResult(main.cases, main.suite, main.diagnostics,
-                        main.params, main.seconds,
-                        list(main.comment_params),
-                        seconds_by_suite={SUITE: main.seconds})
-    for suite, prefix in ((SUITE_DIS, DIS_PREFIX),
-                          (SUITE_EXPLORE, EXPLORE_PREFIX)):
-        sub = parse_ktap(text, suite)
-        if suite == SUITE_DIS:
-            res.suite_dis = sub.suite
-        else:
-            res.suite_explore = sub.suite
-        res.seconds_by_suite[suite] = sub.seconds
-        for name, verdict in sub.cases.items():
-            res.cases[prefix + name] = verdict
-            res.diagnostics[prefix + name] = sub.diagnostics[name]
-        for name, p in sub.params.items():
-            res.params[prefix + name] = p
-        res.comment_params += [prefix + n for n in sub.comment_params]
-        if sub.seconds is not None and res.seconds is not None:
-            res.seconds = round(res.seconds + sub.seconds, 3)
-    res.explore = explored(
-        [line for n, lines in res.diagnostics.items()
-         if n.startswith(EXPLORE_PREFIX) for line in lines])
+    """parse_ktap() of each suite the boot printed (ConsoleResult), and
+    the exploration's report (explored())."""
+    res = ConsoleResult()
+    for suite in SUITE_ORDER:
+        got = parse_ktap(text, suite)
+        if suite == SUITE or got.suite is not None or got.cases:
+            res.suites[suite] = got
+    explore = res.suites.get(SUITE_EXPLORE)
+    res.explore = explored([line for lines in
+                            (explore.diagnostics.values() if explore else ())
+                            for line in lines])
     return res
 
 

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from .core import Error, Json, read_text, run, status
-from .model import ConsoleResult, TestStatus
+from .model import ConsoleResult, SuiteResult, TestStatus
 from .suite import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
 
 # Run in the child: argv = tool directory, console file, output file.
@@ -180,23 +180,25 @@ def of_record(res: ConsoleResult, tool: ToolResult) -> ConsoleResult:
     disagreements with ktap's own reading listed in it."""
     res.disagreements = disagreements(res, tool)
     res.tool = tool.tool
-    cases: dict[str, TestStatus] = {}
-    params: dict[str, dict[str, TestStatus]] = {}
+    got = {s: TestStatus(v) for s, v in tool.suites.items()}
     for suite, prefix in SUITE_PREFIXES:
+        ours = res.suites.get(suite)
+        if ours is None:
+            if suite not in got and not tool.cases.get(suite):
+                continue
+            ours = res.suites[suite] = SuiteResult()
+        cases: dict[str, TestStatus] = {}
+        params: dict[str, dict[str, TestStatus]] = {}
         for case, t in tool.cases.get(suite, {}).items():
-            name = prefix + case
-            cases[name] = TestStatus.FAIL if _warned(res, name) \
+            cases[case] = TestStatus.FAIL if _warned(res, prefix + case) \
                 else TestStatus(t.verdict)
             if t.params:
-                params[name] = {d: TestStatus(x) for d, x in t.params.items()}
-            elif name in res.comment_params:
+                params[case] = {d: TestStatus(x) for d, x in t.params.items()}
+            elif case in ours.comment_params:
                 # KUnit 5.11-5.17 printed them as comments: ours alone
-                params[name] = res.params[name]
-    res.cases, res.params = cases, params
-    got = {s: TestStatus(v) for s, v in tool.suites.items()}
-    res.suite = got.get(SUITE)
-    res.suite_dis = got.get(SUITE_DIS)
-    res.suite_explore = got.get(SUITE_EXPLORE)
+                params[case] = ours.params[case]
+        ours.cases, ours.params = cases, params
+        ours.suite = got.get(suite)
     return res
 
 

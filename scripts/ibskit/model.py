@@ -18,6 +18,8 @@ from enum import Enum, StrEnum
 from typing import Any, Optional, TypeVar
 
 from .common import Error, Json
+from .names import (
+    SUITE, SUITE_DIS, SUITE_EXPLORE, SUITE_ORDER, suite_prefix,)
 
 R = TypeVar("R", bound="Record")
 
@@ -145,19 +147,73 @@ class SuiteResult:
 
 
 @dataclass
-class ConsoleResult(SuiteResult):
-    """The three suites of one boot (parse_run()): amd_ibs's results with
-    the amd_ibs_dis cases (DIS_PREFIX) and the amd_ibs_explore cases
-    (EXPLORE_PREFIX) merged in; suite is amd_ibs's result."""
-    suite_dis: Optional[TestStatus] = None
-    suite_explore: Optional[TestStatus] = None
-    seconds_by_suite: dict[str, Optional[float]] = field(
-        default_factory=dict)
+class ConsoleResult:
+    """The suites of one boot (parse_run()), each as its own SuiteResult
+    by suite name (names.SUITE_ORDER; a suite the boot did not print is
+    absent), and the exploration's report.
+
+    cases, diagnostics, params and comment_params are one view over all
+    suites, each name as the records hold it: amd_ibs's cases as they
+    are, the others' after their suite's prefix (names.suite_prefix())."""
+    suites: dict[str, SuiteResult] = field(default_factory=dict)
     explore: Exploration = field(default_factory=Exploration)
     # where the KUnit tool's verdicts (the parser of record, kunittool)
     # differ from ktap's own reading; the tool's directory
     disagreements: list[str] = field(default_factory=list)
     tool: str = ""
+
+    def status(self, suite: str) -> Optional[TestStatus]:
+        """@suite's own result; None where it did not end or not run."""
+        got = self.suites.get(suite)
+        return got.suite if got else None
+
+    @property
+    def suite(self) -> Optional[TestStatus]:
+        return self.status(SUITE)
+
+    @property
+    def suite_dis(self) -> Optional[TestStatus]:
+        return self.status(SUITE_DIS)
+
+    @property
+    def suite_explore(self) -> Optional[TestStatus]:
+        return self.status(SUITE_EXPLORE)
+
+    def _merged(self, part: str) -> dict[str, Any]:
+        return {suite_prefix(s) + n: v for s, r in self.suites.items()
+                for n, v in getattr(r, part).items()}
+
+    @property
+    def cases(self) -> dict[str, TestStatus]:
+        return self._merged("cases")
+
+    @property
+    def diagnostics(self) -> dict[str, list[str]]:
+        return self._merged("diagnostics")
+
+    @property
+    def params(self) -> dict[str, dict[str, TestStatus]]:
+        return self._merged("params")
+
+    @property
+    def comment_params(self) -> list[str]:
+        return [suite_prefix(s) + n for s, r in self.suites.items()
+                for n in r.comment_params]
+
+    @property
+    def seconds_by_suite(self) -> dict[str, Optional[float]]:
+        """Every suite's own time, None where it did not run."""
+        return {s: self.suites[s].seconds if s in self.suites else None
+                for s in SUITE_ORDER}
+
+    @property
+    def seconds(self) -> Optional[float]:
+        """The suites' own time, summed; None if amd_ibs has none."""
+        main = self.suites.get(SUITE)
+        if main is None or main.seconds is None:
+            return None
+        return round(sum(r.seconds for r in self.suites.values()
+                         if r.seconds is not None), 3)
 
 
 class Variant(StrEnum):

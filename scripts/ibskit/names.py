@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The suite's names as its console shows them, and the findings: which
 diagnostic tag and which invariants of the exploration each one has.
-Constants only."""
+Constants, and the one rule that names a case."""
 
 SUITE = "amd_ibs"
 # The same cases again on hardware with IBS_CAPS_DIS (the case names of its
@@ -12,6 +12,16 @@ DIS_PREFIX = SUITE_DIS + "."
 
 SUITE_EXPLORE = "amd_ibs_explore"
 EXPLORE_PREFIX = SUITE_EXPLORE + "."
+# The suites in the order a boot prints them.
+SUITE_ORDER = (SUITE, SUITE_DIS, SUITE_EXPLORE)
+
+
+def suite_prefix(suite: str) -> str:
+    """What a case name of @suite starts with in the records: nothing for
+    amd_ibs (the records began with it alone), the suite and a dot for
+    the others."""
+    return "" if suite == SUITE else suite + "."
+
 # The diagnostic prefix of a window case per finding (see suite_cases()).
 # Patches 1/5 to 4/5 of "perf/amd/ibs: Assorted fixes": their cases'
 # diagnostics start with the patch's name (fixes.FIX_NAMES).

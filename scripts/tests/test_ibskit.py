@@ -233,17 +233,21 @@ class Expectations(unittest.TestCase):
                                 "parameter explored (0)"])
 
     def test_a_run_passes_only_if_every_suite_ended_well(self):
-        res = model.ConsoleResult(cases={"ibs_test_a": model.TestStatus.PASS},
-                                   suite=model.TestStatus.PASS)
+        res = model.ConsoleResult(suites={suite.SUITE: model.SuiteResult(
+            cases={"ibs_test_a": model.TestStatus.PASS},
+            suite=model.TestStatus.PASS)})
         self.assertTrue(ktap.run_passed(res))
-        res.suite_explore = model.TestStatus.FAIL  # e.g. the suite broke off
+        # e.g. the suite broke off
+        res.suites[suite.SUITE_EXPLORE] = model.SuiteResult(
+            suite=model.TestStatus.FAIL)
         self.assertFalse(ktap.run_passed(res))
 
     def test_red_needs_the_diagnostic(self):
         r = run_of("tap-5.10-unfixed.log", "unfixed")
         name = "ibs_test_stale_ctl_nmi_in_start"
         self.assertTrue(redgreen.red_with(r.console, name, "race"))
-        r.console.diagnostics[name] = ["ASSERTION FAILED at x.c:1"]
+        r.console.suites[suite.SUITE].diagnostics[name] = [
+            "ASSERTION FAILED at x.c:1"]
         self.assertFalse(redgreen.red_with(r.console, name, "race"))
 
     def test_510_loop_counts_its_parameters(self):
@@ -251,9 +255,9 @@ class Expectations(unittest.TestCase):
         checks = dict(redgreen.explore_checks("unfixed", r))
         self.assertTrue(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
                                "parameter explored (20)"])
-        case = "amd_ibs_explore.ibs_test_explore"
-        r.console.diagnostics[case] = [
-            x for x in r.console.diagnostics[case]
+        explore = r.console.suites[suite.SUITE_EXPLORE]
+        explore.diagnostics["ibs_test_explore"] = [
+            x for x in explore.diagnostics["ibs_test_explore"]
             if "parameters explored" not in x]
         checks = dict(redgreen.explore_checks("unfixed", r))
         self.assertFalse(checks[f"unfixed {suite.SUITE_EXPLORE}: every "
@@ -475,7 +479,10 @@ class RunResults(unittest.TestCase):
         self.assertEqual(data["variant"], "shipped")
         self.assertEqual(data["tree"]["series"], "7.3")
         console = data["console"]
-        self.assertEqual(console["cases"], dict(r.cases))
+        self.assertEqual(console["suites"][suite.SUITE]["cases"],
+                         r.console.suites[suite.SUITE].cases)
+        self.assertEqual(set(console["suites"]),
+                         {suite.SUITE, suite.SUITE_DIS, suite.SUITE_EXPLORE})
         self.assertEqual(len(console["explore"]["params"]), 32)
         self.assertGreater(console["explore"]["tuples"], 100000)
 
@@ -499,13 +506,15 @@ class MutantVerdicts(unittest.TestCase):
                          ("caught elsewhere", []))
 
     def test_a_crash_is_broken_even_after_a_killer(self):
-        self.run.suite_explore = None
+        self.run.suites[suite.SUITE_EXPLORE].suite = None
         m = mutants.MUTANTS["stop-fix-removed"]
         self.assertEqual(mutants.mutant_verdict(m, self.run), ("broken", []))
 
     def test_nothing_failed_is_survived(self):
         clean = ktap.parse_run(data("no-suite.log"))
-        clean.suite = clean.suite_explore = model.TestStatus.PASS
+        clean.suites[suite.SUITE].suite = model.TestStatus.PASS
+        clean.suites[suite.SUITE_EXPLORE] = model.SuiteResult(
+            suite=model.TestStatus.PASS)
         m = mutants.MUTANTS["sample-twice"]
         self.assertEqual(mutants.mutant_verdict(m, clean), (model.MutantStatus.SURVIVED, []))
 
@@ -628,7 +637,7 @@ class Layers(unittest.TestCase):
     tree."""
 
     PURE = {"common": set(), "names": set(), "csource": set(),
-            "fixes": set(), "model": {"common"},
+            "fixes": set(), "model": {"common", "names"},
             "ktap": {"model", "names"}}
 
     def test_the_bottom_imports_only_the_bottom(self):
