@@ -16,8 +16,11 @@ from typing import Optional
 
 from .core import (
     KUNIT_DIR, PHASES, TOP, Error, capture, generated_note, md_table,
-    progress, run, write_text,)
-from .kbuild import MIN_KCONFIG, build_dir, make_jobs
+    progress, read_text, run, write_text,)
+from .kbuild import (
+    MIN_KCONFIG, build_dir, kconfig_holds, kconfig_line, make_jobs,)
+from .ktap import parse_run
+from .qemu import boot
 from .registry import ensure_tools
 from .suite import install_suite, suite_kconfig
 from .trees import registry_tree, worktree, worktree_path
@@ -49,6 +52,26 @@ OLD_CONFIGS = {
 }
 NEW_CONFIG = "allnoconfig + EXPERT (today)"
 
+# The build levers --levers measures (issue 24), each as fragment lines
+# after today's and the make target that is booted: one link pass
+# instead of three (KALLSYMS=n: WARN and oops lines stay, their traces
+# show addresses, which scripts/decode_stacktrace.sh turns into symbols
+# with the vmlinux that stays in the build directory), vmlinux booted by
+# QEMU through its PVH entry (no bzImage: no objcopy, compression or
+# setup link on each rebuild), -Os.  "none" is today's route, built the
+# same way in the same run for the comparison.
+LEVERS: dict[str, tuple[str, str]] = {
+    "none": ("", "bzImage"),
+    "KALLSYMS=n": ("CONFIG_KALLSYMS=n\n", "bzImage"),
+    # PVH sits under HYPERVISOR_GUEST in every tree here
+    "PVH vmlinux": ("CONFIG_HYPERVISOR_GUEST=y\nCONFIG_PVH=y\n", "vmlinux"),
+    "CC_OPTIMIZE_FOR_SIZE": ("CONFIG_CC_OPTIMIZE_FOR_SIZE=y\n", "bzImage"),
+    "all three": ("CONFIG_KALLSYMS=n\nCONFIG_HYPERVISOR_GUEST=y\n"
+                  "CONFIG_PVH=y\nCONFIG_CC_OPTIMIZE_FOR_SIZE=y\n", "vmlinux"),
+}
+# Warm runs per lever (edit of the suite -> result); the median counts.
+WARM_RUNS = 3
+
 
 @dataclass
 class StockRun:
@@ -72,6 +95,23 @@ class ConfigBuild:
 
 
 @dataclass
+class LeverRun:
+    """One lever (LEVERS) on one tree: a cold configure and build of the
+    worktree, the suite's result when booted, and WARM_RUNS warm runs
+    (touch the suite, rebuild, boot: seconds each)."""
+    lever: str
+    objects: int
+    configure: float
+    build: float
+    result: str
+    warm: list[float]
+
+    def warm_median(self) -> Optional[float]:
+        w = sorted(self.warm)
+        return w[len(w) // 2] if w else None
+
+
+@dataclass
 class BenchRow:
     """One tree of a benchmark."""
     label: str
@@ -82,6 +122,7 @@ class BenchRow:
     disk_mb: int
     stock: Optional[StockRun] = None
     configs: list[ConfigBuild] = field(default_factory=list)
+    levers: list[LeverRun] = field(default_factory=list)
 
     def cells(self) -> list[str]:
         s = self.stock
@@ -173,6 +214,67 @@ def config_build(wt: str, label: str, name: str, how: str, frag: str,
     return ConfigBuild(name, options, objects, t1 - t0, t2 - t1)
 
 
+def lever_run(wt: str, label: str, lever: str, bdir: str,
+              log: str) -> LeverRun:
+    """LeverRun of @lever on the worktree @wt (the suite installed, as
+    is): allnoconfig with today's fragment and the lever's lines, a cold
+    build of its target, one boot, then the warm runs."""
+    frag, target = LEVERS[lever]
+    lines = [kconfig_line(x) for x in frag.splitlines()]
+    os.makedirs(bdir)
+    allconfig = os.path.join(bdir, ".frag")
+    with open(allconfig, "w") as f:
+        f.write(MIN_KCONFIG + suite_kconfig() +
+                "".join(x + "\n" for x in lines))
+    progress(f"{label} lever {lever}: configuring and building {target}")
+    t0 = time.time()
+    run(["make", "ARCH=x86_64", f"O={bdir}",
+         f"KCONFIG_ALLCONFIG={allconfig}", "allnoconfig"], cwd=wt, log=log)
+    have = read_text(os.path.join(bdir, ".config")).splitlines()
+    lost = [x for x in lines if not kconfig_holds(x, have)]
+    if lost:
+        raise Error(f"{label} lever {lever}: {', '.join(lost)} does not "
+                    "hold in the .config")
+    t1 = time.time()
+    make = ["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}", target]
+    run(make, cwd=wt, log=log)
+    t2 = time.time()
+    kernel = os.path.join(bdir, "vmlinux") if target == "vmlinux" else None
+    out, _ = boot(bdir, log, kernel=kernel)
+    res = parse_run(out)
+    failed = sum(1 for v in res.cases.values() if v == "fail")
+    result = (f"{len(res.cases) - failed} passed, {failed} failed"
+              if res.suite is not None else "no suite result")
+    warm = []
+    suite_file = os.path.join(wt, "arch/x86/events/amd/ibs_kunit_cases.c")
+    for i in range(WARM_RUNS):
+        progress(f"{label} lever {lever}: warm run {i + 1}/{WARM_RUNS}")
+        os.utime(suite_file)
+        t3 = time.time()
+        run(make, cwd=wt, log=log)
+        boot(bdir, log, kernel=kernel)
+        warm.append(time.time() - t3)
+    return LeverRun(lever, count_build(bdir)[1], t1 - t0, t2 - t1, result,
+                    warm)
+
+
+def lever_rows(rows: list[BenchRow]) -> list[list[str]]:
+    """The --levers table: per tree and lever, beside kunit.py's cold
+    build of the same tree in the same run."""
+    out = [["tree", "lever", "objects (.o)", "configure s", "cold build s",
+            "build / kunit.py build", "warm edit -> result s (median)",
+            "warm runs s", "suite result"]]
+    for r in rows:
+        stock = r.stock.building if r.stock else None
+        for v in r.levers:
+            out.append([r.label, v.lever, str(v.objects), fmt(v.configure),
+                        fmt(v.build),
+                        f"{v.build / stock:.2f}" if stock else "-",
+                        fmt(v.warm_median()),
+                        " ".join(fmt(w) for w in v.warm), v.result])
+    return out
+
+
 def disk_mb(*paths: str) -> int:
     """What @paths take on disk, in MB (du)."""
     out = run(["du", "-s", "-k", "-c"] + list(paths))
@@ -180,12 +282,14 @@ def disk_mb(*paths: str) -> int:
 
 
 def bench_tree(series: str, apt: float, stock: bool = True,
-               keep: bool = False, configs: bool = False) -> BenchRow:
+               keep: bool = False, configs: bool = False,
+               levers: bool = False) -> BenchRow:
     """@series from an empty cache of its own (IBS_KIT_CACHE, a temporary
     directory, removed unless @keep): our cold run per phase (@apt: the
     seconds the package install took before), kunit.py's cold run on the
     same worktree, with @configs cold builds of the same worktree with
-    OLD_CONFIGS, then our warm rerun after touching the suite."""
+    OLD_CONFIGS, with @levers each of LEVERS (lever_run()), then our warm
+    rerun after touching the suite."""
     tmp = tempfile.mkdtemp(prefix=f"ibs-bench-{series}-")
     os.environ["IBS_KIT_CACHE"] = tmp
     PHASES.clear()
@@ -198,8 +302,9 @@ def bench_tree(series: str, apt: float, stock: bool = True,
         phases = dict(PHASES)
         disk = disk_mb(worktree_path(t), build_dir(t))
         builds: list[ConfigBuild] = []
+        lever_runs: list[LeverRun] = []
         stock_run: Optional[StockRun] = None
-        if stock or configs:
+        if stock or configs or levers:
             wt = worktree(t)
             install_suite(wt, t.series)
         if stock:
@@ -215,6 +320,11 @@ def bench_tree(series: str, apt: float, stock: bool = True,
             builds.append(ConfigBuild(NEW_CONFIG, *count_build(build_dir(t)),
                                       phases.get("configure", 0.0),
                                       phases.get("build", 0.0)))
+        if levers:
+            lever_runs = [lever_run(wt, t.label, name,
+                                    os.path.join(tmp, f"lever-{i}"),
+                                    os.path.join(tmp, f"lever-{i}.log"))
+                          for i, name in enumerate(LEVERS)]
         os.utime(os.path.join(KUNIT_DIR, "ibs_kunit.c"))
         t1 = time.time()
         kunit_run(t, "as-is", w1=False)
@@ -223,16 +333,16 @@ def bench_tree(series: str, apt: float, stock: bool = True,
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return BenchRow(t.label, phases, cold.console.seconds, t_cold, t_warm,
-                    disk, stock_run, builds)
+                    disk, stock_run, builds, lever_runs)
 
 
 def bench(series: list[str], stock: bool = True, keep: bool = False,
-          configs: bool = False) -> list[BenchRow]:
+          configs: bool = False, levers: bool = False) -> list[BenchRow]:
     """bench_tree() of every @series, after the host packages."""
     PHASES.clear()
     ensure_tools()
     apt = PHASES.get("apt", 0.0)
-    return [bench_tree(s, apt, stock, keep, configs) for s in series]
+    return [bench_tree(s, apt, stock, keep, configs, levers) for s in series]
 
 
 @dataclass
@@ -308,6 +418,14 @@ def write_bench_page(rows: list[BenchRow], command: str,
                "configuration before 1cc0eab, before e1a14da, and today's "
                "(the cold run above).", ""]
         md += md_table(config_rows(rows))
+    if any(r.levers for r in rows):
+        md += ["", "## Build levers", "",
+               "Each lever (scripts/ibskit/bench.py, LEVERS) built cold "
+               "from the same worktree in the same run, beside kunit.py's "
+               "cold build of that tree above; the suite's result when it "
+               f"boots; then {WARM_RUNS} warm runs each (touch the suite, "
+               "rebuild, boot), the median counting.", ""]
+        md += md_table(lever_rows(rows))
     if matrix:
         md += ["", "## The test matrix", "",
                "`scripts/test` (every registry tree, red and green) from "

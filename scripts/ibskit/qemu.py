@@ -4,14 +4,17 @@
 import os
 import subprocess
 import time
+from typing import Optional
 
 from .core import phase
 from .kbuild import QEMU_CPUS
 
 
-def boot(bdir: str, log: str, timeout: int = 300) -> tuple[str, float]:
-    """Boot bzImage under QEMU (TCG), return (console text, seconds)."""
-    kernel = os.path.join(bdir, "arch/x86/boot/bzImage")
+def boot(bdir: str, log: str, timeout: int = 300,
+         kernel: Optional[str] = None) -> tuple[str, float]:
+    """Boot bzImage (or @kernel: vmlinux, by its PVH entry) under QEMU
+    (TCG), return (console text, seconds)."""
+    kernel = kernel or os.path.join(bdir, "arch/x86/boot/bzImage")
     # No kunit.filter_glob: the kernel has no other suite, and a filter
     # makes KUnit run copies of the suites (kunit_filter_glob_tests()),
     # which hid a case array shared by two suites from us but not from
