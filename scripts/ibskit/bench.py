@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
 from .core import (
     KUNIT_DIR, PHASES, TOP, Error, capture, generated_note, md_table,
@@ -283,12 +283,12 @@ def disk_mb(*paths: str) -> int:
 
 def bench_tree(series: str, apt: float, stock: bool = True,
                keep: bool = False, configs: bool = False,
-               levers: bool = False) -> BenchRow:
+               levers: Sequence[str] = ()) -> BenchRow:
     """@series from an empty cache of its own (IBS_KIT_CACHE, a temporary
     directory, removed unless @keep): our cold run per phase (@apt: the
     seconds the package install took before), kunit.py's cold run on the
     same worktree, with @configs cold builds of the same worktree with
-    OLD_CONFIGS, with @levers each of LEVERS (lever_run()), then our warm
+    OLD_CONFIGS, with @levers those of LEVERS (lever_run()), then our warm
     rerun after touching the suite."""
     tmp = tempfile.mkdtemp(prefix=f"ibs-bench-{series}-")
     os.environ["IBS_KIT_CACHE"] = tmp
@@ -324,7 +324,7 @@ def bench_tree(series: str, apt: float, stock: bool = True,
             lever_runs = [lever_run(wt, t.label, name,
                                     os.path.join(tmp, f"lever-{i}"),
                                     os.path.join(tmp, f"lever-{i}.log"))
-                          for i, name in enumerate(LEVERS)]
+                          for i, name in enumerate(levers)]
         os.utime(os.path.join(KUNIT_DIR, "ibs_kunit.c"))
         t1 = time.time()
         kunit_run(t, "as-is", w1=False)
@@ -337,7 +337,8 @@ def bench_tree(series: str, apt: float, stock: bool = True,
 
 
 def bench(series: list[str], stock: bool = True, keep: bool = False,
-          configs: bool = False, levers: bool = False) -> list[BenchRow]:
+          configs: bool = False,
+          levers: Sequence[str] = ()) -> list[BenchRow]:
     """bench_tree() of every @series, after the host packages."""
     PHASES.clear()
     ensure_tools()
