@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .core import Error, Json, read_text, run, status
 from .model import ConsoleResult, SuiteResult, TestStatus
-from .suite import DIS_PREFIX, EXPLORE_PREFIX, SUITE, SUITE_DIS, SUITE_EXPLORE
+from .names import SUITE_ORDER, suite_prefix
 
 # Run in the child: argv = tool directory, console file, output file.
 _DUMP = r'''
@@ -125,8 +125,7 @@ def parse_console(tool: str, console: str) -> ToolResult:
 
 # The suites of one boot and the prefix of their case names in ktap's
 # ConsoleResult.
-SUITE_PREFIXES = ((SUITE, ""), (SUITE_DIS, DIS_PREFIX),
-                  (SUITE_EXPLORE, EXPLORE_PREFIX))
+SUITE_PREFIXES = tuple((s, suite_prefix(s)) for s in SUITE_ORDER)
 
 
 def _warned(res: ConsoleResult, name: str) -> bool:
@@ -142,13 +141,11 @@ def disagreements(res: ConsoleResult, tool: ToolResult) -> list[str]:
     as '# case: ok N - desc' comment lines are read by ktap alone: no
     kunit.py takes a comment for a result, so they are not compared."""
     out = []
-    ours_suite = {SUITE: res.suite, SUITE_DIS: res.suite_dis,
-                  SUITE_EXPLORE: res.suite_explore}
     for suite, prefix in SUITE_PREFIXES:
         theirs = tool.cases.get(suite, {})
-        mine = {n[len(prefix):]: v for n, v in res.cases.items()
-                if n.startswith(prefix) and "." not in n[len(prefix):]}
-        a = ours_suite[suite]
+        ours = res.suites.get(suite)
+        mine = ours.cases if ours else {}
+        a = res.status(suite)
         b = tool.suites.get(suite)
         if (a.value if a else None) != b:
             out.append(f"{suite}: ktap {a.value if a else 'none'}, "

@@ -4,16 +4,6 @@ diagnostic tag and which invariants of the exploration each one has.
 Constants, and the one rule that names a case."""
 
 SUITE = "amd_ibs"
-# The same cases again on hardware with IBS_CAPS_DIS (the case names of its
-# results carry this prefix); not built on trees without the capability
-# (kunit/adapt/no-caps-dis.sed).
-SUITE_DIS = "amd_ibs_dis"  # built only on trees with IBS_CAPS_DIS
-DIS_PREFIX = SUITE_DIS + "."
-
-SUITE_EXPLORE = "amd_ibs_explore"
-EXPLORE_PREFIX = SUITE_EXPLORE + "."
-# The suites in the order a boot prints them.
-SUITE_ORDER = (SUITE, SUITE_DIS, SUITE_EXPLORE)
 
 
 def suite_prefix(suite: str) -> str:
@@ -22,6 +12,17 @@ def suite_prefix(suite: str) -> str:
     the others."""
     return "" if suite == SUITE else suite + "."
 
+
+# The same cases again on hardware with IBS_CAPS_DIS (the case names of its
+# results carry this prefix); not built on trees without the capability
+# (kunit/adapt/no-caps-dis.sed).
+SUITE_DIS = "amd_ibs_dis"  # built only on trees with IBS_CAPS_DIS
+DIS_PREFIX = suite_prefix(SUITE_DIS)
+
+SUITE_EXPLORE = "amd_ibs_explore"
+EXPLORE_PREFIX = suite_prefix(SUITE_EXPLORE)
+# The suites in the order a boot prints them.
+SUITE_ORDER = (SUITE, SUITE_DIS, SUITE_EXPLORE)
 # The diagnostic prefix of a window case per finding (see suite_cases()).
 # Patches 1/5 to 4/5 of "perf/amd/ibs: Assorted fixes": their cases'
 # diagnostics start with the patch's name (fixes.FIX_NAMES).
@@ -41,8 +42,10 @@ CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: ",
                     "eilvt": "eilvt: ",
                     "rip-invalid": "rip-invalid: "}
 # The hardware workarounds of ibs.c that the mock's hazards test
-# (ibs_kunit_hazards(), Documentation/invariants.md): every tree has them,
-# so their cases pass everywhere; their mutants take them out.
+# (ibs_kunit_hazards() on writes, ibs_kunit_read_hazards() on reads,
+# Documentation/invariants.md): their cases pass on every tree that has
+# the workaround and skip, naming the commit, where it came with code the
+# tree lacks (kunit/adapt/origins); their mutants take them out.
 HAZARDS = ("erratum-420", "fetch-count-reset", "erratum-1197",
            "erratum-1606", "erratum-1293", "cache-hit-st", "eilvt",
            "rip-invalid")
