@@ -20,6 +20,7 @@ from .core import (
 from .kbuild import (
     MIN_KCONFIG, build_dir, kconfig_holds, kconfig_line, make_jobs,)
 from .ktap import parse_run
+from .model import TestStatus
 from .qemu import boot
 from .registry import ensure_tools
 from .suite import install_suite, suite_kconfig
@@ -189,10 +190,12 @@ def count_build(bdir: str) -> tuple[int, int]:
 
 
 def config_build(wt: str, label: str, name: str, how: str, frag: str,
-                 bdir: str, log: str) -> ConfigBuild:
-    """A cold build of the worktree @wt (of tree @label) into @bdir with
-    the fragment @frag and the suite's kunitconfig, configured by 'make
-    @how'; @name names the configuration."""
+                 bdir: str, log: str, target: str = "bzImage",
+                 want: Sequence[str] = ()) -> ConfigBuild:
+    """A cold build of @target of the worktree @wt (of tree @label) into
+    @bdir with the fragment @frag and the suite's kunitconfig, configured
+    by 'make @how'; @name names the configuration.  Each .config line of
+    @want must hold after configuring, or the build is not started."""
     os.makedirs(bdir)
     allconfig = os.path.join(bdir, ".frag")
     with open(allconfig, "w") as f:
@@ -206,8 +209,13 @@ def config_build(wt: str, label: str, name: str, how: str, frag: str,
     else:
         run(["make", "ARCH=x86_64", f"O={bdir}",
              f"KCONFIG_ALLCONFIG={allconfig}", how], cwd=wt, log=log)
+    have = read_text(os.path.join(bdir, ".config")).splitlines()
+    lost = [x for x in want if not kconfig_holds(x, have)]
+    if lost:
+        raise Error(f"{label} {name}: {', '.join(lost)} does not hold in "
+                    "the .config")
     t1 = time.time()
-    run(["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}", "bzImage"],
+    run(["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}", target],
         cwd=wt, log=log)
     t2 = time.time()
     options, objects = count_build(bdir)
@@ -221,28 +229,17 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
     build of its target, one boot, then the warm runs."""
     frag, target = LEVERS[lever]
     lines = [kconfig_line(x) for x in frag.splitlines()]
-    os.makedirs(bdir)
-    allconfig = os.path.join(bdir, ".frag")
-    with open(allconfig, "w") as f:
-        f.write(MIN_KCONFIG + suite_kconfig() +
-                "".join(x + "\n" for x in lines))
-    progress(f"{label} lever {lever}: configuring and building {target}")
-    t0 = time.time()
-    run(["make", "ARCH=x86_64", f"O={bdir}",
-         f"KCONFIG_ALLCONFIG={allconfig}", "allnoconfig"], cwd=wt, log=log)
-    have = read_text(os.path.join(bdir, ".config")).splitlines()
-    lost = [x for x in lines if not kconfig_holds(x, have)]
-    if lost:
-        raise Error(f"{label} lever {lever}: {', '.join(lost)} does not "
-                    "hold in the .config")
-    t1 = time.time()
+    # The suite's kunitconfig, which config_build() adds after the
+    # fragment, sets none of the levers' symbols.
+    cold = config_build(wt, label, f"lever {lever} ({target})",
+                        "allnoconfig",
+                        MIN_KCONFIG + "".join(x + "\n" for x in lines),
+                        bdir, log, target=target, want=lines)
     make = ["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}", target]
-    run(make, cwd=wt, log=log)
-    t2 = time.time()
     kernel = os.path.join(bdir, "vmlinux") if target == "vmlinux" else None
     out, _ = boot(bdir, log, kernel=kernel)
     res = parse_run(out)
-    failed = sum(1 for v in res.cases.values() if v == "fail")
+    failed = sum(1 for v in res.cases.values() if v == TestStatus.FAIL)
     result = (f"{len(res.cases) - failed} passed, {failed} failed"
               if res.suite is not None else "no suite result")
     warm = []
@@ -254,7 +251,7 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
         run(make, cwd=wt, log=log)
         boot(bdir, log, kernel=kernel)
         warm.append(time.time() - t3)
-    return LeverRun(lever, count_build(bdir)[1], t1 - t0, t2 - t1, result,
+    return LeverRun(lever, cold.objects, cold.configure, cold.build, result,
                     warm)
 
 
