@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from .core import (
     KUNIT_DIR, PHASES, TOP, Error, capture, generated_note, md_table,
@@ -96,20 +96,39 @@ class ConfigBuild:
 
 
 @dataclass
+class WarmRun:
+    """One warm run: touch the suite, rebuild (make), boot (seconds)."""
+    make: float
+    boot: float
+
+    @property
+    def total(self) -> float:
+        return self.make + self.boot
+
+
+def median(xs: Sequence[float]) -> Optional[float]:
+    """The median of @xs (the upper one of an even count); None if empty."""
+    w = sorted(xs)
+    return w[len(w) // 2] if w else None
+
+
+@dataclass
 class LeverRun:
     """One lever (LEVERS) on one tree: a cold configure and build of the
-    worktree, the suite's result when booted, and WARM_RUNS warm runs
-    (touch the suite, rebuild, boot: seconds each)."""
+    worktree, the suite's result when booted, kbuild's walk with nothing
+    to do (noop: a make after the build), WARM_RUNS warm runs, and the
+    objects per directory the build made."""
     lever: str
     objects: int
     configure: float
     build: float
     result: str
-    warm: list[float]
+    noop: float
+    warm: list[WarmRun]
+    dirs: dict[str, int] = field(default_factory=dict)
 
     def warm_median(self) -> Optional[float]:
-        w = sorted(self.warm)
-        return w[len(w) // 2] if w else None
+        return median([w.total for w in self.warm])
 
 
 @dataclass
@@ -242,6 +261,9 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
     failed = sum(1 for v in res.cases.values() if v == TestStatus.FAIL)
     result = (f"{len(res.cases) - failed} passed, {failed} failed"
               if res.suite is not None else "no suite result")
+    t0 = time.time()
+    run(make, cwd=wt, log=log)
+    noop = time.time() - t0
     warm = []
     suite_file = os.path.join(wt, "arch/x86/events/amd/ibs_kunit_cases.c")
     for i in range(WARM_RUNS):
@@ -249,10 +271,28 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
         os.utime(suite_file)
         t3 = time.time()
         run(make, cwd=wt, log=log)
+        t4 = time.time()
         boot(bdir, log, kernel=kernel)
-        warm.append(time.time() - t3)
+        warm.append(WarmRun(t4 - t3, time.time() - t4))
     return LeverRun(lever, cold.objects, cold.configure, cold.build, result,
-                    warm)
+                    noop, warm, objects_per_dir(bdir))
+
+
+def objects_per_dir(bdir: str, depth: int = 2) -> dict[str, int]:
+    """The object files (*.o) the build made in @bdir, per directory cut
+    to @depth components (arch/x86 counts three: arch/x86/kernel), the
+    host tools (scripts/, tools/) and the link's own objects left out."""
+    out: dict[str, int] = {}
+    for root, _, names in os.walk(bdir):
+        rel = os.path.relpath(root, bdir)
+        parts = rel.split(os.sep)
+        if rel == "." or parts[0] in ("scripts", "tools"):
+            continue
+        key = "/".join(parts[:depth + (parts[0] == "arch")])
+        n = sum(1 for x in names if x.endswith(".o"))
+        if n:
+            out[key] = out.get(key, 0) + n
+    return out
 
 
 def lever_rows(rows: list[BenchRow]) -> list[list[str]]:
@@ -260,7 +300,8 @@ def lever_rows(rows: list[BenchRow]) -> list[list[str]]:
     build of the same tree in the same run."""
     out = [["tree", "lever", "objects (.o)", "configure s", "cold build s",
             "build / kunit.py build", "warm edit -> result s (median)",
-            "warm runs s", "suite result"]]
+            "of it make s", "of it boot s", "warm runs s",
+            "make with nothing to do s", "suite result"]]
     for r in rows:
         stock = r.stock.building if r.stock else None
         for v in r.levers:
@@ -268,7 +309,27 @@ def lever_rows(rows: list[BenchRow]) -> list[list[str]]:
                         fmt(v.build),
                         f"{v.build / stock:.2f}" if stock else "-",
                         fmt(v.warm_median()),
-                        " ".join(fmt(w) for w in v.warm), v.result])
+                        fmt(median([w.make for w in v.warm])),
+                        fmt(median([w.boot for w in v.warm])),
+                        " ".join(fmt(w.total) for w in v.warm),
+                        fmt(v.noop), v.result])
+    return out
+
+
+def dir_rows(rows: list[BenchRow], top: int = 24) -> list[list[str]]:
+    """Where the cold build of the lever "none" (today's route) compiles:
+    the @top directories with the most objects, per tree."""
+    runs = [(r.label, v) for r in rows for v in r.levers if v.lever == "none"]
+    if not runs:
+        return []
+    keys = sorted({k for _, v in runs for k in v.dirs},
+                  key=lambda k: -max(v.dirs.get(k, 0) for _, v in runs))
+    out = [["directory"] + [label for label, _ in runs]]
+    out += [[k] + [str(v.dirs.get(k, 0)) for _, v in runs]
+            for k in keys[:top]]
+    rest = keys[top:]
+    out.append([f"{len(rest)} other directories"] +
+               [str(sum(v.dirs.get(k, 0) for k in rest)) for _, v in runs])
     return out
 
 
@@ -335,12 +396,20 @@ def bench_tree(series: str, apt: float, stock: bool = True,
 
 def bench(series: list[str], stock: bool = True, keep: bool = False,
           configs: bool = False,
-          levers: Sequence[str] = ()) -> list[BenchRow]:
-    """bench_tree() of every @series, after the host packages."""
+          levers: Sequence[str] = (),
+          done: Optional[Callable[[BenchRow], None]] = None
+          ) -> list[BenchRow]:
+    """bench_tree() of every @series, after the host packages; @done is
+    called with each tree's row as soon as it is measured."""
     PHASES.clear()
     ensure_tools()
     apt = PHASES.get("apt", 0.0)
-    return [bench_tree(s, apt, stock, keep, configs, levers) for s in series]
+    rows = []
+    for s in series:
+        rows.append(bench_tree(s, apt, stock, keep, configs, levers))
+        if done:
+            done(rows[-1])
+    return rows
 
 
 @dataclass
@@ -424,6 +493,17 @@ def write_bench_page(rows: list[BenchRow], command: str,
                f"boots; then {WARM_RUNS} warm runs each (touch the suite, "
                "rebuild, boot), the median counting.", ""]
         md += md_table(lever_rows(rows))
+        dirs = dir_rows(rows)
+        if dirs:
+            md += ["", "### Where the cold build compiles", "",
+                   "Objects per directory of the lever none's build "
+                   "(today's route; host tools under scripts/ and tools/ "
+                   "not counted), the largest first. What the suite's "
+                   "kernel compiles beyond the driver, KUnit and the "
+                   "console is the core every x86-64 kernel builds "
+                   "(allnoconfig with EXPERT already leaves out what "
+                   "Kconfig can).", ""]
+            md += md_table(dirs)
     if matrix:
         md += ["", "## The test matrix", "",
                "`scripts/test` (every registry tree, red and green) from "
