@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 import time
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from .core import (
     Error, cache_dir, capture, phase, progress, read_text, run,)
@@ -115,10 +115,23 @@ def count_objects(bdir: str) -> int:
                for f in files if f.endswith(".o"))
 
 
+def seconds_left(built: int, expected: int, elapsed: float) -> \
+        Optional[float]:
+    """A linear guess at the seconds a cold build that made @built of
+    @expected objects in @elapsed seconds still needs; None before a
+    twentieth of them is built (kbuild makes its host tools first, which
+    say little about the rest) and once the count is reached (the link
+    remains, which objects do not measure)."""
+    if built < max(1, expected // 20) or built >= expected:
+        return None
+    return elapsed / built * (expected - built)
+
+
 def _make(cmd: list[str], wt: str, log: str, bdir: str, what: str,
-          expected: int) -> None:
+          expected: int, cold: bool = False) -> None:
     """Run the build @cmd into @log; while it runs, one progress line
-    every PROGRESS_EVERY seconds: objects built of @expected."""
+    every PROGRESS_EVERY seconds: objects built of @expected, and for a
+    @cold build a guess at the time left (seconds_left())."""
     with open(log, "a") as f:
         f.write("$ " + " ".join(cmd) + "\n")
         f.flush()
@@ -130,8 +143,12 @@ def _make(cmd: list[str], wt: str, log: str, bdir: str, what: str,
                 rc = p.wait(timeout=PROGRESS_EVERY)
                 break
             except subprocess.TimeoutExpired:
-                progress(f"{what}: {count_objects(bdir)}/{expected} objects "
-                         f"built, {time.time() - t0:.0f} s")
+                built, elapsed = count_objects(bdir), time.time() - t0
+                left = seconds_left(built, expected, elapsed) if cold \
+                    else None
+                progress(f"{what}: {built}/{expected} objects built, "
+                         f"{elapsed:.0f} s" +
+                         (f", about {left:.0f} s left" if left else ""))
     if rc:
         raise Error(f"'{' '.join(cmd[:3])}' failed with {rc} (log: {log})")
 
@@ -148,13 +165,14 @@ def build(wt: str, bdir: str, log: str,
     stamp = os.path.join(bdir, OBJECTS_STAMP)
     expected = int(read_text(stamp)) if os.path.exists(stamp) \
         else EXPECTED_OBJECTS
-    if not os.path.exists(os.path.join(bdir, "vmlinux")):
+    cold = not os.path.exists(os.path.join(bdir, "vmlinux"))
+    if cold:
         progress(f"{what}: cold build, about {expected} objects; such a "
                  "build took 2 to 6.5 min on 2 cores here "
                  "(Documentation/bench.md)")
     with phase("build"):
         _make(["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}",
-               "bzImage"], wt, log, bdir, what, expected)
+               "bzImage"], wt, log, bdir, what, expected, cold)
     with open(stamp, "w") as f:
         f.write(f"{count_objects(bdir)}\n")
     for obj in ("ibs.o", "ibs_kunit.o"):

@@ -667,6 +667,11 @@ class Kconfig(unittest.TestCase):
         self.assertFalse(kbuild.kconfig_holds("# CONFIG_SMP is not set",
                                               have))
 
+    def test_seconds_left(self):
+        self.assertIsNone(kbuild.seconds_left(10, 640, 20.0))
+        self.assertEqual(kbuild.seconds_left(320, 640, 150.0), 150.0)
+        self.assertIsNone(kbuild.seconds_left(640, 640, 300.0))
+
     def test_fragment_asks_for_two_cpus(self):
         self.assertIn("CONFIG_SMP=y", kbuild.MIN_KCONFIG)
         self.assertIn("CONFIG_DEBUG_PREEMPT=y", kbuild.MIN_KCONFIG)
