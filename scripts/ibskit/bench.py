@@ -493,6 +493,15 @@ def write_bench_page(rows: list[BenchRow], command: str,
                f"boots; then {WARM_RUNS} warm runs each (touch the suite, "
                "rebuild, boot), the median counting.", ""]
         md += md_table(lever_rows(rows))
+        twice = [f"{r.label} {fmt(r.phases.get('build'))} s and "
+                 f"{fmt(v.build)} s" for r in rows for v in r.levers
+                 if v.lever == "none" and r.phases.get("build")]
+        if twice:
+            md += ["", "The lever none is today's configuration, so this "
+                   "run built it cold twice (the cold run above, then the "
+                   "lever): " + "; ".join(twice) + ". A lever's "
+                   "difference from none smaller than that spread is "
+                   "not an effect this run can show."]
         dirs = dir_rows(rows)
         if dirs:
             md += ["", "### Where the cold build compiles", "",
