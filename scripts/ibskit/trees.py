@@ -48,14 +48,47 @@ class Tree:
 
 
 def prefetch(series: str) -> None:
-    """The registry package of @series downloaded into the cache, unless
-    its tree is imported already (registry_tree() then finds the .deb)."""
+    """The registry package of @series downloaded into the cache and, where
+    xz is installed, unpacked (unpack_source()), unless its tree is
+    imported already; registry_tree() then finds the .deb or the unpacked
+    source.  It needs no build tool, so it runs beside the apt step."""
     repo = os.path.join(cache_dir(), "trees", f"linux-{series}")
     if os.path.isdir(os.path.join(repo, ".git")):
         return
     with phase("registry"):
         debver = registry_version(series)
     download(REGISTRY[series][0], debver)
+    if shutil.which("xz"):
+        unpack_source(series, debver)
+
+
+def unpack_source(series: str, debver: str) -> str:
+    """The kernel source of the registry package of @series at @debver,
+    unpacked into trees/linux-<series>.unpack/ once: a stamp beside that
+    directory (not in it: the import takes every file in it) names the
+    version it holds.  Returns the directory."""
+    pkg = REGISTRY[series][0]
+    unpack = os.path.join(cache_dir(), "trees", f"linux-{series}.unpack")
+    stamp = unpack + ".done"
+    if os.path.isdir(unpack) and os.path.exists(stamp) and \
+            read_text(stamp) == debver:
+        return unpack
+    deb = download(pkg, debver)
+    if os.path.exists(stamp):
+        os.unlink(stamp)
+    shutil.rmtree(unpack, ignore_errors=True)
+    os.makedirs(unpack)
+    progress(f"unpacking {os.path.basename(deb)}")
+    member = f"./usr/src/linux-source-{series}.tar.xz"
+    sh = (f"dpkg-deb --fsys-tarfile '{deb}' | tar -xO '{member}' | "
+          f"tar -xJ --strip-components=1 -C '{unpack}'")
+    with phase("unpack"):
+        p = capture(["bash", "-o", "pipefail", "-c", sh])
+    if p.rc:
+        raise Error(f"unpacking {deb} failed: {p.err.strip()[-200:]}")
+    with open(stamp, "w") as f:
+        f.write(debver)
+    return unpack
 
 
 def registry_tree(series: str) -> Tree:
@@ -83,19 +116,8 @@ def registry_tree(series: str) -> Tree:
         debver = registry_version(series)
     version = upstream_version(debver)
     tag = f"v{version}-debian"
-    deb = download(pkg, debver)
-    unpack = os.path.join(cache, "trees", f"linux-{series}.unpack")
-    shutil.rmtree(unpack, ignore_errors=True)
+    unpack = unpack_source(series, debver)
     shutil.rmtree(repo, ignore_errors=True)
-    os.makedirs(unpack)
-    progress(f"unpacking {os.path.basename(deb)}")
-    member = f"./usr/src/linux-source-{series}.tar.xz"
-    sh = (f"dpkg-deb --fsys-tarfile '{deb}' | tar -xO '{member}' | "
-          f"tar -xJ --strip-components=1 -C '{unpack}'")
-    with phase("unpack"):
-        p = capture(["bash", "-o", "pipefail", "-c", sh])
-    if p.rc:
-        raise Error(f"unpacking {deb} failed: {p.err.strip()[-200:]}")
     progress(f"importing {tag} into {repo}")
     with phase("import"):
         import_tree(unpack, tag, f"Linux {version} as shipped in Debian's "
@@ -103,10 +125,13 @@ def registry_tree(series: str) -> Tree:
     # Renaming the directory keeps every file's inode and times, so the
     # index stays valid: nothing is hashed again.
     os.rename(unpack, repo)
+    os.unlink(unpack + ".done")
     # The worktree is the pristine copy now (import_tree()); a tree a
     # run damaged outside WRITTEN_DIRS is imported again once
     # trees/linux-<series>/ is removed.
-    os.unlink(deb)
+    deb = deb_path(pkg, debver)
+    if deb:
+        os.unlink(deb)
     rev = canonical_import(repo, tag)
     return Tree(repo, rev, version, tag, "registry")
 
@@ -126,15 +151,21 @@ def drop_old_layout(series: str) -> None:
     shutil.rmtree(old)
 
 
+def deb_path(pkg: str, debver: str) -> Optional[str]:
+    """The .deb of @pkg at @debver in the cache's debs/, if it is there."""
+    found = glob.glob(os.path.join(
+        cache_dir(), "debs", f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
+    return found[0] if found else None
+
+
 def download(pkg: str, debver: str) -> str:
     """The .deb of @pkg at @debver, in the cache's debs/ (downloaded
     unless it is there); returns its path."""
     debs = os.path.join(cache_dir(), "debs")
     os.makedirs(debs, exist_ok=True)
-    found = glob.glob(os.path.join(
-        debs, f"{pkg}_{debver.replace(':', '%3a')}_*.deb"))
-    if found:
-        return found[0]
+    have = deb_path(pkg, debver)
+    if have:
+        return have
     progress(f"downloading {pkg} {debver}")
     for old in glob.glob(os.path.join(debs, f"{pkg}_*.deb")):
         os.unlink(old)

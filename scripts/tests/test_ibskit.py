@@ -14,6 +14,8 @@ import glob
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -22,7 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from ibskit import (  # noqa: E402
     backports, bench, checks, core, csource, e2e, flake, kbuild, ktap,
-    kunittool, model, mutants, redgreen, registry, series, stock, suite,)
+    kunittool, model, mutants, redgreen, registry, series, stock, suite,
+    trees,)
 
 
 def data(name):
@@ -741,6 +744,67 @@ class Environment(unittest.TestCase):
         os.environ["IBS_KIT_MIRROR"] = "http://m.invalid/debian"
         self.assertEqual(registry.mirror_uris()["debian-security"],
                          "http://m.invalid/debian-security")
+
+
+class Unpack(unittest.TestCase):
+    """The registry package's source is unpacked once: prefetch() may do
+    it beside the apt step, and registry_tree() then takes it as is."""
+
+    def setUp(self):
+        self.saved = os.environ.get("IBS_KIT_CACHE")
+        self.tmp = tempfile.mkdtemp()
+        os.environ["IBS_KIT_CACHE"] = os.path.join(self.tmp, "cache")
+
+    def tearDown(self):
+        if self.saved is None:
+            os.environ.pop("IBS_KIT_CACHE", None)
+        else:
+            os.environ["IBS_KIT_CACHE"] = self.saved
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def fake_deb(self, series, debver):
+        """A linux-source-@series package at @debver in the cache's debs/
+        whose source tree is one Makefile."""
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(os.path.join(src, "linux-source-" + series))
+        with open(os.path.join(src, "linux-source-" + series,
+                               "Makefile"), "w") as f:
+            f.write("VERSION = 6\n")
+        pkg = os.path.join(self.tmp, "pkg")
+        os.makedirs(os.path.join(pkg, "DEBIAN"))
+        os.makedirs(os.path.join(pkg, "usr", "src"))
+        subprocess.run(["tar", "-cJf", os.path.join(
+            pkg, "usr", "src", f"linux-source-{series}.tar.xz"),
+            "-C", src, "linux-source-" + series], check=True)
+        with open(os.path.join(pkg, "DEBIAN", "control"), "w") as f:
+            f.write(f"Package: linux-source-{series}\nVersion: {debver}\n"
+                    "Architecture: all\nMaintainer: test <t@t.invalid>\n"
+                    "Description: test\n")
+        debs = os.path.join(core.cache_dir(), "debs")
+        os.makedirs(debs)
+        subprocess.run(["dpkg-deb", "-Zxz", "--build", pkg, os.path.join(
+            debs, f"linux-source-{series}_{debver}_all.deb")],
+            check=True, stdout=subprocess.DEVNULL)
+
+    def test_unpacked_once_and_stamped_outside(self):
+        self.fake_deb("6.1", "6.1.192-3")
+        d = trees.unpack_source("6.1", "6.1.192-3")
+        self.assertEqual(os.listdir(d), ["Makefile"])   # no stamp inside
+        with open(os.path.join(d, "Makefile"), "a") as f:
+            f.write("# kept\n")
+        self.assertEqual(trees.unpack_source("6.1", "6.1.192-3"), d)
+        self.assertIn("# kept", core.read_text(os.path.join(d, "Makefile")))
+
+    def test_another_version_unpacks_again(self):
+        self.fake_deb("6.1", "6.1.192-3")
+        d = trees.unpack_source("6.1", "6.1.192-3")
+        with open(d + ".done", "w") as f:
+            f.write("6.1.191-1")
+        with open(os.path.join(d, "Makefile"), "a") as f:
+            f.write("# stale\n")
+        trees.unpack_source("6.1", "6.1.192-3")
+        self.assertNotIn("# stale",
+                         core.read_text(os.path.join(d, "Makefile")))
 
 
 class Records(unittest.TestCase):
