@@ -66,12 +66,14 @@ def unpack_source(series: str, debver: str) -> str:
     """The kernel source of the registry package of @series at @debver,
     unpacked into trees/linux-<series>.unpack/ once: a stamp beside that
     directory (not in it: the import takes every file in it) names the
-    version it holds.  Returns the directory."""
+    version it holds.  An import that stopped halfway leaves a .git in
+    the directory; then it is unpacked again.  Returns the directory."""
     pkg = REGISTRY[series][0]
     unpack = os.path.join(cache_dir(), "trees", f"linux-{series}.unpack")
     stamp = unpack + ".done"
     if os.path.isdir(unpack) and os.path.exists(stamp) and \
-            read_text(stamp) == debver:
+            read_text(stamp) == debver and \
+            not os.path.exists(os.path.join(unpack, ".git")):
         return unpack
     deb = download(pkg, debver)
     if os.path.exists(stamp):

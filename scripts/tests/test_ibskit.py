@@ -806,6 +806,13 @@ class Unpack(unittest.TestCase):
         self.assertNotIn("# stale",
                          core.read_text(os.path.join(d, "Makefile")))
 
+    def test_a_halfway_import_unpacks_again(self):
+        self.fake_deb("6.1", "6.1.192-3")
+        d = trees.unpack_source("6.1", "6.1.192-3")
+        os.makedirs(os.path.join(d, ".git"))
+        trees.unpack_source("6.1", "6.1.192-3")
+        self.assertEqual(os.listdir(d), ["Makefile"])
+
 
 class Records(unittest.TestCase):
     def test_a_backport_message_one_byte_off_is_caught(self):
