@@ -7,6 +7,7 @@ from an empty cache; Documentation/bench.md from the rows."""
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,8 @@ from .core import (
     KUNIT_DIR, PHASES, TOP, Error, capture, generated_note, md_table,
     progress, read_text, run, write_text,)
 from .kbuild import (
-    MIN_KCONFIG, build_dir, kconfig_holds, kconfig_line, make_jobs,)
+    MIN_KCONFIG, build_dir, count_objects, kconfig_holds, kconfig_line,
+    make_jobs,)
 from .ktap import parse_run
 from .model import TestStatus
 from .qemu import boot
@@ -111,8 +113,7 @@ class WarmRun:
 
 def median(xs: Sequence[float]) -> Optional[float]:
     """The median of @xs (the upper one of an even count); None if empty."""
-    w = sorted(xs)
-    return w[len(w) // 2] if w else None
+    return statistics.median_high(xs) if xs else None
 
 
 @dataclass
@@ -206,9 +207,7 @@ def count_build(bdir: str) -> tuple[int, int]:
     """(=y options, .o files) of the build directory @bdir."""
     with open(os.path.join(bdir, ".config")) as f:
         options = sum(1 for line in f if line.rstrip().endswith("=y"))
-    objects = sum(1 for _, _, names in os.walk(bdir)
-                  for n in names if n.endswith(".o"))
-    return options, objects
+    return options, count_objects(bdir)
 
 
 def config_build(wt: str, label: str, name: str, how: str, frag: str,
