@@ -24,8 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from ibskit import (  # noqa: E402
     backports, bench, checks, core, csource, e2e, flake, kbuild, ktap,
-    kunittool, model, mutants, redgreen, registry, series, stock, suite,
-    trees,)
+    kunittool, model, mutants, qemu, redgreen, registry, series, stock,
+    suite, trees,)
 
 
 def data(name):
@@ -567,6 +567,58 @@ class Helpers(unittest.TestCase):
         cells = row.cells()
         self.assertEqual(len(cells), len(bench.COLUMNS))
         self.assertIn("0.50", cells)   # our build / kunit.py's
+
+
+FAKE_QEMU = """#!/bin/sh
+echo "Linux version 0.0"
+echo "a line for stderr" >&2
+sleep 0.5
+echo "[    0.5] KTAP version 1"
+sleep "${FAKE_QEMU_SLEEP:-0}"
+echo "[    0.6] ok 1 amd_ibs"
+"""
+
+
+class Boot(unittest.TestCase):
+    """qemu.boot_run() with a stand-in for QEMU on PATH: the console,
+    stderr after it, the time of the first KTAP line, and what a boot
+    that overruns its time gives back."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+        fake = os.path.join(self.tmp, "qemu-system-x86_64")
+        with open(fake, "w") as f:
+            f.write(FAKE_QEMU)
+        os.chmod(fake, 0o755)
+        self.env = {k: os.environ.get(k) for k in ("PATH", "FAKE_QEMU_SLEEP")}
+        os.environ["PATH"] = self.tmp + os.pathsep + os.environ["PATH"]
+        self.log = os.path.join(self.tmp, "log")
+
+    def tearDown(self):
+        for k, v in self.env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(self.tmp)
+
+    def test_ktap_time(self):
+        b = qemu.boot_run(self.tmp, self.log, console=qemu.EARLY_CONSOLE)
+        self.assertTrue(b.out.startswith("Linux version 0.0\n"))
+        self.assertTrue(b.out.endswith("ok 1 amd_ibs\na line for stderr\n"))
+        self.assertIsNotNone(b.ktap)
+        self.assertGreaterEqual(b.ktap, 0.4)
+        self.assertLessEqual(b.ktap, b.seconds)
+        with open(self.log) as f:
+            self.assertIn(qemu.EARLY_CONSOLE + " kunit.enable=1", f.read())
+
+    def test_timeout(self):
+        os.environ["FAKE_QEMU_SLEEP"] = "30"
+        out, secs = qemu.boot(self.tmp, self.log, timeout=2)
+        self.assertIn("KTAP version 1", out)
+        self.assertNotIn("ok 1 amd_ibs", out)
+        self.assertTrue(out.endswith("[ibs-kit: QEMU timed out after 2s]\n"))
+        self.assertLess(secs, 10)
 
 
 def verbs():
