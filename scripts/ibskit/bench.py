@@ -23,7 +23,7 @@ from .kbuild import (
     make_jobs,)
 from .ktap import parse_run
 from .model import TestStatus
-from .qemu import boot
+from .qemu import EARLY_CONSOLE, SERIAL_CONSOLE, boot_run
 from .registry import ensure_tools
 from .suite import install_suite, suite_kconfig
 from .trees import registry_tree, worktree, worktree_path
@@ -55,25 +55,42 @@ OLD_CONFIGS = {
 }
 NEW_CONFIG = "allnoconfig + EXPERT (today)"
 
-# The build levers --levers measures (issue 24), each as fragment lines
-# after today's and the make target that is booted: one link pass
+@dataclass(frozen=True)
+class Lever:
+    """A build lever: fragment lines after today's, the make target that
+    is booted and the console the kernel is booted with."""
+    frag: str
+    target: str = "bzImage"
+    console: str = SERIAL_CONSOLE
+
+
+# The build levers --levers measures (issue 24): one link pass
 # instead of three (KALLSYMS=n: WARN and oops lines stay, their traces
 # show addresses, which scripts/decode_stacktrace.sh turns into symbols
 # with the vmlinux that stays in the build directory), vmlinux booted by
 # QEMU through its PVH entry (no bzImage: no objcopy, compression or
-# setup link on each rebuild), -Os.  "none" is today's route, built the
-# same way in the same run for the comparison.  Measured on 6.1.192 and
-# 7.3.4 on 2026-12-01 (Documentation/bench.md): none of them, alone or
-# together, moved the cold build or the warm run beyond the spread of two
-# cold builds of the same configuration, so the route uses none of them.
-LEVERS: dict[str, tuple[str, str]] = {
-    "none": ("", "bzImage"),
-    "KALLSYMS=n": ("CONFIG_KALLSYMS=n\n", "bzImage"),
+# setup link on each rebuild), -Os, and no TTY layer (drivers/tty, the
+# only block of the build the suite's kernel could do without: the KTAP
+# output leaves by x86's early console, qemu.EARLY_CONSOLE).  "none" is
+# today's route, built the same way in the same run for the comparison.
+# Measured on 6.1.192 and 7.3.4 on 2026-12-01 (Documentation/bench.md):
+# none of the first four, alone or together, moved the cold build or the
+# warm run beyond the spread of two cold builds of the same
+# configuration, so the route uses none of them.
+LEVERS: dict[str, Lever] = {
+    "none": Lever(""),
+    "KALLSYMS=n": Lever("CONFIG_KALLSYMS=n\n"),
     # PVH sits under HYPERVISOR_GUEST in every tree here
-    "PVH vmlinux": ("CONFIG_HYPERVISOR_GUEST=y\nCONFIG_PVH=y\n", "vmlinux"),
-    "CC_OPTIMIZE_FOR_SIZE": ("CONFIG_CC_OPTIMIZE_FOR_SIZE=y\n", "bzImage"),
-    "all three": ("CONFIG_KALLSYMS=n\nCONFIG_HYPERVISOR_GUEST=y\n"
-                  "CONFIG_PVH=y\nCONFIG_CC_OPTIMIZE_FOR_SIZE=y\n", "vmlinux"),
+    "PVH vmlinux": Lever("CONFIG_HYPERVISOR_GUEST=y\nCONFIG_PVH=y\n",
+                         "vmlinux"),
+    "CC_OPTIMIZE_FOR_SIZE": Lever("CONFIG_CC_OPTIMIZE_FOR_SIZE=y\n"),
+    "all three": Lever("CONFIG_KALLSYMS=n\nCONFIG_HYPERVISOR_GUEST=y\n"
+                       "CONFIG_PVH=y\nCONFIG_CC_OPTIMIZE_FOR_SIZE=y\n",
+                       "vmlinux"),
+    # TTY=n after today's TTY=y overrides it (KCONFIG_ALLCONFIG: the
+    # later line wins); the 8250 lines then cannot hold and are dropped.
+    "early console": Lever("CONFIG_TTY=n\nCONFIG_EARLY_PRINTK=y\n",
+                           console=EARLY_CONSOLE),
 }
 # Warm runs per lever (edit of the suite -> result); the median counts.
 WARM_RUNS = 3
@@ -98,13 +115,18 @@ class ConfigBuild:
     objects: int        # .o files the build made
     configure: float
     build: float
+    # CPU seconds (user + system) of the build's make and its children:
+    # steadier than the wall time when the host's load varies
+    cpu: Optional[float] = None
 
 
 @dataclass
 class WarmRun:
-    """One warm run: touch the suite, rebuild (make), boot (seconds)."""
+    """One warm run: touch the suite, rebuild (make), boot (seconds), and
+    of the boot the seconds before the first KTAP line (None if none)."""
     make: float
     boot: float
+    ktap: Optional[float] = None
 
     @property
     def total(self) -> float:
@@ -126,6 +148,7 @@ class LeverRun:
     objects: int
     configure: float
     build: float
+    cpu: Optional[float]
     result: str
     noop: float
     warm: list[WarmRun]
@@ -236,11 +259,15 @@ def config_build(wt: str, label: str, name: str, how: str, frag: str,
         raise Error(f"{label} {name}: {', '.join(lost)} does not hold in "
                     "the .config")
     t1 = time.time()
+    c1 = os.times()
     run(["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}", target],
         cwd=wt, log=log)
+    c2 = os.times()
     t2 = time.time()
     options, objects = count_build(bdir)
-    return ConfigBuild(name, options, objects, t1 - t0, t2 - t1)
+    return ConfigBuild(name, options, objects, t1 - t0, t2 - t1,
+                       c2.children_user + c2.children_system
+                       - c1.children_user - c1.children_system)
 
 
 def lever_run(wt: str, label: str, lever: str, bdir: str,
@@ -248,8 +275,9 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
     """LeverRun of @lever on the worktree @wt (the suite installed, as
     is): allnoconfig with today's fragment and the lever's lines, a cold
     build of its target, one boot, then the warm runs."""
-    frag, target = LEVERS[lever]
-    lines = [kconfig_line(x) for x in frag.splitlines()]
+    lv = LEVERS[lever]
+    target = lv.target
+    lines = [kconfig_line(x) for x in lv.frag.splitlines()]
     # The suite's kunitconfig, which config_build() adds after the
     # fragment, sets none of the levers' symbols.
     cold = config_build(wt, label, f"lever {lever} ({target})",
@@ -258,8 +286,8 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
                         bdir, log, target=target, want=lines)
     make = ["make", "-j" + make_jobs(), "ARCH=x86_64", f"O={bdir}", target]
     kernel = os.path.join(bdir, "vmlinux") if target == "vmlinux" else None
-    out, _ = boot(bdir, log, kernel=kernel)
-    res = parse_run(out)
+    res = parse_run(boot_run(bdir, log, kernel=kernel,
+                             console=lv.console).out)
     failed = sum(1 for v in res.cases.values() if v == TestStatus.FAIL)
     result = (f"{len(res.cases) - failed} passed, {failed} failed"
               if res.suite is not None else "no suite result")
@@ -274,10 +302,10 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
         t3 = time.time()
         run(make, cwd=wt, log=log)
         t4 = time.time()
-        boot(bdir, log, kernel=kernel)
-        warm.append(WarmRun(t4 - t3, time.time() - t4))
-    return LeverRun(lever, cold.objects, cold.configure, cold.build, result,
-                    noop, warm, objects_per_dir(bdir))
+        b = boot_run(bdir, log, kernel=kernel, console=lv.console)
+        warm.append(WarmRun(t4 - t3, b.seconds, b.ktap))
+    return LeverRun(lever, cold.objects, cold.configure, cold.build,
+                    cold.cpu, result, noop, warm, objects_per_dir(bdir))
 
 
 def objects_per_dir(bdir: str, depth: int = 2) -> dict[str, int]:
@@ -301,18 +329,21 @@ def lever_rows(rows: list[BenchRow]) -> list[list[str]]:
     """The --levers table: per tree and lever, beside kunit.py's cold
     build of the same tree in the same run."""
     out = [["tree", "lever", "objects (.o)", "configure s", "cold build s",
-            "build / kunit.py build", "warm edit -> result s (median)",
-            "of it make s", "of it boot s", "warm runs s",
+            "cold build CPU s", "build / kunit.py build",
+            "warm edit -> result s (median)", "of it make s", "of it boot s",
+            "of the boot, before KTAP s", "warm runs s",
             "make with nothing to do s", "suite result"]]
     for r in rows:
         stock = r.stock.building if r.stock else None
         for v in r.levers:
+            ktap = [w.ktap for w in v.warm if w.ktap is not None]
             out.append([r.label, v.lever, str(v.objects), fmt(v.configure),
-                        fmt(v.build),
+                        fmt(v.build), fmt(v.cpu),
                         f"{v.build / stock:.2f}" if stock else "-",
                         fmt(v.warm_median()),
                         fmt(median([w.make for w in v.warm])),
                         fmt(median([w.boot for w in v.warm])),
+                        fmt(median(ktap)),
                         " ".join(fmt(w.total) for w in v.warm),
                         fmt(v.noop), v.result])
     return out
@@ -493,7 +524,14 @@ def write_bench_page(rows: list[BenchRow], command: str,
                "from the same worktree in the same run, beside kunit.py's "
                "cold build of that tree above; the suite's result when it "
                f"boots; then {WARM_RUNS} warm runs each (touch the suite, "
-               "rebuild, boot), the median counting.", ""]
+               "rebuild, boot), the median counting. CPU s: user and "
+               "system seconds of the cold build's make and its children, "
+               "steadier than its wall time on a host whose load varies. "
+               "Before KTAP: seconds from QEMU's start to the first KTAP "
+               "line (the kernel's boot); the rest of the boot is the "
+               "suites' own run and the reboot. The lever early console "
+               "boots with `" + EARLY_CONSOLE + "` instead of `" +
+               SERIAL_CONSOLE + "`.", ""]
         md += md_table(lever_rows(rows))
         twice = [f"{r.label} {fmt(r.phases.get('build'))} s and "
                  f"{fmt(v.build)} s" for r in rows for v in r.levers
@@ -511,7 +549,8 @@ def write_bench_page(rows: list[BenchRow], command: str,
                    "(today's route; host tools under scripts/ and tools/ "
                    "not counted), the largest first. What the suite's "
                    "kernel compiles beyond the driver, KUnit and the "
-                   "console is the core every x86-64 kernel builds "
+                   "console (drivers/tty, which the lever early console "
+                   "leaves out) is the core every x86-64 kernel builds "
                    "(allnoconfig with EXPERT already leaves out what "
                    "Kconfig can).", ""]
             md += md_table(dirs)

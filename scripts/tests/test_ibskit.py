@@ -568,6 +568,22 @@ class Helpers(unittest.TestCase):
         self.assertEqual(len(cells), len(bench.COLUMNS))
         self.assertIn("0.50", cells)   # our build / kunit.py's
 
+    def test_lever_rows(self):
+        warm = [bench.WarmRun(10.0, 4.0, 0.8), bench.WarmRun(12.0, 3.0, 0.7),
+                bench.WarmRun(11.0, 5.0, None)]
+        lever = bench.LeverRun("early console", 620, 8.0, 250.0, 480.0,
+                               "23 passed, 8 failed", 7.0, warm)
+        row = bench.BenchRow("v1", {"build": 260.0}, 2.5, 300.0, 20.0, 1500,
+                             bench.StockRun(500.0, 490.0, 9.0, 470.0, 4.0,
+                                            "Ran 73 tests"), levers=[lever])
+        head, cells = bench.lever_rows([row])
+        self.assertEqual(len(head), len(cells))
+        got = dict(zip(head, cells))
+        self.assertEqual(got["cold build CPU s"], "480")
+        self.assertEqual(got["build / kunit.py build"], "0.53")
+        self.assertEqual(got["warm edit -> result s (median)"], "15")
+        self.assertEqual(got["of the boot, before KTAP s"], "0.8")
+
 
 FAKE_QEMU = """#!/bin/sh
 echo "Linux version 0.0"
