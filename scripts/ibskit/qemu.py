@@ -28,8 +28,9 @@ EARLY_CONSOLE = "earlyprintk=serial,ttyS0,115200,keep"
 @dataclass
 class BootRun:
     """One boot: the console text, its seconds, and the seconds from
-    QEMU's start to the first KTAP line (None if there was none): the
-    rest is the suites' own run and the reboot."""
+    QEMU's start to the first KTAP line ("TAP version 14" on 5.10's
+    KUnit; None if there was none): the rest is the suites' own run and
+    the reboot."""
     out: str
     seconds: float
     ktap: Optional[float]
@@ -79,7 +80,7 @@ def boot_run(bdir: str, log: str, timeout: int = 300,
         def read() -> None:
             assert p.stdout is not None
             for line in p.stdout:
-                if not ktap and "KTAP version" in line:
+                if not ktap and "TAP version" in line:
                     ktap.append(time.time() - t0)
                 lines.append(line)
         reader = threading.Thread(target=read, daemon=True)
