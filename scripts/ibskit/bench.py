@@ -73,10 +73,14 @@ class Lever:
 # only block of the build the suite's kernel could do without: the KTAP
 # output leaves by x86's early console, qemu.EARLY_CONSOLE).  "none" is
 # today's route, built the same way in the same run for the comparison.
-# Measured on 6.1.192 and 7.3.4 on 2026-12-01 (Documentation/bench.md):
-# none of the first four, alone or together, moved the cold build or the
-# warm run beyond the spread of two cold builds of the same
-# configuration, so the route uses none of them.
+# Measured on 6.1.192 and 7.3.4 in two runs on 2026-12-01
+# (Documentation/bench.md has the second): no lever, alone or together,
+# moved the cold build or the warm run on both trees beyond the spread
+# of two cold builds of the same configuration in one run (up to 15 %),
+# and the CPU seconds of the cold builds disagree between the trees as
+# much (early console: 539 against none's 602 on 6.1.192, 627 against
+# 623 on 7.3.4); -Os slows the suites' own run under TCG (warm boot 5.3
+# and 9.0 s against 3.0 and 6.0).  So the route uses none of them.
 LEVERS: dict[str, Lever] = {
     "none": Lever(""),
     "KALLSYMS=n": Lever("CONFIG_KALLSYMS=n\n"),
