@@ -10,7 +10,9 @@ The console logs in data/ were captured from real runs of the suite
 way a run breaks (a crash inside a case, a QEMU timeout, no suite at all).
 """
 import ast
+import contextlib
 import glob
+import io
 import json
 import os
 import re
@@ -822,6 +824,11 @@ class Unpack(unittest.TestCase):
         self.saved = os.environ.get("IBS_KIT_CACHE")
         self.tmp = tempfile.mkdtemp()
         os.environ["IBS_KIT_CACHE"] = os.path.join(self.tmp, "cache")
+        # unpack_source()'s progress lines name a real package: in a
+        # self-test's output they would read as a real unpack
+        quiet = contextlib.redirect_stderr(io.StringIO())
+        quiet.__enter__()
+        self.addCleanup(quiet.__exit__, None, None, None)
 
     def tearDown(self):
         if self.saved is None:
