@@ -35,6 +35,20 @@ def data(name):
         return f.read()
 
 
+def keep_env(test, *names):
+    """Put the environment variables @names back as they were when
+    @test ends."""
+    saved = {k: os.environ.get(k) for k in names}
+
+    def restore():
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    test.addCleanup(restore)
+
+
 def run_of(name, variant, caps_dis=False, stop_fix=False):
     """A RunResult as kunit_run() makes it, from a captured log."""
     res = ktap.parse_run(data(name))
@@ -608,17 +622,10 @@ class Boot(unittest.TestCase):
         with open(fake, "w") as f:
             f.write(FAKE_QEMU)
         os.chmod(fake, 0o755)
-        self.env = {k: os.environ.get(k) for k in ("PATH", "FAKE_QEMU_SLEEP")}
+        self.addCleanup(shutil.rmtree, self.tmp)
+        keep_env(self, "PATH", "FAKE_QEMU_SLEEP")
         os.environ["PATH"] = self.tmp + os.pathsep + os.environ["PATH"]
         self.log = os.path.join(self.tmp, "log")
-
-    def tearDown(self):
-        for k, v in self.env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        shutil.rmtree(self.tmp)
 
     def test_ktap_time(self):
         b = qemu.boot_run(self.tmp, self.log, console=qemu.EARLY_CONSOLE)
@@ -773,16 +780,9 @@ class Environment(unittest.TestCase):
     naming the variable, never a traceback."""
 
     def setUp(self):
-        self.saved = {k: os.environ.get(k) for k in
-                      ("IBS_KIT_CACHE", "XDG_CACHE_HOME", "IBS_KIT_MIRROR")}
+        keep_env(self, "IBS_KIT_CACHE", "XDG_CACHE_HOME", "IBS_KIT_MIRROR")
         self.tmp = tempfile.mkdtemp()
-
-    def tearDown(self):
-        for k, v in self.saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
 
     def test_cache_on_a_file_names_its_variable(self):
         afile = os.path.join(self.tmp, "f")
@@ -821,21 +821,15 @@ class Unpack(unittest.TestCase):
     it beside the apt step, and registry_tree() then takes it as is."""
 
     def setUp(self):
-        self.saved = os.environ.get("IBS_KIT_CACHE")
+        keep_env(self, "IBS_KIT_CACHE")
         self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         os.environ["IBS_KIT_CACHE"] = os.path.join(self.tmp, "cache")
         # unpack_source()'s progress lines name a real package: in a
         # self-test's output they would read as a real unpack
         quiet = contextlib.redirect_stderr(io.StringIO())
         quiet.__enter__()
         self.addCleanup(quiet.__exit__, None, None, None)
-
-    def tearDown(self):
-        if self.saved is None:
-            os.environ.pop("IBS_KIT_CACHE", None)
-        else:
-            os.environ["IBS_KIT_CACHE"] = self.saved
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def fake_deb(self, series, debver):
         """A linux-source-@series package at @debver in the cache's debs/
