@@ -119,8 +119,8 @@ class ConfigBuild:
     objects: int        # .o files the build made
     configure: float
     build: float
-    # CPU seconds (user + system) of the build's make and its children:
-    # steadier than the wall time when the host's load varies
+    # CPU seconds (user + system) of the build's make and its children,
+    # beside the wall time, which other load on the host stretches
     cpu: Optional[float] = None
 
 
@@ -530,7 +530,8 @@ def write_bench_page(rows: list[BenchRow], command: str,
                f"boots; then {WARM_RUNS} warm runs each (touch the suite, "
                "rebuild, boot), the median counting. CPU s: user and "
                "system seconds of the cold build's make and its children, "
-               "steadier than its wall time on a host whose load varies. "
+               "beside its wall time (on this VM they vary from build to "
+               "build as well). "
                "Before KTAP: seconds from QEMU's start to the first KTAP "
                "line (the kernel's boot); the rest of the boot is the "
                "suites' own run and the reboot. The lever early console "
