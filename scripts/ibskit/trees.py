@@ -62,6 +62,12 @@ def prefetch(series: str) -> None:
         unpack_source(series, debver)
 
 
+def unpack_stamp(unpack: str) -> str:
+    """The stamp of unpack_source()'s directory @unpack: beside it, not in
+    it (the import takes every file in it)."""
+    return unpack + ".done"
+
+
 def unpack_source(series: str, debver: str) -> str:
     """The kernel source of the registry package of @series at @debver,
     unpacked into trees/linux-<series>.unpack/ once: a stamp beside that
@@ -70,7 +76,7 @@ def unpack_source(series: str, debver: str) -> str:
     the directory; then it is unpacked again.  Returns the directory."""
     pkg = REGISTRY[series][0]
     unpack = os.path.join(cache_dir(), "trees", f"linux-{series}.unpack")
-    stamp = unpack + ".done"
+    stamp = unpack_stamp(unpack)
     if os.path.isdir(unpack) and os.path.exists(stamp) and \
             read_text(stamp) == debver and \
             not os.path.exists(os.path.join(unpack, ".git")):
@@ -127,7 +133,7 @@ def registry_tree(series: str) -> Tree:
     # Renaming the directory keeps every file's inode and times, so the
     # index stays valid: nothing is hashed again.
     os.rename(unpack, repo)
-    os.unlink(unpack + ".done")
+    os.unlink(unpack_stamp(unpack))
     # The worktree is the pristine copy now (import_tree()); a tree a
     # run damaged outside WRITTEN_DIRS is imported again once
     # trees/linux-<series>/ is removed.

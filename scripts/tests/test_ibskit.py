@@ -867,7 +867,7 @@ class Unpack(unittest.TestCase):
     def test_another_version_unpacks_again(self):
         self.fake_deb("6.1", "6.1.192-3")
         d = trees.unpack_source("6.1", "6.1.192-3")
-        with open(d + ".done", "w") as f:
+        with open(trees.unpack_stamp(d), "w") as f:
             f.write("6.1.191-1")
         with open(os.path.join(d, "Makefile"), "a") as f:
             f.write("# stale\n")
