@@ -827,9 +827,7 @@ class Unpack(unittest.TestCase):
         os.environ["IBS_KIT_CACHE"] = os.path.join(self.tmp, "cache")
         # unpack_source()'s progress lines name a real package: in a
         # self-test's output they would read as a real unpack
-        quiet = contextlib.redirect_stderr(io.StringIO())
-        quiet.__enter__()
-        self.addCleanup(quiet.__exit__, None, None, None)
+        self.enterContext(contextlib.redirect_stderr(io.StringIO()))
 
     def fake_deb(self, series, debver):
         """A linux-source-@series package at @debver in the cache's debs/
