@@ -11,7 +11,7 @@ from typing import Optional
 from .core import (
     DIS_SHA, Error, STOP_FIXES_SHA, TOP, UPSTREAM_SHA, capture, read_text,
     run,)
-from .registry import MAINLINE_BASE, STABLE_SERIES, check_series
+from .registry import MAINLINE_BASE, STABLE_SERIES, check_series, ensure_tools
 from .fixes import FIXES, by_name
 from .suite import backport_patches, series_backport
 from .trees import Tree, registry_tree, worktree
@@ -19,6 +19,15 @@ from .series import as_sender, sender, series_patches, with_signoff
 
 
 STABLE_LIST = "stable@vger.kernel.org"
+
+# What send_mails() and checkpatch() run besides the build tools, as
+# {command or path: Debian package}: git send-email, and the modules that
+# checkpatch's scripts/spdxcheck.py imports under the system python3.
+SEND_PACKAGES = {"git-send-email": "git-email"}
+CHECKPATCH_PACKAGES = {
+    "/usr/lib/python3/dist-packages/ply": "python3-ply",
+    "/usr/lib/python3/dist-packages/git": "python3-git",
+}
 
 # git send-email's sendmail program for --outdir: each mail it is handed
 # becomes one mbox file (mboxrd quoting) in the directory; nothing is sent.
@@ -138,6 +147,7 @@ def send_mails(mails: list[tuple[str, str]], to: list[str], cc: list[str],
     shallowly (every mail In-Reply-To the first).  @outdir: every mail
     git send-email would send is written there as one mbox file instead,
     and nothing is sent.  Returns git send-email's output."""
+    ensure_tools(extra=SEND_PACKAGES)
     name, addr = sender()
     me = email.utils.formataddr((name, addr))
     cc = [c for c in cc if addr.lower() not in c.lower()]
@@ -202,7 +212,9 @@ def checkpatch(wt: str, patch_text: str, log: str) -> tuple[
     without the reports CHECKPATCH_EXCEPTIONS accepts, and the accepted
     ones as [(type, text)].  counts is None if checkpatch gave no summary."""
     # spdxcheck.py, which checkpatch runs, needs Debian's python3-ply and
-    # python3-git: prefer the system python3 to any other on PATH.
+    # python3-git: install them, and prefer the system python3 to any
+    # other on PATH.
+    ensure_tools(extra=CHECKPATCH_PACKAGES)
     env = dict(os.environ, PATH="/usr/bin:" + os.environ.get("PATH", ""))
     p = capture(["perl", "scripts/checkpatch.pl", "--strict", "--show-types",
                  "-"], cwd=wt, input=patch_text, env=env, log=log)
