@@ -349,6 +349,61 @@ static void ibs_test_fetch_nmi_before_stop_read_counted_once(struct kunit *test)
 }
 
 /*
+ * hw.interrupts of a throttled event: MAX_INTERRUPTS of kernel/events/core.c,
+ * which defines it there and not in a header, so it is not visible here.
+ */
+#define IBS_KUNIT_THROTTLED	(~0ULL)
+
+/*
+ * Have perf core throttle the next sample of @event: it throttles once
+ * the interrupts of one tick reach max_samples_per_tick
+ * (__perf_event_account_interrupt()).  One accounted interrupt ties
+ * hw.interrupts to this CPU's tick, which cannot advance with interrupts
+ * off; the sample's own interrupt then crosses any limit.
+ */
+static void ibs_kunit_arm_throttle(struct perf_event *event)
+{
+	perf_event_account_interrupt(event);
+	event->hw.interrupts = IBS_KUNIT_THROTTLED - 1;
+}
+
+/*
+ * One throttled sample, counted once.  A FETCH event completes a sample
+ * and perf core throttles it.  The handler counts the sample and leaves
+ * the PMU stopped; the throttle stops the event from inside the handler
+ * (perf core's pmu::stop() since v6.16, the driver's perf_ibs_stop()
+ * before), and perf_ibs_stop() reads the CTL, which still holds the
+ * sample's IbsFetchCnt: it must not count that period again.
+ *
+ * FETCH only, as above.
+ */
+static void ibs_test_fetch_throttled_counted_once(struct kunit *test)
+{
+	struct perf_ibs *perf_ibs = &perf_ibs_fetch;
+	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
+	struct ibs_kunit_ctx *ctx = test->priv;
+	unsigned long flags;
+	u64 count;
+
+	ibs_kunit_add(test, event);
+	KUNIT_ASSERT_TRUE(test, ibs_kunit_enabled(ctx, perf_ibs));
+	event->state = PERF_EVENT_STATE_ACTIVE;
+	ibs_kunit_complete_sample(ctx, perf_ibs);
+	local_irq_save(flags);
+	ibs_kunit_arm_throttle(event);
+	ibs_kunit_deliver_nmi(ctx, perf_ibs);
+	local_irq_restore(flags);
+
+	KUNIT_ASSERT_EQ_MSG(test, event->hw.interrupts, IBS_KUNIT_THROTTLED,
+			    "perf core did not throttle the sample");
+	KUNIT_EXPECT_TRUE(test, event->hw.state & PERF_HES_STOPPED);
+	count = local64_read(&event->count);
+	KUNIT_EXPECT_EQ_MSG(test, count, IBS_KUNIT_PERIOD,
+			    "throttle-count: a throttled sample of period %#llx was counted as %#llx",
+			    IBS_KUNIT_PERIOD, count);
+}
+
+/*
  * ---- "perf/amd/ibs: Assorted fixes", patches 1/5 to 4/5 ----
  *
  * Each case below proves one patch of Ravi Bangoria's series (1b044ff3c17e,
@@ -932,6 +987,7 @@ static struct kunit_case ibs_test_cases[] = {
 	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE(ibs_test_fetch_nmi_in_stop_counted_once),
 	KUNIT_CASE(ibs_test_fetch_nmi_before_stop_read_counted_once),
+	KUNIT_CASE(ibs_test_fetch_throttled_counted_once),
 	KUNIT_CASE(ibs_test_zero_rip_sample_accounted),
 	KUNIT_CASE(ibs_test_ldlat_filtered_sample_accounted),
 	KUNIT_CASE(ibs_test_ldlat_l3missonly_zen5_only),
@@ -980,6 +1036,7 @@ static struct kunit_case ibs_dis_test_cases[] = {
 	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE(ibs_test_fetch_nmi_in_stop_counted_once),
 	KUNIT_CASE(ibs_test_fetch_nmi_before_stop_read_counted_once),
+	KUNIT_CASE(ibs_test_fetch_throttled_counted_once),
 	KUNIT_CASE(ibs_test_no_global_changed),
 	{}
 };

@@ -185,6 +185,32 @@ static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
 		"the step moved the event's count backwards, or by more than one period per sample the PMU completed",
 };
 
+/*
+ * What an NMI did with a sample, for comparisons between two builds of
+ * the driver rather than a verdict of this one: a tuple where a sample of
+ * this build was lost, or not accounted, is printed by its number, and
+ * the host compares those sets against the unpatched driver's for the
+ * same tuples (scripts/verify, Documentation/invariants.md).  "lost": in a
+ * stop or del, the NMI found IBS_STARTED and a genuine Val=1 and no
+ * sample was delivered.  "unaccounted": the NMI found IBS_STARTED and a
+ * genuine Val=1 and the event's hw.interrupts did not move, as
+ * 01336b555978 ("perf/amd/ibs: Account interrupt for discarded samples")
+ * requires of a claimed sample.  Neither holds absolutely for the shipped
+ * driver: its disable write clears IbsOpMaxCnt, so the NMI of an OP sample
+ * pending there counts nothing, overflows nothing and is claimed without
+ * a sample or an interrupt.
+ */
+enum ibs_kunit_mark_id {
+	IBS_MARK_LOST,
+	IBS_MARK_UNACCOUNTED,
+	IBS_MARK_NR
+};
+
+static const char * const ibs_kunit_mark_name[IBS_MARK_NR] = {
+	[IBS_MARK_LOST]		= "ibs-lost",
+	[IBS_MARK_UNACCOUNTED]	= "ibs-unaccounted",
+};
+
 static const char * const ibs_kunit_bitop_name[] = {
 	[IBS_KUNIT_SET_BIT]		= "set_bit",
 	[IBS_KUNIT_CLEAR_BIT]		= "clear_bit",
@@ -230,6 +256,7 @@ struct ibs_kunit_run {
 	u64 count;		/* the event's count when the step began */
 	unsigned int periods;	/* samples the PMU under test completed */
 	unsigned long violated;	/* BIT(enum ibs_kunit_inv_id) */
+	unsigned long marks;	/* BIT(enum ibs_kunit_mark_id) */
 };
 
 /*
@@ -384,25 +411,60 @@ struct ibs_kunit_explorer {
 	unsigned int points[IBS_CB_NR];	/* most points of one callback */
 	unsigned long violations[IBS_INV_NR];
 	unsigned long reported;
+	struct ibs_kunit_ranges {
+		unsigned long first, last, n;
+		int len;
+		char line[128];
+	} marked[IBS_MARK_NR];
 };
 
-/*
- * hw.interrupts of a throttled event: MAX_INTERRUPTS of kernel/events/core.c,
- * which defines it there and not in a header, so it is not visible here.
- */
-#define IBS_KUNIT_THROTTLED	(~0ULL)
-
-/*
- * Have perf core throttle the next sample of @event: it throttles once
- * the interrupts of one tick reach max_samples_per_tick
- * (__perf_event_account_interrupt()).  One accounted interrupt ties
- * hw.interrupts to this CPU's tick, which cannot advance with interrupts
- * off; the sample's own interrupt then crosses any limit.
- */
-static void ibs_kunit_arm_throttle(struct perf_event *event)
+/* Print the ranges of @r collected so far as one line of mark @id. */
+static void ibs_kunit_marks_flush(struct ibs_kunit_explorer *x, int id)
 {
-	perf_event_account_interrupt(event);
-	event->hw.interrupts = IBS_KUNIT_THROTTLED - 1;
+	struct ibs_kunit_ranges *r = &x->marked[id];
+	char desc[KUNIT_PARAM_DESC_SIZE];
+
+	if (!r->len)
+		return;
+	ibs_kunit_param_desc(x->param, desc);
+	kunit_info(x->test, "%s: %s: %s\n", ibs_kunit_mark_name[id], desc,
+		   r->line);
+	r->len = 0;
+}
+
+/* Close the open range of mark @id into its line. */
+static void ibs_kunit_marks_close(struct ibs_kunit_explorer *x, int id)
+{
+	struct ibs_kunit_ranges *r = &x->marked[id];
+	char one[48];
+	int n;
+
+	if (!r->n)
+		return;
+	if (r->first == r->last)
+		n = scnprintf(one, sizeof(one), "%lu", r->first);
+	else
+		n = scnprintf(one, sizeof(one), "%lu-%lu", r->first, r->last);
+	if (r->len + n + 1 >= sizeof(r->line))
+		ibs_kunit_marks_flush(x, id);
+	r->len += scnprintf(r->line + r->len, sizeof(r->line) - r->len,
+			    "%s%s", r->len ? "," : "", one);
+}
+
+/* Tuple @idx has mark @id. */
+static void ibs_kunit_mark(struct ibs_kunit_explorer *x, int id,
+			   unsigned long idx)
+{
+	struct ibs_kunit_ranges *r = &x->marked[id];
+
+	if (r->n && idx == r->last + 1) {
+		r->last = idx;
+	} else {
+		ibs_kunit_marks_close(x, id);
+		r->first = idx;
+		r->last = idx;
+	}
+	r->n++;
 }
 
 static void ibs_kunit_record(struct ibs_kunit_run *run,
@@ -435,7 +497,10 @@ static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 				 struct ibs_kunit_run *run)
 {
 	bool valid[IBS_KUNIT_NR_PMUS], genuine[IBS_KUNIT_NR_PMUS];
+	struct perf_event *event[IBS_KUNIT_NR_PMUS];
 	unsigned int before[IBS_KUNIT_NR_PMUS], i, n;
+	u64 irqs[IBS_KUNIT_NR_PMUS], seq[IBS_KUNIT_NR_PMUS];
+	bool started[IBS_KUNIT_NR_PMUS];
 	bool stopped = false;
 	int handled;
 
@@ -445,8 +510,12 @@ static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 		valid[i] = *ibs_kunit_reg(ctx, perf_ibs->msr) &
 			   perf_ibs->valid_mask;
 		genuine[i] = valid[i] && run->genuine[i];
+		started[i] = ibs_kunit_state(perf_ibs) & BIT(IBS_STARTED);
 		stopped |= ibs_kunit_state(perf_ibs) & BIT(IBS_STOPPED);
 		before[i] = ctx->samples[i];
+		event[i] = this_cpu_ptr(perf_ibs->pcpu)->event;
+		irqs[i] = event[i] ? event[i]->hw.interrupts : 0;
+		seq[i] = event[i] ? event[i]->hw.interrupts_seq : 0;
 	}
 	handled = ibs_kunit_deliver_nmi(ctx, run->pmu);
 
@@ -459,6 +528,14 @@ static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 		if (genuine[i] && run->proc_en[i] && !n &&
 		    !ibs_kunit_cb_stops(run->cb))
 			run->violated |= BIT(IBS_INV_SAMPLE_LOST);
+		/* Accounting moves hw.interrupts, or on a new tick its seq. */
+		if (genuine[i] && started[i] && !n &&
+		    ibs_kunit_cb_stops(run->cb))
+			run->marks |= BIT(IBS_MARK_LOST);
+		if (genuine[i] && started[i] && event[i] &&
+		    event[i]->hw.interrupts == irqs[i] &&
+		    event[i]->hw.interrupts_seq == seq[i])
+			run->marks |= BIT(IBS_MARK_UNACCOUNTED);
 	}
 	if (handled && !genuine[0] && !genuine[1] && !stopped)
 		run->violated |= BIT(IBS_INV_FOREIGN_CLAIMED);
@@ -659,19 +736,13 @@ static void ibs_kunit_check_end(struct ibs_kunit_ctx *ctx,
 /*
  * The count of the event under test: never backwards, and at most one
  * period for each sample its PMU completed in the run (a Val=1 of a
- * running PMU when the step began, or one injected).  A run whose sample
- * perf core throttles is not checked: the throttle stops the event from
- * inside the handler, after the handler counted the sample, and that
- * stop folds the same CTL again (noted in Documentation/findings.md, not
- * a finding of this suite yet).
+ * running PMU when the step began, or one injected), throttled or not.
  */
 static void ibs_kunit_check_count(struct ibs_kunit_run *run,
 				  struct perf_event *event)
 {
 	s64 delta = local64_read(&event->count) - run->count;
 
-	if (run->content == IBS_NMI_SAMPLE_THROTTLED && run->inject >= 0)
-		return;
 	if (delta < 0 || delta > (s64)(run->periods * IBS_KUNIT_PERIOD))
 		run->violated |= BIT(IBS_INV_COUNT);
 }
@@ -705,6 +776,7 @@ static void ibs_kunit_run_step(struct ibs_kunit_explorer *x,
 	run->points = 0;
 	run->disabled = false;
 	run->violated = 0;
+	run->marks = 0;
 
 	ctl = ibs_kunit_reg(ctx, x->pmu->msr);
 	if (val)
@@ -831,7 +903,7 @@ static void ibs_kunit_test_step(struct ibs_kunit_explorer *x,
 {
 	enum ibs_kunit_nmi content;
 	unsigned int n, p;
-	int val;
+	int id, val;
 
 	x->sequences++;
 	for (val = 0; val <= 1; val++) {
@@ -848,6 +920,8 @@ static void ibs_kunit_test_step(struct ibs_kunit_explorer *x,
 				if (!ibs_kunit_applies(x, &x->dry[p], content))
 					continue;
 				ibs_kunit_run_step(x, cb, val, p, content);
+				for_each_set_bit(id, &x->run.marks, IBS_MARK_NR)
+					ibs_kunit_mark(x, id, x->tuples);
 				x->tuples++;
 				ibs_kunit_report(x, val, p, n);
 			}
@@ -942,6 +1016,12 @@ static void ibs_kunit_explore(struct kunit *test,
 		if (x->violations[id])
 			kunit_info(test, "%s: %lu tuples violate [%s]\n", desc,
 				   x->violations[id], ibs_kunit_inv_name[id]);
+	}
+	for (id = 0; id < IBS_MARK_NR; id++) {
+		ibs_kunit_marks_close(x, id);
+		ibs_kunit_marks_flush(x, id);
+		kunit_info(test, "%s: %s: %lu tuples\n",
+			   ibs_kunit_mark_name[id], desc, x->marked[id].n);
 	}
 }
 
