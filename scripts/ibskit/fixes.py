@@ -22,6 +22,11 @@ FLAGS_H = "arch/x86/events/perf_event_flags.h"
 IN_NEWER_DIR = os.path.join(TOP, "fix", "assorted", "in-7.3")
 
 
+def function_body(src: str, name: str) -> str:
+    """The body of function @name in @src ("" if it is not there)."""
+    return _fn(src, name)
+
+
 def _fn(src: str, name: str) -> str:
     """The body of function @name in @src ("" if it is not there)."""
     m = re.search(r"^[a-z][^\n;]*\b" + re.escape(name) + r"\([^;{]*\)\n\{\n"
@@ -54,7 +59,6 @@ class UpstreamFix:
     origin: str                          # the Fixes: commit(s), in words
     origin_present: Callable[[str], bool]
     fixed: Callable[[str], bool]
-    proposed: str                        # the stable mails seen, in words
 
 
 _ZERO_RIP_ACCT = (r"fetch_ignore_if_zero_rip && !\(ibs_data\.regs\[1\]\)\) "
@@ -82,9 +86,7 @@ FIXES = [
         "latency filter)",
         _any(_has(r"fetch_ignore_if_zero_rip", "perf_ibs_handle_irq"),
              _has(r"dc_miss_lat <=", "perf_ibs_handle_irq")),
-        _discards_accounted,
-        "7.0-stable review (20260520162149.528921999@linuxfoundation.org); "
-        "not seen for other series"),
+        _discards_accounted),
     UpstreamFix(
         2, "ldlat-zen5", "898138efc99096c3ee836fea439ba6da3cfafa4d",
         "perf/amd/ibs: Limit ldlat->l3missonly dependency to Zen5",
@@ -92,9 +94,7 @@ FIXES = [
         "d20610c19b4a (OP load latency filter; the patch has no Fixes:)",
         _has(r"IBS_OP_LDLAT_EN", "perf_ibs_init"),
         _has(r"cpu_feature_enabled\(X86_FEATURE_ZEN5\)\)\s*config \|= "
-             r"IBS_OP_L3MISSONLY", "perf_ibs_init"),
-        "[PATCH AUTOSEL 7.0-6.18], <20260420131539.986432-76-sashal@kernel."
-        "org>"),
+             r"IBS_OP_L3MISSONLY", "perf_ibs_init")),
     UpstreamFix(
         3, "phyaddrval", "723a290326e015b07931eabc603d3735999377be",
         "perf/amd/ibs: Preserve PhyAddrVal bit when clearing PhyAddr MSR",
@@ -102,17 +102,14 @@ FIXES = [
         "50a53b60e141 (perf_ibs_phyaddr_clear())",
         _has(r"\bperf_ibs_phyaddr_clear\("),
         lambda src: "perf_ibs_phyaddr_clear(" in src and "&= ~(1ULL <<" not
-        in _fn(src, "perf_ibs_phyaddr_clear"),
-        "two stable review mails seen (Sasha Levin's backport; the "
-        "series they were for not noted here)"),
+        in _fn(src, "perf_ibs_phyaddr_clear")),
     UpstreamFix(
         4, "allow-kernel-nmi", "b0a09142622a994c4f4088c3f61db5da87cfc711",
         "perf/amd/ibs: Avoid calling perf_allow_kernel() from the IBS NMI "
         "handler", "fix/assorted/4-allow-kernel-nmi.patch",
         "50a53b60e141 (the privilege check in the NMI handler)",
         _has(r"\bperf_ibs_phyaddr_clear\("),
-        _has(r"PERF_X86_EVENT_UNPRIVILEGED", "perf_ibs_handle_irq"),
-        "6.18-stable and 7.0-stable review mails"),
+        _has(r"PERF_X86_EVENT_UNPRIVILEGED", "perf_ibs_handle_irq")),
     UpstreamFix(
         5, "race", "1b044ff3c17e9d7fd93ffc0ba541ccdeb992d7f5",
         "perf/amd/ibs: Avoid race between event add and NMI",
@@ -121,9 +118,7 @@ FIXES = [
         _has(r"set_bit\(IBS_STARTED", "perf_ibs_start"),
         lambda src: re.search(
             r"perf_ibs_disable_event\(perf_ibs, hwc, 0\);.*set_bit\("
-            r"IBS_STARTED", _fn(src, "perf_ibs_start"), re.S) is not None,
-        "[PATCH AUTOSEL 7.0-5.10], <20260420131539.986432-55-sashal@kernel."
-        "org>"),
+            r"IBS_STARTED", _fn(src, "perf_ibs_start"), re.S) is not None),
 ]
 
 

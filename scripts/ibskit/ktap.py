@@ -118,6 +118,20 @@ _EXPLORED = re.compile(
     r"(caps [^:]+): (\d+) sequences, (\d+) \(sequence, point, NMI "
     r"content\) tuples explored; points per callback: (.*)$")
 _VIOLATION = re.compile(r"^(caps [^:]+): .*? \[([a-z-]+)\]: ")
+# The tuples an NMI lost a sample in, or left one unaccounted: ranges of
+# tuple numbers, several lines per parameter (kunit/ibs_kunit_explore.c).
+MARKS = ("ibs-lost", "ibs-unaccounted")
+_MARK = re.compile(r"\b(ibs-lost|ibs-unaccounted): (caps [^:]+): "
+                   r"([0-9][0-9,-]*)$")
+
+
+def mark_tuples(ranges: str) -> set[int]:
+    """The tuple numbers of a marks text ("3-7,12")."""
+    out: set[int] = set()
+    for part in filter(None, ranges.split(",")):
+        a, _, b = part.partition("-")
+        out.update(range(int(a), int(b or a) + 1))
+    return out
 
 
 def explored(lines: list[str]) -> Exploration:
@@ -132,6 +146,12 @@ def explored(lines: list[str]) -> Exploration:
                                                    m.group(4).strip())
             out.tuples += int(m.group(3))
             out.sequences += int(m.group(2))
+            continue
+        m = _MARK.search(line)
+        if m:
+            have = out.marks.setdefault(m.group(2), {})
+            have[m.group(1)] = ",".join(filter(None, (have.get(m.group(1)),
+                                                      m.group(3))))
             continue
         m = _VIOLATION.match(line)
         if m:

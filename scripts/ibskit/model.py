@@ -128,6 +128,9 @@ class Exploration:
     params: dict[str, ExploredParam] = field(default_factory=dict)
     # parameter description -> sorted names of the invariants violated
     violations: dict[str, list[str]] = field(default_factory=dict)
+    # parameter description -> mark ("ibs-lost", "ibs-unaccounted") -> the
+    # numbers of the tuples that have it, as ranges ("3-7,12")
+    marks: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -223,7 +226,7 @@ class Variant(StrEnum):
     SHIPPED = "shipped"
     FIXED = "fixed"
     ALL_FIXES = "all-fixes"
-    ALL_FIXES_SHUKLA = "all-fixes-shukla"
+    STOP_ONLY = "stop-only"
     AS_IS = "as-is"
     # the tree with one patch of "perf/amd/ibs: Assorted fixes" and without
     # the other four (verify --fix NAME)
@@ -277,6 +280,8 @@ class RunResult:
     code: TreeCode
     dis_suite_built: bool   # amd_ibs_dis is built for this series
     stop_fix: bool          # the IBS_STOPPING check, after the patches
+    # prev_count cleared in perf_ibs_enable_event(), after the patches
+    count_fix: bool
     console: ConsoleResult
     failed: list[str]
     # the suite's W=1 warnings; None where this run did not ask W=1
@@ -384,9 +389,9 @@ class SeriesRecord(Record):
     stop_red_fixed: bool
     all_fixes_failed: list[str]
     all_green: bool
-    # The cases that failed with Manali Shukla's change in place of
-    # fix/stop-nmi.patch (the all-fixes-shukla run).
-    alt_stop_failed: list[str]
+    # The cases that failed with the stop fix and without the count fix
+    # (fix/stop-nmi.patch, not fix/prev-count.patch: the stop-only run).
+    stop_only_failed: list[str]
     cases: int
     skipped: int
     explore: Json

@@ -63,7 +63,10 @@ SET_PERIOD = "\tif (!perf_ibs_set_period(perf_ibs, hwc, &period))\n"
 STOP_SET_STOPPED = "\t\tset_bit(IBS_STOPPED, pcpu->state);\n"
 FAIL_CLAIM = "\t\tif (test_and_clear_bit(IBS_STOPPED, pcpu->state))\n"
 DEL_CLEAR_ENABLED = "\tif (!test_and_clear_bit(IBS_ENABLED, pcpu->state))\n"
-STOP_CHECK = "\tif (test_bit(IBS_STOPPING, pcpu->state))\n\t\treturn 1;\n"
+STOP_REENABLE = "\t\tperf_ibs_enable_event(perf_ibs, hwc, new_config);\n"
+STOP_CHECK = ("\t\tif (!test_bit(IBS_STOPPING, pcpu->state))\n\t"
+              + STOP_REENABLE)
+PREV_CLEAR = "\tlocal64_set(&hwc->prev_count, 0);\n"
 DIS_RESET = "\tif (ibs_caps & IBS_CAPS_DIS)\n\t\twrmsr"
 
 
@@ -157,11 +160,22 @@ MUTANTS: dict[str, Mutant] = {
               DEL_CLEAR_ENABLED.replace("test_and_clear_bit", "test_bit")),
         explore=frozenset({"end-state"})),
     "stop-fix-removed": Mutant(
-        "perf_ibs_handle_irq() re-enables a sample found with IBS_STOPPING "
-        "(fix/stop-nmi.patch removed)",
-        _swap("perf_ibs_handle_irq", STOP_CHECK, ""),
+        "perf_ibs_handle_irq() re-enables the PMU while IBS_STOPPING is "
+        "set (fix/stop-nmi.patch removed)",
+        _swap("perf_ibs_handle_irq", STOP_CHECK, STOP_REENABLE),
         explore=frozenset({"nmi-reenabled", "end-hw"}),
         cases=("ibs_test_sample_nmi_in_stop",)),
+    "count-fix-removed": Mutant(
+        "perf_ibs_set_period() clears prev_count again, not "
+        "perf_ibs_enable_event() (fix/prev-count.patch removed)",
+        lambda s: _in_fn(_in_fn(s, "perf_ibs_enable_event",
+                                lambda b: b.replace(PREV_CLEAR, "", 1)),
+                         "perf_ibs_set_period",
+                         lambda b: b.replace("\n\treturn overflow;",
+                                             PREV_CLEAR.rstrip("\n") +
+                                             "\n\n\treturn overflow;", 1)),
+        explore=frozenset({"count"}),
+        cases=("ibs_test_fetch_throttled_counted_once",)),
     "dis-fix-removed": Mutant(
         "perf_ibs_start() does not write the CTL with IBS_CAPS_DIS "
         "(fix/caps-dis.patch removed; capability-set space)",

@@ -29,6 +29,7 @@ SUITE_ORDER = (SUITE, SUITE_DIS, SUITE_EXPLORE)
 CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: ",
                     "stop-count": "stop-count: ",
                     "stopping-count": "stopping-count: ",
+                    "throttle-count": "throttle-count: ",
                     "account-discarded": "account-discarded: ",
                     "ldlat-zen5": "ldlat-zen5: ",
                     "phyaddrval": "phyaddrval: ",
@@ -52,21 +53,25 @@ HAZARDS = ("erratum-420", "fetch-count-reset", "erratum-1197",
 # Per finding: the exploration's invariants (names in brackets in the
 # suite's messages) that it breaks.  "race": 1b044ff3c17e (and, with
 # IBS_CAPS_DIS, its reopening, fix/caps-dis.patch); "stop": the NMI inside
-# perf_ibs_stop() enables IBS again (fix/stop-nmi.patch, or Manali
-# Shukla's change, fix/stop-nmi-shukla.patch); "stop-count": that NMI's
-# FETCH sample is counted twice (fix/stop-nmi.patch only); and
-# "stopping-count": with Manali Shukla's change, an NMI between
-# test_and_set_bit(IBS_STOPPING) and the CTL read of perf_ibs_stop() has
-# its FETCH sample counted twice (Documentation/findings.md, finding 2).
+# perf_ibs_stop() enables IBS again (Manali Shukla's fix/stop-nmi.patch);
+# "throttle-count": a throttled FETCH sample is counted twice, because
+# perf_ibs_set_period() clears prev_count and the throttle's
+# perf_ibs_stop() folds the CTL again (fix/prev-count.patch); the same
+# double count of the stop window's FETCH sample: "stop-count" (the NMI
+# after the disable write: fixed only by both fixes together) and
+# "stopping-count" (the NMI before perf_ibs_stop() reads the CTL: the stop
+# fix without the count fix) (Documentation/findings.md, findings 2, 3).
 FINDING_INVARIANTS = {
     "race": {"nmi-enabled", "stale-sample", "foreign-claimed", "count"},
     "stop": {"nmi-reenabled", "end-hw"},
     "stop-count": {"count"},
     "stopping-count": {"count"},
+    "throttle-count": {"count"},
 }
 # The findings the mock can show on one PMU only (the mock does not model
 # IbsOpCurCnt, so a double count on OP cannot show).
-FINDING_PMUS = {"stop-count": "FETCH", "stopping-count": "FETCH"}
+FINDING_PMUS = {"stop-count": "FETCH", "stopping-count": "FETCH",
+                "throttle-count": "FETCH"}
 DIS_CAPSETS = ("dis", "all")
 
 # Each case that proves a finding, and that finding: it fails with the
@@ -80,6 +85,7 @@ CASE_FINDINGS = {
     "ibs_test_sample_nmi_in_stop": "stop",
     "ibs_test_fetch_nmi_in_stop_counted_once": "stop-count",
     "ibs_test_fetch_nmi_before_stop_read_counted_once": "stopping-count",
+    "ibs_test_fetch_throttled_counted_once": "throttle-count",
     "ibs_test_zero_rip_sample_accounted": "account-discarded",
     "ibs_test_ldlat_filtered_sample_accounted": "account-discarded",
     "ibs_test_ldlat_l3missonly_zen5_only": "ldlat-zen5",

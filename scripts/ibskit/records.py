@@ -14,12 +14,12 @@ from .core import (
     text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
-    DIS_FIX, DIS_PREFIX, STOP_ALT_FIX, STOP_FIX, SUITE_EXPLORE,
+    COUNT_FIX, COUNT_FIX_SED, DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE,
     backport_patches, series_backport,)
 from .ktap import cases_passed
 from .model import TestStatus
 from .redgreen import (
-    ALT_STOP, ONLY_PREFIX, console_files, count, finding_cases, fix_proof,
+    STOP_ONLY, ONLY_PREFIX, console_files, count, finding_cases, fix_proof,
     red_with,)
 from .model import (
     FixProof, FixRecord, MainlineRecord, MutantStatus, MutationRecord, R,
@@ -41,7 +41,7 @@ def series_record(rec: VerifyResult,
                                  "a red -> green run"),
         series=series,
         tree=tree,
-        backport=fix_hashes(series, False, alt_stop=True),
+        backport=fix_hashes(series, False, count_fix=True),
         suite=suite_hash(),
         fix_in_tree=red.code.fix_in_tree,
         applies=green.action.startswith("git am") or red.code.fix_in_tree,
@@ -57,7 +57,7 @@ def series_record(rec: VerifyResult,
         stop_red_fixed=all(red_with(green.console, n, "stop") for n in sc),
         all_fixes_failed=allf.failed,
         all_green=bool(allf.cases) and not allf.failed,
-        alt_stop_failed=rec.runs[ALT_STOP].failed,
+        stop_only_failed=rec.runs[STOP_ONLY].failed,
         cases=len(allf.cases),
         skipped=count(allf.cases, allf.cases, TestStatus.SKIP),
         explore=explore_summary(rec),
@@ -133,7 +133,7 @@ def fix_records() -> list[FixRecord]:
     return out
 
 
-VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes", ALT_STOP)
+VERIFY_RUNS = ("unfixed", "shipped", "fixed", "all-fixes", STOP_ONLY)
 
 
 def verify_runs(rec: VerifyResult) -> list[tuple[str, RunResult]]:
@@ -197,7 +197,7 @@ def mainline_record(rec: VerifyResult) -> MainlineRecord:
         suite=suite_hash(),
         fix=fix_hashes(series, True,
                        fixed.code.caps_dis and not fixed.code.dis_fix_in_tree,
-                       alt_stop=True),
+                       count_fix=True),
         caps_dis=fixed.code.caps_dis,
         race_cases=rc,
         stop_cases=sc,
@@ -281,20 +281,22 @@ def refresh_command(tree: TreeRef, verb: str) -> str:
 
 def fix_hashes(series: str, fix_in_tree: bool, dis_fix: bool = False,
                stop_fix: bool = True,
-               alt_stop: bool = False) -> dict[str, str]:
+               count_fix: bool = False) -> dict[str, str]:
     """What a record says the fix was: the hashes of the backport's patch
     files (none for a tree that carries 1b044ff3c17e itself), of
     fix/caps-dis.patch where the run applied it, of fix/stop-nmi.patch
-    (the all-fixes run) and with @alt_stop of fix/stop-nmi-shukla.patch
-    (a verify's all-fixes-shukla run)."""
+    (the stop-only and all-fixes runs) and with @count_fix of
+    fix/prev-count.patch and fix/prev-count.sed (a verify's all-fixes
+    run)."""
     out = {} if fix_in_tree else {os.path.basename(p): file_hash(p)
                                   for p in backport_patches(series)}
     if dis_fix:
         out[os.path.basename(DIS_FIX)] = file_hash(DIS_FIX)
     if stop_fix:
         out[os.path.basename(STOP_FIX)] = file_hash(STOP_FIX)
-    if alt_stop:
-        out[os.path.basename(STOP_ALT_FIX)] = file_hash(STOP_ALT_FIX)
+    if count_fix:
+        for p in (COUNT_FIX, COUNT_FIX_SED):
+            out[os.path.basename(p)] = file_hash(p)
     return out
 
 
@@ -333,7 +335,7 @@ def record_files() -> list[tuple[str, type[Record], str]]:
 def _other_fix(rec: Record) -> Optional[str]:
     """Why @rec ran with other fix files than today's, or None."""
     if isinstance(rec, SeriesRecord):
-        if rec.backport != fix_hashes(rec.series, False, alt_stop=True):
+        if rec.backport != fix_hashes(rec.series, False, count_fix=True):
             return f"ran with another backports/{rec.series}/"
     elif isinstance(rec, MutationRecord):
         if rec.fix != fix_hashes(rec.tree.series, rec.fix_in_tree,
@@ -346,7 +348,7 @@ def _other_fix(rec: Record) -> Optional[str]:
     elif isinstance(rec, MainlineRecord):
         if rec.fix != fix_hashes(rec.tree.series, True,
                                  "caps-dis.patch" in rec.fix,
-                                 alt_stop=True):
+                                 count_fix=True):
             return "ran with another fix/caps-dis.patch"
     return None
 

@@ -4,14 +4,15 @@
 import functools
 import os
 import re
-from typing import Iterable, Optional
+import tempfile
+from typing import Iterable, Optional, Sequence
 
-from .core import TOP, Error, log_file, progress
+from .core import TOP, Error, log_file, progress, run, status
 from .suite import (
     CASE_DIAG_PREFIX, CASE_FINDINGS, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, FINDING_PMUS, HAZARDS, STOP_FIX, SUITE,
-    SUITE_DIS, SUITE_EXPLORE, apply_alt_stop_fix, apply_dis_fix, apply_fix,
-    dis_suite_built, git_am, has_alt_stop_fix, has_caps_dis, has_dis_fix,
+    SUITE_DIS, SUITE_EXPLORE, apply_count_fix, apply_dis_fix, apply_fix,
+    dis_suite_built, git_am, has_caps_dis, has_count_fix, has_dis_fix,
     has_fix, has_stop_fix, install_suite, kunit_can_skip, revert_fix,
     revert_series_fix, series_backport, suite_text,)
 from . import fixes
@@ -20,7 +21,7 @@ from .trees import (
     Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
-from .ktap import SKIPPED_DIAG, parse_run
+from .ktap import MARKS, SKIPPED_DIAG, mark_tuples, parse_run
 from .model import ConsoleResult, TestStatus
 from . import kunittool
 from .model import (
@@ -28,15 +29,15 @@ from .model import (
 from .csource import CASE_ENTRY, c_chunks
 
 
-# "all-fixes-shukla": every fix, with Manali Shukla's change for the
-# window inside perf_ibs_stop() in place of fix/stop-nmi.patch.
-ALT_STOP = Variant.ALL_FIXES_SHUKLA
+# "stop-only": "fixed" and the stop-window fix (fix/stop-nmi.patch), not
+# the count fix (fix/prev-count.patch): the count fix's run without it.
+STOP_ONLY = Variant.STOP_ONLY
 # "only-<name>": the tree with patch <name> of "perf/amd/ibs: Assorted
 # fixes" (fixes.FIX_NAMES) and without the other four (verify --fix).
 ONLY_PREFIX = "only-"
 ONLY_VARIANTS = tuple(Variant(ONLY_PREFIX + n) for n in fixes.FIX_NAMES)
 VARIANTS = tuple(Variant)
-FIXED_VARIANTS = (Variant.FIXED, Variant.ALL_FIXES, ALT_STOP)
+FIXED_VARIANTS = (Variant.FIXED, Variant.ALL_FIXES, STOP_ONLY)
 
 
 def only_fix(variant: str) -> Optional[str]:
@@ -69,13 +70,15 @@ def prepare(t: Tree, variant: str,
     that is allowed), "shipped" (1b044ff3c17e applied with git am of the
     backport if the tree lacks it, nothing else), "fixed" (as "shipped",
     and on a tree with IBS_CAPS_DIS also fix/caps-dis.patch if the tree
-    lacks it), "all-fixes" (as "fixed", and fix/stop-nmi.patch if the tree
-    lacks it), ALT_STOP (as "fixed", and fix/stop-nmi-shukla.patch),
+    lacks it), STOP_ONLY (as "fixed", and fix/stop-nmi.patch if the tree
+    lacks it), "all-fixes" (as STOP_ONLY, and fix/prev-count.patch or,
+    where it does not apply, fix/prev-count.sed),
     "as-is" (nothing but the suite).  Returns (worktree, action,
     fix_in_tree, info) where info says {"caps_dis": the tree knows
     IBS_CAPS_DIS, "dis_fix_in_tree": perf_ibs_start() has the DIS fix,
     "stop_fix_in_tree"/"stop_fix": perf_ibs_handle_irq() has the
-    IBS_STOPPING check before/after the variant's patches}."""
+    IBS_STOPPING check before/after the variant's patches,
+    "count_fix_in_tree"/"count_fix": likewise fix/prev-count.patch}."""
     if variant not in VARIANTS:
         raise Error(f"unknown fix state {variant} (states: "
                     f"{', '.join(VARIANTS)})")
@@ -114,20 +117,17 @@ def prepare(t: Tree, variant: str,
         apply_dis_fix(wt, log)
         actions.append("git am fix/caps-dis.patch")
     info["stop_fix_in_tree"] = has_stop_fix(wt)
-    if variant == "all-fixes" and not info["stop_fix_in_tree"]:
+    info["count_fix_in_tree"] = has_count_fix(wt)
+    if variant in ("all-fixes", STOP_ONLY) and not info["stop_fix_in_tree"]:
         git_am(wt, [STOP_FIX], log, "fix/stop-nmi.patch")
         actions.append("git am fix/stop-nmi.patch")
-    if variant == ALT_STOP:
-        if info["stop_fix_in_tree"]:
-            raise Error(f"{t.label} carries fix/stop-nmi.patch; the "
-                        f"{ALT_STOP} run needs a tree without it")
-        apply_alt_stop_fix(wt, log)
-        actions.append("git apply fix/stop-nmi-shukla.patch")
-        if not has_alt_stop_fix(wt):
-            raise Error(f"{t.label}: perf_ibs_handle_irq() does not test "
-                        f"IBS_STOPPING before the re-enable after '"
-                        f"{' + '.join(actions)}'")
+    if variant == STOP_ONLY and info["count_fix_in_tree"]:
+        raise Error(f"{t.label} carries fix/prev-count.patch; the "
+                    f"{STOP_ONLY} run needs a tree without it")
+    if variant == "all-fixes" and not info["count_fix_in_tree"]:
+        actions.append(apply_count_fix(wt, log))
     info["stop_fix"] = has_stop_fix(wt)
+    info["count_fix"] = has_count_fix(wt)
     action = " + ".join(actions) or "none"
     race_fixed = variant not in ("unfixed", "as-is") and (
         not only or only == "race")
@@ -140,9 +140,12 @@ def prepare(t: Tree, variant: str,
     if left:
         raise Error(f"{t.label}: {', '.join(left)} still missing after "
                     f"'{action}' (backports/{t.series}/ lacks it)")
-    if variant == "all-fixes" and not info["stop_fix"]:
+    if variant in ("all-fixes", STOP_ONLY) and not info["stop_fix"]:
         raise Error(f"{t.label}: perf_ibs_handle_irq() lacks the "
                     f"IBS_STOPPING check after '{action}'")
+    if variant == "all-fixes" and not info["count_fix"]:
+        raise Error(f"{t.label}: perf_ibs_set_period() still clears "
+                    f"prev_count after '{action}'")
     if fixed and info["caps_dis"] and not has_dis_fix(wt):
         raise Error(f"{t.label}: perf_ibs_start() lacks the IBS_CAPS_DIS "
                     f"fix after '{action}'")
@@ -178,19 +181,28 @@ def console_files(log: str) -> tuple[str, str]:
 
 
 def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
-              w1: bool = True) -> RunResult:
-    """Build and boot @t in state @variant (see prepare()); with @w1 also
-    the suite's W=1 warnings (kbuild.w1_warnings())."""
-    log = log_file(f"{t.label}-{variant}.log", log_dir)
+              w1: bool = True, extra: Sequence[str] = (),
+              label: str = "") -> RunResult:
+    """Build and boot @t in state @variant (see prepare()), and @extra
+    (diffs, each applied with git apply on top: a candidate change); with
+    @w1 also the suite's W=1 warnings (kbuild.w1_warnings()).  @label
+    names the run in logs and progress lines (default: @variant)."""
+    label = label or variant
+    log = log_file(f"{t.label}-{label}.log", log_dir)
     wt, action, fixed_before, info = prepare(t, variant, log)
-    res, build_s, run_s = run_suite(wt, t, log, f"{t.label} [{variant}]")
+    for change in extra:
+        action += " + " + apply_change(wt, change, log)
+    variant_label = f"{t.label} [{label}]"
+    res, build_s, run_s = run_suite(wt, t, log, variant_label)
     warnings = w1_warnings(wt, build_dir(t), log) if w1 else None
     if res.suite is None:
-        raise Error(f"{t.label} [{variant}]: no {SUITE} result in the QEMU "
+        raise Error(f"{variant_label}: no {SUITE} result in the QEMU "
                     f"output (log: {log})")
     failed = sorted(n for n, v in res.cases.items() if v == TestStatus.FAIL)
-    progress(f"{t.label} [{variant}]: {len(res.cases) - len(failed)} "
-             f"passed, {len(failed)} failed in {run_s:.1f}s")
+    skipped = sum(v == TestStatus.SKIP for v in res.cases.values())
+    progress(f"{variant_label}: "
+             f"{len(res.cases) - len(failed) - skipped} passed, "
+             f"{len(failed)} failed, {skipped} skipped in {run_s:.1f}s")
     src = ibs_c(wt)
     return RunResult(
         tree=t.ref(), variant=Variant(variant), action=action,
@@ -200,9 +212,38 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
                       dis_fix_in_tree=info["dis_fix_in_tree"],
                       stop_fix_in_tree=info["stop_fix_in_tree"]),
         dis_suite_built=dis_suite_built(t.series), stop_fix=info["stop_fix"],
+        count_fix=info["count_fix"],
         console=res, failed=failed, w1_warnings=warnings,
         build_seconds=round(build_s, 1), run_seconds=round(run_s, 1),
         log=log, param_status_carried=kunittool.param_status_carried(wt))
+
+
+def apply_change(wt: str, change: str, log: str) -> str:
+    """Apply one candidate change to the driver of the worktree @wt: a
+    diff or mail (git apply), or sed commands over ibs.c (.sed: written
+    with mainline's MSR accessor names, rdmsrq()/wrmsrq(); on a tree
+    whose ibs.c has rdmsrl()/wrmsrl() instead, those).  Returns what was
+    done; an Error if it does not apply or, for sed, changes nothing."""
+    name = os.path.basename(change)
+    if not change.endswith(".sed"):
+        if status(["git", "apply", os.path.abspath(change)], cwd=wt,
+                  log=log):
+            raise Error(f"{name} does not apply with git apply (log: {log})")
+        return "git apply " + name
+    path = os.path.join(wt, fixes.IBS_C)
+    src = read_text(path)
+    script = read_text(change)
+    if "rdmsrq(" not in src and "rdmsrl(" in src:
+        script = re.sub(r"(rd|wr)msrq\(", r"\1msrl(", script)
+    with tempfile.NamedTemporaryFile("w", suffix=".sed") as f:
+        f.write(script)
+        f.flush()
+        out = run(["sed", "-f", f.name, path])
+    if out == src:
+        raise Error(f"{name} changes nothing in {fixes.IBS_C}")
+    with open(path, "w") as f:
+        f.write(out)
+    return "sed -f " + name
 
 
 @functools.lru_cache(maxsize=None)
@@ -260,9 +301,9 @@ def finding_present(finding: str, run: RunResult, dis: bool,
     """Is @finding in the code @run ran, for the IBS_CAPS_DIS set-up when
     @dis (the amd_ibs_dis suite, the exploration's DIS capability sets),
     on @pmu ("FETCH" or "OP"; None: a case, which names its PMU itself)?
-    "stop": fix/stop-nmi.patch and Manali Shukla's change both close it;
-    "stop-count": only fix/stop-nmi.patch; "stopping-count": comes with
-    her change (the ALT_STOP run)."""
+    "stop": fix/stop-nmi.patch closes it; "throttle-count":
+    fix/prev-count.patch; "stop-count": both together; "stopping-count":
+    comes with the stop fix and goes with the count fix (names.py)."""
     if pmu is not None and FINDING_PMUS.get(finding, pmu) != pmu:
         return False
     if finding in HAZARDS:
@@ -276,10 +317,12 @@ def finding_present(finding: str, run: RunResult, dis: bool,
         return dis and run.code.caps_dis and run.variant in ("shipped",
                                                         "only-race")
     if finding == "stop":
-        return not run.stop_fix and run.variant != ALT_STOP
+        return not run.stop_fix
+    if finding == "throttle-count":
+        return not run.count_fix
     if finding == "stopping-count":
-        return run.variant == ALT_STOP
-    return not run.stop_fix
+        return run.stop_fix and not run.count_fix
+    return not (run.stop_fix and run.count_fix)
 
 
 _ALL_EXPLORED = re.compile(r"all (\d+) parameters explored")
@@ -337,6 +380,32 @@ def explore_checks(variant: str, r: RunResult) -> list[tuple[str, bool]]:
     return checks
 
 
+def marks_checks(name: str, r: RunResult, ref_name: str,
+                 ref: RunResult) -> list[tuple[str, bool]]:
+    """The exploration of run @r against the one of @ref, the same tree
+    without the stop and count fixes: per parameter, the same tuples
+    explored, and no tuple where @r lost a sample, or left one
+    unaccounted, that @ref did not (kunit/ibs_kunit_explore.c, "marks")."""
+    checks = []
+    for desc in sorted(r.console.explore.params):
+        mine = r.console.explore.params[desc]
+        theirs = ref.console.explore.params.get(desc)
+        same = theirs is not None and theirs.tuples == mine.tuples
+        for mark in MARKS:
+            got = mark_tuples(r.console.explore.marks.get(desc, {}).get(
+                mark, ""))
+            had = mark_tuples(ref.console.explore.marks.get(desc, {}).get(
+                mark, ""))
+            new = len(got - had)
+            what = "loses no sample" if mark == "ibs-lost" else \
+                "leaves no sample unaccounted"
+            checks.append((f"{name} explore {desc}: {what} that {ref_name} "
+                           f"delivers and accounts ({new} tuples"
+                           + ("" if same else "; not the same tuples")
+                           + ")", same and not new))
+    return checks
+
+
 def expectations(runs: dict[str, RunResult],
                  series: Optional[str] = None) -> list[tuple[str, bool]]:
     """(name, ok) pairs: what the runs of verify() must show, case by case.
@@ -381,6 +450,11 @@ def expectations(runs: dict[str, RunResult],
                     checks.append((f"{variant} {name} passes",
                                    r.cases.get(name) == TestStatus.PASS))
         checks += explore_checks(variant, r)
+    if "fixed" in runs:
+        for variant in ("all-fixes", STOP_ONLY):
+            if variant in runs:
+                checks += marks_checks(variant, runs[variant], "fixed",
+                                       runs["fixed"])
     return checks
 
 
@@ -400,9 +474,9 @@ def skip_check(variant: str, name: str, origin: str,
 def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     """Every fix state of @t: unfixed, as shipped (on a tree that knows
     IBS_CAPS_DIS and lacks its fix), fixed (1b044ff3c17e, and
-    fix/caps-dis.patch where it applies), all-fixes (fixed and
-    fix/stop-nmi.patch) and ALT_STOP (fixed and Manali Shukla's change
-    in place of fix/stop-nmi.patch); the record of all runs."""
+    fix/caps-dis.patch where it applies), STOP_ONLY (fixed and
+    fix/stop-nmi.patch) and all-fixes (STOP_ONLY and fix/prev-count.patch);
+    the record of all runs."""
     runs = {"unfixed": kunit_run(t, "unfixed", log_dir, w1=False)}
     if runs["unfixed"].code.caps_dis and \
             not runs["unfixed"].code.dis_fix_in_tree:
@@ -410,7 +484,7 @@ def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     runs["fixed"] = kunit_run(t, "fixed", log_dir, w1=False)
     # W=1 once, on the state proposed upstream (see w1_warnings()).
     runs["all-fixes"] = kunit_run(t, "all-fixes", log_dir)
-    runs[ALT_STOP] = kunit_run(t, ALT_STOP, log_dir, w1=False)
+    runs[STOP_ONLY] = kunit_run(t, STOP_ONLY, log_dir, w1=False)
     checks = expectations(runs, t.series)
     return VerifyResult(
         tree=t.ref(), checks=[Check(n, ok) for n, ok in checks],

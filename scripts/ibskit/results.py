@@ -12,7 +12,7 @@ from .records import (
     series_records, short_origin,)
 from .model import (
     MainlineRecord, MutantRow, MutantStatus, Outcome, SeriesRecord,)
-from .redgreen import ALT_STOP, finding_cases
+from .redgreen import STOP_ONLY, finding_cases
 
 
 BACKPORT_COLS = ["series", "tree version", "tree from", "extra Kconfig",
@@ -84,14 +84,15 @@ def explore_rows() -> list[list[str]]:
 
 def stop_rows() -> list[list[str]]:
     """Per tree: the stop-window cases red with 1b044ff3c17e (and
-    fix/caps-dis.patch), green with fix/stop-nmi.patch too."""
+    fix/caps-dis.patch), green with fix/stop-nmi.patch and
+    fix/prev-count.patch too."""
     rows = [["series", "tree", "stop cases red (fixed)",
-             "green with fix/stop-nmi.patch",
-             "with Manali Shukla's change instead: cases failed"]]
+             "all green with both fixes",
+             "with fix/stop-nmi.patch alone: cases failed"]]
     for series, r in all_verify_records():
         green = r.all_green if isinstance(r, SeriesRecord) \
             else r.all_green_all_fixes
-        alt = _failed(r).get(ALT_STOP)
+        alt = _failed(r).get(STOP_ONLY)
         rows.append([series, r.tree.version, _yn(r.stop_red_fixed),
                      _yn(green), "-" if alt is None else
                      f"{len(alt)}: " + ", ".join(
@@ -103,22 +104,22 @@ def _failed(r: SeriesRecord | MainlineRecord) -> dict[str, list[str]]:
     """The failed cases of the runs of a record that has them."""
     if isinstance(r, SeriesRecord):
         return {"fixed": r.fixed_failed, "all-fixes": r.all_fixes_failed,
-                ALT_STOP: r.alt_stop_failed}
+                STOP_ONLY: r.stop_only_failed}
     return {v: x.failed for v, x in r.runs.items()}
 
 
-ALT_STOP_RUNS = ("fixed", "all-fixes", ALT_STOP)
+STOP_ONLY_RUNS = ("fixed", "all-fixes", STOP_ONLY)
 
 
-def alt_stop_rows() -> list[list[str]]:
-    """Per tree: the cases of the stop window's findings that failed with
-    1b044ff3c17e only (fixed), with fix/stop-nmi.patch (all-fixes) and with
-    Manali Shukla's change instead (all-fixes-shukla); and what the
-    exploration reported in her run."""
-    findings = ("stop", "stop-count", "stopping-count")
+def stop_only_rows() -> list[list[str]]:
+    """Per tree: the cases of the stop window's and the count's findings
+    that failed with 1b044ff3c17e only (fixed), with every fix
+    (all-fixes) and with the stop fix alone (stop-only); and what the
+    exploration reported in the stop-only run."""
+    findings = ("stop", "stop-count", "stopping-count", "throttle-count")
     rows = [["series", "tree"] +
-            [f"{f} cases failed: fixed / all-fixes / shukla"
-             for f in findings] + ["exploration, shukla"]]
+            [f"{f} cases failed: fixed / all-fixes / stop-only"
+             for f in findings] + ["exploration, stop-only"]]
     for series, r in all_verify_records():
         failed = _failed(r)
         dis = isinstance(r, MainlineRecord) and r.caps_dis
@@ -128,8 +129,8 @@ def alt_stop_rows() -> list[list[str]]:
             total = len(names) * (2 if dis else 1)
             cells.append(" / ".join(
                 f"{len([n for n in failed.get(v, []) if n.split('.')[-1] in names])}"
-                f"/{total}" if v in failed else "-" for v in ALT_STOP_RUNS))
-        viol = (r.explore.get(ALT_STOP) or {}).get("violations")
+                f"/{total}" if v in failed else "-" for v in STOP_ONLY_RUNS))
+        viol = (r.explore.get(STOP_ONLY) or {}).get("violations")
         if viol is None:
             ex = "-"
         else:
@@ -201,22 +202,24 @@ def results_markdown() -> str:
            "stop cases red (fixed) = ibs_test_sample_nmi_in_stop (OP and",
            "FETCH) fails with the stop-race diagnostic with 1b044ff3c17e (and",
            "fix/caps-dis.patch) applied; green = every case passes with",
-           "fix/stop-nmi.patch too.", ""]
-    md += md_table(stop_rows())
-    md += ["", "## The stop window: fix/stop-nmi.patch against Manali "
-           "Shukla's change", "",
-           "The same trees with every fix but with the change of Manali",
-           "Shukla's \"perf/amd/ibs: Fix race condition in IBS\" (v2",
-           "2025-09-01, fix/stop-nmi-shukla.patch) in place of",
-           "fix/stop-nmi.patch. Cases failed of the window's findings",
-           "(both suites where amd_ibs_dis is built): stop =",
-           "ibs_test_sample_nmi_in_stop (the NMI enables IBS again),",
-           "stop-count = ibs_test_fetch_nmi_in_stop_counted_once (the",
-           "FETCH sample counted twice), stopping-count =",
-           "ibs_test_fetch_nmi_before_stop_read_counted_once (same, NMI",
-           "before the CTL read). See Documentation/findings.md, finding 2.",
+           "Manali Shukla's fix/stop-nmi.patch and fix/prev-count.patch too.",
            ""]
-    md += md_table(alt_stop_rows())
+    md += md_table(stop_rows())
+    md += ["", "## The stop window and the double count: each fix alone",
+           "",
+           "The same trees with 1b044ff3c17e only (fixed), with every fix",
+           "(all-fixes), and with the stop fix but not the count fix",
+           "(stop-only: fix/stop-nmi.patch without fix/prev-count.patch).",
+           "Cases failed of the findings (both suites where amd_ibs_dis is",
+           "built): stop = ibs_test_sample_nmi_in_stop (the NMI enables IBS",
+           "again), stop-count = ibs_test_fetch_nmi_in_stop_counted_once",
+           "(the FETCH sample counted twice), stopping-count =",
+           "ibs_test_fetch_nmi_before_stop_read_counted_once (same, NMI",
+           "before the CTL read), throttle-count =",
+           "ibs_test_fetch_throttled_counted_once (a throttled FETCH sample",
+           "counted twice). See Documentation/findings.md, findings 2 and 3.",
+           ""]
+    md += md_table(stop_only_rows())
     md += ["", "## \"perf/amd/ibs: Assorted fixes\": each patch, each tree", "",
            "One row per patch and tree whose bug the tree has (or had: 7.2",
            "and 7.3 carry the series, their runs take it out). verify =",
@@ -297,8 +300,9 @@ def readme_rows() -> list[list[str]]:
     """The README's result table: per tree, the race and the stop window
     red -> green, Manali Shukla's change, and the mutants killed."""
     rows = [["series", "tree", "from", "1b044ff3c17e: red -> green",
-             "stop window: red -> green with fix/stop-nmi.patch",
-             "with Manali Shukla's change instead",
+             "stop window: red -> green with fix/stop-nmi.patch and "
+             "fix/prev-count.patch",
+             "with fix/stop-nmi.patch alone",
              "Assorted fixes 1/5-4/5: red -> green", "mutants killed"]]
     muts = {r.tree.label: r for r in mutation_records()}
     for series, r in all_verify_records():
@@ -309,7 +313,7 @@ def readme_rows() -> list[list[str]]:
         else:
             race = r.race_red_unfixed
             green = r.all_green_all_fixes
-        alt = _failed(r).get(ALT_STOP)
+        alt = _failed(r).get(STOP_ONLY)
         m = muts.get(r.tree.label)
         killed = "-" if m is None else (
             f"{sum(1 for x in m.mutants if x.verdict == MutantStatus.KILLED)}"

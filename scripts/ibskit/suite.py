@@ -7,10 +7,11 @@ import re
 from typing import Optional
 
 from .core import (
-    BACKPORTS_DIR, Error, KUNIT_DIR, SUITE_FILES, TOP, git, git_env,
-    read_text, run, status, write_text,)
+    BACKPORTS_DIR, Error, KUNIT_DIR, SUITE_FILES, TOP, capture, git,
+    git_env, read_text, run, status, write_text,)
 from .fixes import (
-    UpstreamFix, origins, reverse_candidates, stable_patch_name,)
+    UpstreamFix, function_body, origins, reverse_candidates,
+    stable_patch_name,)
 from .registry import series_key
 
 
@@ -210,33 +211,54 @@ def has_dis_fix(wt: str) -> bool:
     return m is not None and started != -1 and m.start() < started
 
 
+# Manali Shukla's fix of the stop window ("perf/amd/ibs: Fix race
+# condition in IBS"), as the mail we resend.
 STOP_FIX = os.path.join(TOP, "fix", "stop-nmi.patch")
-# Manali Shukla's change for the same window, as a plain diff (git apply).
-STOP_ALT_FIX = os.path.join(TOP, "fix", "stop-nmi-shukla.patch")
+# Ours: a throttled sample counted once; the mail against the mainline
+# base, and the same change as sed commands for trees whose ibs.c reads
+# differently around it.
+COUNT_FIX = os.path.join(TOP, "fix", "prev-count.patch")
+COUNT_FIX_SED = os.path.join(TOP, "fix", "prev-count.sed")
 
 
 def has_stop_fix(wt: str) -> bool:
-    """True if perf_ibs_handle_irq() leaves a sample found with
-    IBS_STOPPING set to perf_ibs_stop() (fix/stop-nmi.patch)."""
-    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
-    return re.search(r"if \(test_bit\(IBS_STOPPING, pcpu->state\)\)\n"
-                     r"\t\treturn 1;", src) is not None
-
-
-def has_alt_stop_fix(wt: str) -> bool:
     """True if perf_ibs_handle_irq() does not enable the PMU again while
-    IBS_STOPPING is set (fix/stop-nmi-shukla.patch)."""
+    IBS_STOPPING is set (fix/stop-nmi.patch)."""
     src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
     return re.search(r"if \(!test_bit\(IBS_STOPPING, pcpu->state\)\)\n"
                      r"\t+perf_ibs_enable_event\(", src) is not None
 
 
-def apply_alt_stop_fix(wt: str, log: str) -> None:
-    """git apply fix/stop-nmi-shukla.patch: exact context, offsets
-    allowed (it is a diff, not a mail; the next worktree() resets it)."""
-    if status(["git", "apply", STOP_ALT_FIX], cwd=wt, log=log):
-        raise Error("fix/stop-nmi-shukla.patch does not apply with git "
-                    f"apply (log: {log})")
+def has_count_fix(wt: str) -> bool:
+    """True if prev_count is cleared where the hardware starts counting
+    again, perf_ibs_enable_event(), and not in perf_ibs_set_period()
+    (fix/prev-count.patch)."""
+    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
+    clear = "local64_set(&hwc->prev_count, 0);"
+    return clear in function_body(src, "perf_ibs_enable_event") and \
+        clear not in function_body(src, "perf_ibs_set_period")
+
+
+def apply_count_fix(wt: str, log: str) -> str:
+    """fix/prev-count.patch with git am; on a tree where it does not
+    apply, fix/prev-count.sed over ibs.c (committed).  Returns what was
+    done."""
+    if not status(["git", "am", "-q", COUNT_FIX], cwd=wt, log=log,
+                  env=git_env()):
+        return "git am fix/prev-count.patch"
+    status(["git", "am", "--abort"], cwd=wt)
+    path = os.path.join(wt, "arch/x86/events/amd/ibs.c")
+    src = read_text(path)
+    out = capture(["sed", "-f", COUNT_FIX_SED, path]).out
+    if out == src:
+        raise Error(f"fix/prev-count.sed changes nothing in {path}")
+    with open(path, "w") as f:
+        f.write(out)
+    git(["commit", "-q", "-a", "-m", "fix/prev-count.sed"], cwd=wt,
+        env=git_env())
+    if not has_count_fix(wt):
+        raise Error(f"fix/prev-count.sed left {path} without the count fix")
+    return "sed -f fix/prev-count.sed"
 
 
 def git_am(wt: str, patches: list[str], log: str, what: str) -> None:

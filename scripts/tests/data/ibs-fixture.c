@@ -2,7 +2,8 @@
 /*
  * Fixture for the mutant edits of scripts/ibskit/mutants.py
  * (scripts/tests/): the statements each mutant looks for, in functions of
- * the names and shapes ibs.c has (v7.3 with fix/caps-dis.patch and fix/stop-nmi.patch).  Not a
+ * the names and shapes ibs.c has (v7.3 with fix/caps-dis.patch,
+ * fix/stop-nmi.patch and fix/prev-count.patch).  Not a
  * driver: it is never compiled.
  */
 static int perf_ibs_init(struct perf_event *event)
@@ -18,10 +19,24 @@ static int perf_ibs_init(struct perf_event *event)
 	return 0;
 }
 
+static int perf_ibs_set_period(struct perf_ibs *perf_ibs,
+			       struct hw_perf_event *hwc, u64 *period)
+{
+	int overflow;
+
+	/* ignore lower 4 bits in min count: */
+	overflow = perf_event_set_period(hwc, perf_ibs->min_period,
+					 perf_ibs->max_period, period);
+
+	return overflow;
+}
+
 static inline void perf_ibs_enable_event(struct perf_ibs *perf_ibs,
 					 struct hw_perf_event *hwc, u64 config)
 {
 	u64 tmp = hwc->config | config;
+
+	local64_set(&hwc->prev_count, 0);
 
 	if (perf_ibs->fetch_count_reset_broken)
 		wrmsrq(hwc->config_base, tmp & ~perf_ibs->enable_mask);
@@ -87,9 +102,6 @@ fail:
 	if (!(*buf++ & perf_ibs->valid_mask))
 		goto fail;
 
-	if (test_bit(IBS_STOPPING, pcpu->state))
-		return 1;
-
 	if (!perf_ibs_set_period(perf_ibs, hwc, &period))
 		goto out;
 	check_rip = (perf_ibs == &perf_ibs_op && (ibs_caps & IBS_CAPS_RIPINVALIDCHK));
@@ -107,6 +119,12 @@ fail:
 	}
 	throttle = perf_event_overflow(event, &data, &regs);
 out:
+	if (!throttle) {
+		new_config |= period >> 4;
+
+		if (!test_bit(IBS_STOPPING, pcpu->state))
+			perf_ibs_enable_event(perf_ibs, hwc, new_config);
+	}
 	return 1;
 }
 
