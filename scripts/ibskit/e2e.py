@@ -21,8 +21,8 @@ from typing import Optional
 from .core import Error, capture, git, log_file, read_text, run
 from .registry import MAINLINE_BASE, check_series
 from .suite import (
-    dis_suite_built, git_am, has_caps_dis, has_dis_fix, has_stop_fix,
-    install_suite, kunit_can_skip,)
+    dis_suite_built, git_am, has_caps_dis, has_count_fix, has_dis_fix,
+    has_stop_fix, install_suite, kunit_can_skip,)
 from . import fixes
 from .trees import Tree, registry_tree, worktree
 from .ktap import run_passed
@@ -108,10 +108,10 @@ def start_server(maildir: str, port: int) -> "subprocess.Popen[bytes]":
 
 
 def send(mails: tuple[list[tuple[str, str]], list[str], list[str]],
-         port: int) -> None:
+         port: int, in_reply_to: Optional[str] = None) -> None:
     """send_mails() of (mails, To, Cc) to the server on @port."""
     send_mails(*mails, smtp_server="127.0.0.1", smtp_port=port,
-               dry_run=False)
+               dry_run=False, in_reply_to=in_reply_to)
 
 
 def b4_am(mbox: str, cwd: str, outdir: str, log: str) -> tuple[str, str]:
@@ -195,7 +195,7 @@ def fixed_verdict(t: Tree, wt: str, label: str,
                       dis_fix_in_tree=has_dis_fix(wt),
                       stop_fix_in_tree=stop_fix),
         dis_suite_built=dis_suite_built(t.series), stop_fix=stop_fix,
-        console=res, failed=sorted(n for n, v in res.cases.items()
+        count_fix=has_count_fix(wt), console=res, failed=sorted(n for n, v in res.cases.items()
                                    if v == TestStatus.FAIL),
         w1_warnings=w1_warnings(wt, build_dir(t), log),
         build_seconds=round(build_s, 1),
@@ -222,9 +222,35 @@ def thread_of(mails: list[Delivered], cover_subject: str) -> list[Delivered]:
     return covers + rest
 
 
+def fix_thread(mails: list[Delivered], text: str) -> list[Delivered]:
+    """The one delivered mail of a fix sent alone (its patch @text), as a
+    thread without a cover letter."""
+    subject = re.search(r"^Subject: (.*(?:\n .*)*)", text, re.M)
+    want = " ".join(subject.group(1).split()) if subject else ""
+    return [m for m in mails if " ".join(str(m["Subject"]).split()) == want]
+
+
 def mainline_checks(name: str, thread: list[Delivered], n: int, me: str,
-                    addr: str) -> Checks:
-    """Threading, authorship and sign-off of one delivered series."""
+                    addr: str, in_reply_to: Optional[str] = None) -> Checks:
+    """Threading, authorship and sign-off of one delivered series: a
+    series with a cover letter threaded below it; a fix alone one mail,
+    In-Reply-To @in_reply_to where it answers a thread, its author kept
+    where it is not the sender's."""
+    if n == 1:
+        m = thread[0] if len(thread) == 1 else None
+        return [
+            (f"{name}: the one mail arrived", m is not None),
+            (f"{name}: In-Reply-To {in_reply_to or 'nothing'}",
+             m is not None and str(m["In-Reply-To"] or "").strip("<>") ==
+             (in_reply_to or "")),
+            (f"{name}: From: the sender; another author first in the body",
+             m is not None and addr in str(m["From"]) and
+             (not re.search(r"^From: ", m.content(), re.M) or
+              addr not in m.content().split("\n", 1)[0])),
+            (f"{name}: sender's Signed-off-by last",
+             m is not None and re.search(r"Signed-off-by: " + re.escape(me) +
+                                         r"\n---", m.content()) is not None),
+        ]
     root = thread[0]["Message-Id"] if thread else None
     return [
         (f"{name}: every mail of the series arrived ({n})",
@@ -245,19 +271,21 @@ def mainline_checks(name: str, thread: list[Delivered], n: int, me: str,
 def take_mainline(threads: dict[str, list[Delivered]], tmp: str, me: str,
                   log: str) -> Checks:
     """The delivered mainline threads as a maintainer takes them: checkpatch
-    of each mail, b4 am of each thread in a worktree of the base tree (the
-    cover letter's base-commit must be found there), git am in series
-    order, the suite."""
+    of each patch mail; each fix sent alone b4 am'd and git am'd onto a
+    clean worktree of the base tree by itself; then the fixes and the
+    series in order on one worktree, and the suite.  No mail names a
+    base-commit (the base is a release source tree)."""
     series = list(threads)
     checks: Checks = []
     t = registry_tree(MAINLINE_BASE)
-    wt = worktree(t)
     clog = log_file("e2e-checkpatch.log")
-    applied = True
+    mbxs: dict[str, str] = {}
     for s in series:
         thread = threads[s]
-        clean = bool(thread)
-        for m in thread[1:]:
+        patches = thread if not MAINLINE_SERIES[s].cover else thread[1:]
+        wt = worktree(t)
+        clean = bool(patches)
+        for m in patches:
             counts, _, _ = checkpatch(wt, m.as_string(), clog)
             clean = clean and counts == (0, 0, 0)
         checks.append((f"{s}: checkpatch --strict of the delivered mails: "
@@ -265,24 +293,29 @@ def take_mainline(threads: dict[str, list[Delivered]], tmp: str, me: str,
         mbox = os.path.join(tmp, f"{s}.mbox")
         write_mbox(mbox, thread)
         mbx, out = b4_am(mbox, wt, os.path.join(tmp, f"b4-{s}"), log)
-        checks.append((f"{s}: b4 am keeps the cover letter's base "
-                       f"({t.rev[:12]})",
-                       f"Base: using specified base-commit {t.rev}" in out))
+        mbxs[s] = mbx
+        checks.append((f"{s}: no base-commit in the thread",
+                       "base-commit:" not in "".join(m.content()
+                                                     for m in thread)))
+        if MAINLINE_SERIES[s].alone:
+            checks.append((f"{s}: git am of b4's patch alone onto "
+                           f"{t.label}", git_am_ok(wt, mbx, log)))
+    wt = worktree(t)
+    applied = True
+    for s in series:
         before = git(["rev-parse", "HEAD"], cwd=wt)
-        ok = git_am_ok(wt, mbx, log)
-        checks.append((f"{s}: git am of b4's {len(thread) - 1} patches onto "
-                       f"{t.label}" + (" and the series before it"
-                                       if s != series[0] else ""), ok))
+        ok = git_am_ok(wt, mbxs[s], log)
+        checks.append((f"{s}: git am of b4's patches onto {t.label} and "
+                       "what came before it", ok))
         applied = applied and ok
         if not ok:
             break
         msgs = git(["log", "--format=%an <%ae>%n%B%x00",
-                           f"{before}..HEAD"], cwd=wt).split("\0")
+                    f"{before}..HEAD"], cwd=wt).split("\0")
         msgs = [x for x in msgs if x.strip()]
-        checks.append((f"{s}: b4 kept the sender as author and the "
+        checks.append((f"{s}: b4 kept the author and the sender's "
                        "Signed-off-by last on every commit",
-                       len(msgs) == len(thread) - 1 and all(
-                           x.strip().startswith(me) and
+                       bool(msgs) and all(
                            x.rstrip().endswith(f"Signed-off-by: {me}")
                            for x in msgs)))
     if applied:
@@ -349,7 +382,7 @@ def _round_trip(stable_series: str) -> E2EResult:
     server = start_server(maildir, port)
     try:
         for s in series:
-            send(outgoing[s], port)
+            send(outgoing[s], port, MAINLINE_SERIES[s].in_reply_to)
         send(stable, port)
     finally:
         server.terminate()
@@ -360,10 +393,14 @@ def _round_trip(stable_series: str) -> E2EResult:
     res.port = port
     threads: dict[str, list[Delivered]] = {}
     for s in series:
-        subject = read_text(MAINLINE_SERIES[s][1]).split("\n", 1)[0]
-        threads[s] = thread_of(mails, subject.strip())
+        spec = MAINLINE_SERIES[s]
+        if spec.cover:
+            subject = read_text(spec.cover).split("\n", 1)[0]
+            threads[s] = thread_of(mails, subject.strip())
+        else:
+            threads[s] = fix_thread(mails, outgoing[s][0][0][1])
         checks += mainline_checks(s, threads[s], len(outgoing[s][0]), me,
-                                  addr)
+                                  addr, spec.in_reply_to)
     stable_m = [m for m in mails if str(m["Subject"]).startswith(
         f"[PATCH {stable_series}.y]")]
     checks.append((f"stable: one mail [PATCH {stable_series}.y] To stable",

@@ -197,3 +197,20 @@ def w1_warnings(wt: str, bdir: str, log: str) -> list[str]:
         raise Error(f"W=1 build of ibs_kunit.o failed (log: {log})")
     return [line for line in p.err.splitlines()
             if re.search(r"ibs_kunit\w*\.c:\d+:\d+: warning:", line)]
+
+
+def object_warnings(wt: str, bdir: str, obj: str, log: str) -> list[str]:
+    """Warnings of 'make W=1 @obj' (an object of the configured build
+    directory @bdir), without their line numbers: what a patch to the
+    object's source may not add."""
+    # A fresh compile: make does not rebuild an object whose flags alone
+    # changed unless it is older than its source.
+    target = os.path.join(bdir, obj)
+    if os.path.exists(target):
+        os.remove(target)
+    p = capture(["make", "ARCH=x86_64", f"O={bdir}", "W=1", obj], cwd=wt,
+                log=log)
+    if p.rc:
+        raise Error(f"W=1 build of {obj} failed (log: {log})")
+    return sorted(re.sub(r":\d+:\d+:", ":", line)
+                  for line in p.err.splitlines() if ": warning: " in line)

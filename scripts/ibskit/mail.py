@@ -15,7 +15,8 @@ from .registry import MAINLINE_BASE, STABLE_SERIES, check_series, ensure_tools
 from .fixes import FIXES, by_name
 from .suite import backport_patches, series_backport
 from .trees import Tree, registry_tree, worktree
-from .series import as_sender, sender, series_patches, with_signoff
+from .series import (
+    MAINLINE_SERIES, as_sender, sender, series_patches, with_signoff,)
 
 
 STABLE_LIST = "stable@vger.kernel.org"
@@ -75,7 +76,9 @@ def mainline_mails(series: str = "kunit") -> tuple[
     """The mails of mainline series @series (patches/, patches/caps-dis/)
     as the sender sends them: [(name, text)], To and Cc (get_maintainer.pl
     of the base tree, and the Cc: lines of the patches and of the cover
-    letter: the people who posted earlier work on the same code)."""
+    letter: the people who posted earlier work on the same code, and the
+    authors of the trailers).  The thread answers the series'
+    in_reply_to (send_mails(in_reply_to=...))."""
     paths = series_patches(series)
     if not paths:
         raise Error(f"no patches of the {series} series (run "
@@ -99,7 +102,7 @@ def mainline_mails(series: str = "kunit") -> tuple[
         if not n.startswith("0000-"):
             text = with_signoff(text)
         mails.append((n, text))
-        for x in cc_trailers(text):
+        for x in cc_trailers(text) + trailer_people(text):
             if _addr(x) not in {_addr(k) for k in to + cc}:
                 cc.append(x)
     return mails, to, cc
@@ -142,9 +145,11 @@ def stable_mails(series: str, fix: Optional[str] = None) -> tuple[
 def send_mails(mails: list[tuple[str, str]], to: list[str], cc: list[str],
                outdir: Optional[str] = None,
                smtp_server: Optional[str] = None,
-               smtp_port: Optional[int] = None, dry_run: bool = True) -> str:
+               smtp_port: Optional[int] = None, dry_run: bool = True,
+               in_reply_to: Optional[str] = None) -> str:
     """git send-email the @mails ([(name, text)]) as the sender, threaded
-    shallowly (every mail In-Reply-To the first).  @outdir: every mail
+    shallowly (every mail In-Reply-To the first; the first In-Reply-To
+    @in_reply_to, a Message-ID, if given).  @outdir: every mail
     git send-email would send is written there as one mbox file instead,
     and nothing is sent.  Returns git send-email's output."""
     ensure_tools(extra=SEND_PACKAGES)
@@ -163,6 +168,8 @@ def send_mails(mails: list[tuple[str, str]], to: list[str], cc: list[str],
                "--thread", "--no-chain-reply-to", "--8bit-encoding=UTF-8",
                f"--from={me}"]
         cmd += [f"--to={x}" for x in to] + [f"--cc={x}" for x in cc]
+        if in_reply_to:
+            cmd.append(f"--in-reply-to=<{in_reply_to.strip('<>')}>")
         if outdir:
             os.makedirs(outdir, exist_ok=True)
             if any(f.endswith(".mbox") for f in os.listdir(outdir)):
@@ -243,10 +250,24 @@ def checkpatch_mails(series: str, t: Tree, log: str) -> list[tuple[
     mainline series @series exactly as send would hand it to the mail
     server, as git's configured identity: [(name, counts, justified)]."""
     wt = worktree(t)
+    out: list[tuple[str, Optional[tuple[int, int, int]],
+                    list[tuple[str, str]]]] = []
+    for name, text in sent_mails(series):
+        if not name.startswith("0000-"):
+            counts, justified, _ = checkpatch(wt, text, log)
+            out.append((name, counts, justified))
+    return out
+
+
+def sent_mails(series: str) -> list[tuple[str, str]]:
+    """The mails of mainline series @series exactly as git send-email
+    hands them to the mail server, as git's configured identity:
+    [(patch file name, mbox text)]."""
     mails, to, cc = mainline_mails(series)
     outdir = tempfile.mkdtemp(prefix="ibs-mails-")
     try:
-        send_mails(mails, to, cc, outdir=outdir)
+        send_mails(mails, to, cc, outdir=outdir,
+                   in_reply_to=MAINLINE_SERIES[series].in_reply_to)
         sent = [read_text(os.path.join(outdir, n))
                 for n in sorted(os.listdir(outdir))]
     finally:
@@ -254,13 +275,7 @@ def checkpatch_mails(series: str, t: Tree, log: str) -> list[tuple[
     if len(sent) != len(mails):
         raise Error(f"git send-email wrote {len(sent)} mails for "
                     f"{len(mails)} patches")
-    out: list[tuple[str, Optional[tuple[int, int, int]],
-                    list[tuple[str, str]]]] = []
-    for (name, _), text in zip(mails, sent):
-        if not name.startswith("0000-"):
-            counts, justified, _ = checkpatch(wt, text, log)
-            out.append((name, counts, justified))
-    return out
+    return [(name, text) for (name, _), text in zip(mails, sent)]
 
 
 def exception_holds(wt: str, kind: str, text: str, patch_text: str) -> bool:

@@ -10,15 +10,21 @@ import tempfile
 from dataclasses import dataclass
 
 from .core import (
-    INDEX_ABBREV, PATCHES_DIR, generated_note, git, git_env, log_file,
+    Error, INDEX_ABBREV, PATCHES_DIR, generated_note, git, git_env, log_file,
     md_table, read_text, run,)
 from .registry import MAINLINE_BASE
 from .trees import Tree, registry_tree
 from .series import (
-    MAINLINE_SERIES, PLACEHOLDER, commit_series, series_patches, source_date,)
+    MAINLINE_SERIES, PLACEHOLDER, commit_series, mainline_manifest,
+    series_patches, source_date,)
 from .ktap import run_passed
 from .model import TestStatus
-from .redgreen import run_suite
+from .redgreen import finding_cases, red_with, run_suite
+from .kbuild import build_dir, object_warnings
+from .mail import sent_mails
+from .names import suite_prefix
+from .suite import git_am, install_suite
+from .trees import worktree
 from .results import (
     BACKPORT_COLS, backport_rows, explore_rows, mainline_rows, stop_rows,)
 
@@ -26,7 +32,9 @@ from .results import (
 def cover_letter(path: str, series: str, t: Tree, debver: str) -> None:
     """Fill the cover letter format-patch wrote at @path."""
     text = read_text(path)
-    cover = read_text(MAINLINE_SERIES[series][1])
+    template = MAINLINE_SERIES[series].cover
+    assert template is not None
+    cover = read_text(template)
     subject, blurb = cover.split("\n\n", 1)
     if "@RESULTS@" in blurb:
         # The table comes from the records themselves, not from a
@@ -52,8 +60,8 @@ def cover_letter(path: str, series: str, t: Tree, debver: str) -> None:
 def generate_patches(root: str) -> None:
     """Every mainline series into @root (patches/ or a copy of it)."""
     t = registry_tree(MAINLINE_BASE)
-    for series, (_, _, out) in MAINLINE_SERIES.items():
-        outdir = os.path.join(root, os.path.relpath(out, PATCHES_DIR))
+    for series, spec in MAINLINE_SERIES.items():
+        outdir = os.path.join(root, os.path.relpath(spec.out, PATCHES_DIR))
         os.makedirs(outdir, exist_ok=True)
         wt, n = commit_series(t, series)
         env = git_env()
@@ -63,9 +71,14 @@ def generate_patches(root: str) -> None:
         # placeholder.
         env["GIT_COMMITTER_NAME"], env["GIT_COMMITTER_EMAIL"] = \
             PLACEHOLDER
-        run(["git", "format-patch", "-q", "--cover-letter",
-             "--zero-commit", "--no-signature", INDEX_ABBREV, "-o", outdir,
-             f"HEAD~{n}"], cwd=wt, env=env)
+        run(["git", "format-patch", "-q", "--zero-commit", "--no-signature",
+             INDEX_ABBREV, f"--subject-prefix={spec.subject_prefix}", "-o",
+             outdir, f"HEAD~{n}"] +
+            (["--cover-letter"] if spec.cover else []), cwd=wt, env=env)
+        if not spec.cover:
+            below_the_line(outdir, series)
+            write_series_file(outdir)
+            continue
         debver = git(["log", "-1", "--format=%s", t.rev], cwd=wt)
         debver = debver.split("linux-source-")[-1]
         cover_letter(os.path.join(outdir, "0000-cover-letter.patch"), series,
@@ -80,14 +93,35 @@ def generate_patches(root: str) -> None:
                 break
         with open(path, "w") as f:
             f.write("\n".join(lines))
-        # A patch file cannot say it is generated in its first lines (they
-        # are the mail's); the directory's quilt-style series file does.
-        names = sorted(n for n in os.listdir(outdir) if n.endswith(".patch")
-                       and not n.startswith("0000-"))
-        with open(os.path.join(outdir, "series"), "w") as f:
-            f.write("# " + generated_note(
-                "scripts/gen-patches", "kunit/ and fix/*.patch") +
-                "\n" + "".join(n + "\n" for n in names))
+        write_series_file(outdir)
+
+
+def below_the_line(outdir: str, series: str) -> None:
+    """The notes of a one-patch series (its manifest's body) below the
+    '---' of its patch file: what a maintainer reads but git am drops."""
+    [path] = [os.path.join(outdir, n) for n in os.listdir(outdir)
+              if n.endswith(".patch")]
+    notes = "\n".join(p["body"] for p in mainline_manifest()
+                      if p["series"] == series).strip()
+    if not notes:
+        return
+    text = read_text(path)
+    head, sep, rest = text.partition("\n---\n")
+    if not sep:
+        raise Error(f"{path}: no '---' line")
+    with open(path, "w") as f:
+        f.write(head + sep + notes + "\n\n" + rest)
+
+
+def write_series_file(outdir: str) -> None:
+    """A patch file cannot say it is generated in its first lines (they
+    are the mail's); the directory's quilt-style series file does."""
+    names = sorted(n for n in os.listdir(outdir) if n.endswith(".patch")
+                   and not n.startswith("0000-"))
+    with open(os.path.join(outdir, "series"), "w") as f:
+        f.write("# " + generated_note(
+            "scripts/gen-patches", "kunit/ and fix/*.patch") +
+            "\n" + "".join(n + "\n" for n in names))
 
 
 def differences(a: str, b: str) -> list[str]:
@@ -143,3 +177,53 @@ def patches_drift() -> list[str]:
         return sorted(differences(tmp, PATCHES_DIR))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+IBS_O = "arch/x86/events/amd/ibs.o"
+
+
+def fix_alone(t: Tree, series: str, log: str) -> list[tuple[str, bool]]:
+    """The one mail of the fix @series as a maintainer takes it: git am
+    alone onto a clean worktree of @t, nothing of ours underneath; no new
+    W=1 warning in ibs.o; the suite's cases of its finding fail with the
+    finding's diagnostic without it and pass with it.  [(check, ok)]."""
+    spec = MAINLINE_SERIES[series]
+    assert spec.alone and spec.finding
+    mails = [text for name, text in sent_mails(series)
+             if not name.startswith("0000-")]
+    if len(mails) != 1:
+        raise Error(f"the {series} fix is {len(mails)} mails, not one")
+    cases = [suite_prefix(s) + c for s in spec.suites
+             for c in finding_cases(spec.finding, t.series)]
+    bdir = build_dir(t)
+    wt = worktree(t)
+    install_suite(wt, t.series)
+    without, _, _ = run_suite(wt, t, log, f"{series}: {t.label} without it")
+    w1_before = object_warnings(wt, bdir, IBS_O, log)
+    wt = worktree(t)
+    with tempfile.NamedTemporaryFile("w", suffix=".mbox") as f:
+        f.write(mails[0])
+        f.flush()
+        try:
+            git_am(wt, [f.name], log, f"the {series} mail")
+            applied = True
+        except Error:
+            applied = False
+    checks = [(f"{series}: the mail applies alone to {t.label} with git am",
+               applied)]
+    if not applied:
+        return checks
+    new = sorted(set(object_warnings(wt, bdir, IBS_O, log)) -
+                 set(w1_before))
+    checks.append((f"{series}: no new W=1 warning in {IBS_O}"
+                   + "".join(f"; {w}" for w in new), not new))
+    install_suite(wt, t.series)
+    with_, _, _ = run_suite(wt, t, log, f"{series}: {t.label} with it")
+    red = [c for c in cases if red_with(without, c, spec.finding)]
+    green = [c for c in cases if with_.cases.get(c) == TestStatus.PASS]
+    checks.append((f"{series}: {len(red)} of its {len(cases)} cases fail "
+                   f"with the {spec.finding} diagnostic without it",
+                   bool(cases) and len(red) == len(cases)))
+    checks.append((f"{series}: {len(green)} of its {len(cases)} cases pass "
+                   "with it", bool(cases) and len(green) == len(cases)))
+    return checks

@@ -7,9 +7,11 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from .csource import CASE_ENTRY, c_chunks
+from .names import SUITE, SUITE_DIS
 from .core import (
     Error, Json, KUNIT_DIR, PATCHES_DIR, SUITE_FILE, SUITE_FILES, TOP, git,
     git_env, log_file, read_text, run, write_text,)
@@ -23,21 +25,56 @@ from .trees import Tree, worktree
 PLACEHOLDER = ("Sender Placeholder", "sender@placeholder.invalid")
 # An entry of a kunit_case array: KUNIT_CASE(fn), KUNIT_CASE_PARAM(fn, gen)
 # or a macro of the suite's that expands to one (IBS_KUNIT_PMU_CASE(fn)).
-# Our mainline series, in the order they apply (each on top of the ones
-# before it): name -> (source directory, cover letter template, output
-# directory).  A source directory holds one manifest file per patch.
+
+
+@dataclass(frozen=True)
+class MainlineSeries:
+    """One mainline series: its manifest directory (one file per patch),
+    its cover letter template (None: one patch, sent without a cover; its
+    manifest's body goes below the '---' of the mail), the output
+    directory, whether it applies to the mainline base alone (a fix,
+    which goes first and depends on nothing of ours) or on top of every
+    series before it, and the Message-ID its thread answers."""
+    src: str
+    cover: Optional[str]
+    out: str
+    alone: bool = False
+    in_reply_to: Optional[str] = None
+    # A fix: the finding whose window cases prove it (names.CASE_FINDINGS)
+    # and the suites they run in.
+    finding: Optional[str] = None
+    suites: tuple[str, ...] = ()
+    # git format-patch --subject-prefix
+    subject_prefix: str = "PATCH"
+
+
+# Manali Shukla's "[PATCH v2 01/12] perf/amd/ibs: Fix race condition in
+# IBS" (2025-09-01): the stop-window fix answers it.
+SHUKLA_V2 = "20250901051953.209110-1-manali.shukla@amd.com"
+
+# Our mainline series, in the order they apply: the fixes first, each to
+# the mainline base alone; then the KUnit suite on top of the fixes, and
+# the exploration on top of the suite.
 MAINLINE_SERIES = {
-    "kunit": (os.path.join(KUNIT_DIR, "mainline"),
-              os.path.join(KUNIT_DIR, "cover"), PATCHES_DIR),
-    "caps-dis": (os.path.join(KUNIT_DIR, "caps-dis"),
-                 os.path.join(KUNIT_DIR, "caps-dis", "cover"),
-                 os.path.join(PATCHES_DIR, "caps-dis")),
-    "stop-nmi": (os.path.join(KUNIT_DIR, "stop-nmi"),
-                 os.path.join(KUNIT_DIR, "stop-nmi", "cover"),
-                 os.path.join(PATCHES_DIR, "stop-nmi")),
-    "explore": (os.path.join(KUNIT_DIR, "explore"),
-                os.path.join(KUNIT_DIR, "explore", "cover"),
-                os.path.join(PATCHES_DIR, "explore")),
+    "caps-dis": MainlineSeries(os.path.join(KUNIT_DIR, "caps-dis"), None,
+                               os.path.join(PATCHES_DIR, "caps-dis"),
+                               alone=True, finding="race",
+                               suites=(SUITE_DIS,)),
+    "stop-nmi": MainlineSeries(os.path.join(KUNIT_DIR, "stop-nmi"), None,
+                               os.path.join(PATCHES_DIR, "stop-nmi"),
+                               alone=True, in_reply_to=SHUKLA_V2,
+                               finding="stop", suites=(SUITE, SUITE_DIS),
+                               subject_prefix="PATCH RESEND"),
+    "prev-count": MainlineSeries(os.path.join(KUNIT_DIR, "prev-count"),
+                                 None, os.path.join(PATCHES_DIR,
+                                                    "prev-count"),
+                                 alone=True, finding="throttle-count",
+                                 suites=(SUITE, SUITE_DIS)),
+    "kunit": MainlineSeries(os.path.join(KUNIT_DIR, "mainline"),
+                            os.path.join(KUNIT_DIR, "cover"), PATCHES_DIR),
+    "explore": MainlineSeries(os.path.join(KUNIT_DIR, "explore"),
+                              os.path.join(KUNIT_DIR, "explore", "cover"),
+                              os.path.join(PATCHES_DIR, "explore")),
 }
 
 
@@ -52,10 +89,10 @@ def mainline_manifest() -> list[Json]:
     'Parts:' (whole files of the suite, and the #include of each) and
     'Files:' (the build files come with it)."""
     patches = []
-    for series, (src, cover, _) in MAINLINE_SERIES.items():
-        for name in sorted(os.listdir(src)):
-            path = os.path.join(src, name)
-            if path == cover or name == "cover":
+    for series, spec in MAINLINE_SERIES.items():
+        for name in sorted(os.listdir(spec.src)):
+            path = os.path.join(spec.src, name)
+            if path == spec.cover or name == "cover":
                 continue
             text = read_text(path)
             head, _, body = text.partition("\n\n")
@@ -141,9 +178,10 @@ def source_date() -> str:
 
 def commit_series(t: Tree, series: str = "kunit",
                   upto: Optional[int] = None) -> tuple[str, int]:
-    """Commit the mainline series @series (or its first @upto patches), on
-    top of the series before it, on a clean worktree of @t; returns
-    (worktree, number of patches of @series committed)."""
+    """Commit the mainline series @series (or its first @upto patches) on
+    a clean worktree of @t: alone if it is a fix (MainlineSeries.alone),
+    else on top of every series before it; returns (worktree, number of
+    patches of @series committed)."""
     if series not in MAINLINE_SERIES:
         raise Error(f"unknown mainline series '{series}' (known: "
                     f"{', '.join(MAINLINE_SERIES)})")
@@ -155,9 +193,12 @@ def commit_series(t: Tree, series: str = "kunit",
     env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = source_date()
     env["GIT_AUTHOR_NAME"], env["GIT_AUTHOR_EMAIL"] = PLACEHOLDER
     n = 0
+    alone = MAINLINE_SERIES[series].alone
     for k, p in enumerate(manifest):
         if order.index(p["series"]) > order.index(series):
             break
+        if alone and p["series"] != series:
+            continue
         if p["series"] == series:
             if upto is not None and n == upto:
                 break
@@ -180,7 +221,7 @@ def commit_series(t: Tree, series: str = "kunit",
 
 def series_patches(series: str) -> list[str]:
     """The generated patch files of mainline series @series, in order."""
-    out = MAINLINE_SERIES[series][2]
+    out = MAINLINE_SERIES[series].out
     return sorted(os.path.join(out, n) for n in os.listdir(out)
                   if n.endswith(".patch")) if os.path.isdir(out) else []
 
@@ -230,14 +271,17 @@ def with_signoff(patch_text: str) -> str:
 def as_sender(patch_text: str) -> str:
     """A patch of our own mainline series as its sender sends it: the
     placeholder author (PLACEHOLDER, see README) becomes the sender in the
-    From: header and in the cover letter's shortlog."""
+    From: header and in the cover letter's shortlog.  A patch of another
+    author keeps its From: (git send-email puts it first in the body)."""
     name, addr = sender()
     ph_name, ph_email = PLACEHOLDER
     head, sep, body = patch_text.partition("\n\n")
     old = f"From: {ph_name} <{ph_email}>\n"
     if old not in head:
-        raise Error(f"patch has no 'From: {ph_name} <{ph_email}>' header "
-                    "(regenerate patches/ with scripts/gen-patches)")
+        if re.search(r"^From: .+<[^>]+>$", head, re.M):
+            return patch_text
+        raise Error("patch has no From: header (regenerate patches/ with "
+                    "scripts/gen-patches)")
     head = head.replace(old, "From: " + email.utils.formataddr(
         (name, addr)) + "\n", 1)
     body = re.sub(rf"^{re.escape(ph_name)} (\(\d+\):)$",
