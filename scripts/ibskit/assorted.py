@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .stable_record import EOL, RECORD, SEEN_ON
+from .stable_record import entry as stable_entry
 from .core import Error, Json, TOP, generated_note, md_table, run, status
 from .fixes import FIXES, FLAGS_H, IBS_C, UpstreamFix
 from .model import FixProof, FixRecord, Outcome, TreeRef, _from, _to
@@ -128,6 +130,41 @@ def _cell(row: AssortedRow) -> str:
     return "BUG" + ("" if row.applies else "; upstream diff does not apply")
 
 
+def stable_record_markdown() -> list[str]:
+    """The section of the public stable record (stable_record.py)."""
+    md = ["", "## In the stable releases (public record)", "",
+          "What the public record showed on " + SEEN_ON + " (the",
+          "stable@vger.kernel.org archive, the release announcements, the",
+          "kernel.org push notifications; no stable-queue repository or",
+          "linux-stable tree was at hand): per patch and series, the first",
+          "release that carries it, or that it is only queued or proposed.",
+          "\"nothing seen\": no mail names it. The mails are listed below",
+          "the table.", ""]
+    head = ["series", "end of life"] + [f"{f.number}/5 {f.name}"
+                                        for f in FIXES]
+    table = [head]
+    for series in STABLE_SERIES:
+        eol = EOL.get(series, ("-", ""))[0]
+        cells = []
+        for f in FIXES:
+            e = stable_entry(f.name, series)
+            cells.append(e.status + (f" {e.version}" if e.version != "-"
+                                     else ""))
+        table.append([series, eol] + cells)
+    md += md_table(table)
+    md += ["", "Sources:", ""]
+    for f in FIXES:
+        for series, e in sorted(RECORD.get(f.name, {}).items(),
+                                key=lambda kv: series_key(kv[0])):
+            md.append(f"- {f.number}/5 in {series}: {e.evidence}")
+    for series, (_, why) in EOL.items():
+        md.append(f"- end of life of {series}: {why}")
+    md += ["", "Every backport under `backports/` stays, for the",
+           "distributions that still ship its series; the `series` file of",
+           "an end-of-life series says so."]
+    return md
+
+
 def matrix_markdown(recs: list[AssortedRecord]) -> str:
     """Documentation/stable-matrix.md from the scan records."""
     md = ["<!-- " + generated_note("scripts/matrix --write",
@@ -148,10 +185,11 @@ def matrix_markdown(recs: list[AssortedRecord]) -> str:
           "then with `backports/<series>/`, every case checked) and",
           "`scripts/verify --fix NAME --record` (the run without the",
           "series, then with that one patch alone).", ""]
-    rows = [["patch", "commit", "subject", "origin", "proposed for stable"]]
-    rows += [[f"{f.number}/5", f.sha[:12], f.subject, f.origin, f.proposed]
+    rows = [["patch", "commit", "subject", "origin"]]
+    rows += [[f"{f.number}/5", f.sha[:12], f.subject, f.origin]
              for f in FIXES]
     md += md_table(rows)
+    md += stable_record_markdown()
     md += ["", "## Per tree", ""]
     head = ["series", "tree", "from"] + [f"{f.number}/5 {f.name}"
                                          for f in FIXES]

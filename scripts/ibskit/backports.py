@@ -7,6 +7,7 @@ import re
 import textwrap
 from typing import Optional
 
+from .stable_record import EOL
 from .core import (
     BACKPORTS_DIR, TOP, Error, INDEX_ABBREV, UPSTREAM_DATE, UPSTREAM_SHA,
     capture, generated_note, git, git_env, log_file, read_text, run,
@@ -116,17 +117,25 @@ def rewrite_backport_messages(series: str) -> list[tuple[str, bool]]:
 
 
 def series_file_text(names: list[str],
-                     alone: Optional[dict[str, bool]] = None) -> str:
+                     alone: Optional[dict[str, bool]] = None,
+                     series: str = "") -> str:
     """A stable-queue 'series' file (quilt: '#' starts a comment): the
     patches in upstream's order, and which of them apply to the tree on
-    their own (@alone) and which only on top of the ones before them."""
+    their own (@alone) and which only on top of the ones before them; for
+    a stable @series that has reached its end of life, a line that says
+    so (stable_record.EOL)."""
     deps = "".join(
         f"# {n}: {'applies alone' if ok else 'needs the patches above it'}"
         "\n" for n, ok in (alone or {}).items())
+    eol = EOL.get(series, ("", ""))[0]
+    end = (f"# {series} is end-of-life{eol[len('END OF LIFE'):]}: no "
+           "stable release "
+           "will take these; kept for the distributions that still "
+           f"ship {series}.\n" if eol.startswith("END OF LIFE") else "")
     return ("# " + generated_note("scripts/gen-backports",
                                   "fix/assorted/ and fix/upstream.patch")
-            + "\n# In upstream's order (git am them in this order).\n"
-            + deps + "".join(n + "\n" for n in names))
+            + "\n" + end + "# In upstream's order (git am them in this "
+            "order).\n" + deps + "".join(n + "\n" for n in names))
 
 
 def _hunks(patch: str) -> tuple[list[tuple[str, list[str]]], str]:
@@ -219,7 +228,7 @@ def generate_backport(t: Tree, check: bool = False) -> bool:
         alone[name] = capture(["git", "apply", "--check", "-"], cwd=wt,
                               input=one).rc == 0
         git(["checkout", "-q", "--detach", top], cwd=wt)
-    files = {"series": series_file_text(names, alone)}
+    files = {"series": series_file_text(names, alone, t.series)}
     for i, name in enumerate(names):
         files[name] = run(
             ["git", "format-patch", "--stdout", "--zero-commit",
