@@ -376,4 +376,5 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None,
         tree=t.ref(), suite=suite_hash(),
         date=time.strftime("%Y-%m-%d"), fix_in_tree=fix_in_tree,
         dis_fix_applied=dis_applied,
-        fix=fix_hashes(t.series, fix_in_tree, dis_applied), mutants=rows)
+        fix=fix_hashes(t.series, fix_in_tree, dis_applied, count_fix=True),
+        mutants=rows)

@@ -9,8 +9,7 @@ from typing import Optional
 
 from .core import (
     BACKPORTS_DIR, CONSOLES_DIR, Error, Json, MAINLINE_RESULTS, MUTATION_DIR,
-    log_file,
-    TOP, file_hash, generated_note, read_json, read_text, suite_hash,
+    log_file, TOP, file_hash, generated_note, read_json, read_text, run, suite_hash,
     text_table,)
 from .registry import STABLE_SERIES, series_key
 from .suite import (
@@ -291,13 +290,24 @@ def fix_hashes(series: str, fix_in_tree: bool, dis_fix: bool = False,
     out = {} if fix_in_tree else {os.path.basename(p): file_hash(p)
                                   for p in backport_patches(series)}
     if dis_fix:
-        out[os.path.basename(DIS_FIX)] = file_hash(DIS_FIX)
+        out[os.path.basename(DIS_FIX)] = change_hash(DIS_FIX)
     if stop_fix:
-        out[os.path.basename(STOP_FIX)] = file_hash(STOP_FIX)
+        out[os.path.basename(STOP_FIX)] = change_hash(STOP_FIX)
     if count_fix:
         for p in (COUNT_FIX, COUNT_FIX_SED):
-            out[os.path.basename(p)] = file_hash(p)
+            out[os.path.basename(p)] = change_hash(p)
     return out
+
+
+def change_hash(path: str) -> str:
+    """The id of what a fix of ours changes in the code: of a mail, its
+    diff alone (a changelog edited in review changes nothing a record
+    ran); of a sed script, the whole file."""
+    text = read_text(path)
+    i = text.find("\ndiff --git ")
+    if not path.endswith(".patch") or i < 0:
+        return file_hash(path)
+    return run(["git", "hash-object", "--stdin"], input=text[i + 1:]).strip()
 
 
 def _record_at(path: str, cls: type[R], verb: str,
@@ -339,7 +349,7 @@ def _other_fix(rec: Record) -> Optional[str]:
             return f"ran with another backports/{rec.series}/"
     elif isinstance(rec, MutationRecord):
         if rec.fix != fix_hashes(rec.tree.series, rec.fix_in_tree,
-                                 rec.dis_fix_applied):
+                                 rec.dis_fix_applied, count_fix=True):
             return "ran with another fix (or records none)"
     elif isinstance(rec, FixRecord):
         if any(file_hash(os.path.join(TOP, p)) != h
