@@ -20,6 +20,9 @@ from .series import (
 
 
 STABLE_LIST = "stable@vger.kernel.org"
+# 9734e25fbf5a ("perf: Fix the throttle logic for a group", v6.16), which
+# fix/prev-count.patch names: its tip-bot2 notification gives the id.
+THROTTLE_SHA = "9734e25fbf5a"
 
 # What send_mails() and checkpatch() run besides the build tools, as
 # {command or path: Debian package}: git send-email, and the modules that
@@ -205,7 +208,8 @@ CHECKPATCH_EXCEPTIONS = {
     "UNKNOWN_COMMIT_ID":
         "the base is a release source tree without git history, so "
         "checkpatch cannot look up " + DIS_SHA[:12] + ", " +
-        STOP_FIXES_SHA[:12] + " or the five commits of \"perf/amd/ibs: "
+        STOP_FIXES_SHA[:12] + ", " + THROTTLE_SHA + " or the five commits "
+        "of \"perf/amd/ibs: "
         "Assorted fixes\" (" + ", ".join(f.sha[:12] for f in FIXES) +
         "); they are the mainline commits named",
 }
@@ -285,7 +289,8 @@ def exception_holds(wt: str, kind: str, text: str, patch_text: str) -> bool:
         return False
     if kind == "UNKNOWN_COMMIT_ID":
         return any(f"'{sha[:12]}'" in text
-                   for sha in (UPSTREAM_SHA, DIS_SHA, STOP_FIXES_SHA) +
+                   for sha in (UPSTREAM_SHA, DIS_SHA, STOP_FIXES_SHA,
+                               THROTTLE_SHA) +
                    tuple(f.sha for f in FIXES))
     if kind == "FILE_PATH_CHANGES":
         with tempfile.NamedTemporaryFile("w", suffix=".patch") as f:
