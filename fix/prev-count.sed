@@ -1,16 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# The change of fix/prev-count.patch as sed commands over ibs.c, so that it
-# applies to the ibs.c of every tree, whatever the context around it (the
-# mail is against v7.3.4; perf_ibs_set_period() reads differently before
-# v6.15): scripts/verify applies it where the mail does not apply, and
-# scripts/test holds the two to the same ibs.c on the mainline base.
-/^static int perf_ibs_set_period(/,/^}/{
-/^\tlocal64_set(&hwc->prev_count, 0);$/d
-}
-s/^\t \* instead on max count\. In perf_ibs_set_period() we clear$/\t * instead on max count. perf_ibs_enable_event() clears prev/
-s/^\t \* prev count manually on overflow\.$/\t * count when the hardware starts counting from zero again./
-/^static inline void perf_ibs_enable_event(/,/^}/{
-/^\tu64 tmp = hwc->config | config;$/a\
-\
-\tlocal64_set(\&hwc->prev_count, 0);
+# The change of fix/prev-count.patch as sed commands over ibs.c, for a
+# tree whose perf_ibs_stop() reads differently around it: scripts/verify
+# applies it where the mail does not apply with git am.
+/^static void perf_ibs_stop(/,/^}/{
+/^\t \* Clear valid bit to not count rollovers on update, rollovers$/c\
+\t * Do not count rollovers on update, rollovers are only updated in\
+\t * the irq handler.  With Val set the CTL holds one, and IbsFetchCnt\
+\t * reads it whether Val is masked or not.
+/^\t \* are only updated in the irq handler\.$/d
+/^\tconfig &= ~perf_ibs->valid_mask;$/,/^\tperf_ibs_event_update(perf_ibs, event, &config);$/c\
+\tif (!(config & perf_ibs->valid_mask))\
+\t\tperf_ibs_event_update(perf_ibs, event, \&config);
 }

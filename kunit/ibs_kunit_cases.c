@@ -368,18 +368,18 @@ static void ibs_kunit_arm_throttle(struct perf_event *event)
 }
 
 /*
- * One throttled sample, counted once.  A FETCH event completes a sample
- * and perf core throttles it.  The handler counts the sample and leaves
- * the PMU stopped; the throttle stops the event from inside the handler
+ * One throttled sample, counted once.  An event completes a sample and
+ * perf core throttles it.  The handler counts the sample and leaves the
+ * PMU stopped; the throttle stops the event from inside the handler
  * (perf core's pmu::stop() since v6.16, the driver's perf_ibs_stop()
  * before), and perf_ibs_stop() reads the CTL, which still holds the
- * sample's IbsFetchCnt: it must not count that period again.
- *
- * FETCH only, as above.
+ * sample: the event's count must grow by exactly one period.  On FETCH
+ * IbsFetchCnt still holds the period; on OP the count without Val is
+ * IbsOpCurCnt, which the mock reads as 0 (no IBS_CAPS_RDWROPCNT).
  */
-static void ibs_test_fetch_throttled_counted_once(struct kunit *test)
+static void ibs_kunit_throttled_counted_once(struct kunit *test,
+					     struct perf_ibs *perf_ibs)
 {
-	struct perf_ibs *perf_ibs = &perf_ibs_fetch;
 	struct perf_event *event = ibs_kunit_event(test, perf_ibs);
 	struct ibs_kunit_ctx *ctx = test->priv;
 	unsigned long flags;
@@ -399,8 +399,14 @@ static void ibs_test_fetch_throttled_counted_once(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, event->hw.state & PERF_HES_STOPPED);
 	count = local64_read(&event->count);
 	KUNIT_EXPECT_EQ_MSG(test, count, IBS_KUNIT_PERIOD,
-			    "throttle-count: a throttled sample of period %#llx was counted as %#llx",
-			    IBS_KUNIT_PERIOD, count);
+			    "throttle-count: a throttled %s sample of period %#llx was counted as %#llx",
+			    ibs_kunit_msr_name(perf_ibs->msr), IBS_KUNIT_PERIOD,
+			    count);
+}
+
+static void ibs_test_throttled_counted_once(struct kunit *test)
+{
+	ibs_kunit_per_pmu(test, ibs_kunit_throttled_counted_once);
 }
 
 /*
@@ -987,7 +993,7 @@ static struct kunit_case ibs_test_cases[] = {
 	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE(ibs_test_fetch_nmi_in_stop_counted_once),
 	KUNIT_CASE(ibs_test_fetch_nmi_before_stop_read_counted_once),
-	KUNIT_CASE(ibs_test_fetch_throttled_counted_once),
+	KUNIT_CASE_PARAM(ibs_test_throttled_counted_once, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE(ibs_test_zero_rip_sample_accounted),
 	KUNIT_CASE(ibs_test_ldlat_filtered_sample_accounted),
 	KUNIT_CASE(ibs_test_ldlat_l3missonly_zen5_only),
@@ -1036,7 +1042,7 @@ static struct kunit_case ibs_dis_test_cases[] = {
 	KUNIT_CASE_PARAM(ibs_test_sample_nmi_in_stop, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE(ibs_test_fetch_nmi_in_stop_counted_once),
 	KUNIT_CASE(ibs_test_fetch_nmi_before_stop_read_counted_once),
-	KUNIT_CASE(ibs_test_fetch_throttled_counted_once),
+	KUNIT_CASE_PARAM(ibs_test_throttled_counted_once, ibs_kunit_pmu_gen_params),
 	KUNIT_CASE(ibs_test_no_global_changed),
 	{}
 };

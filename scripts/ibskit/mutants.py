@@ -66,7 +66,10 @@ DEL_CLEAR_ENABLED = "\tif (!test_and_clear_bit(IBS_ENABLED, pcpu->state))\n"
 STOP_REENABLE = "\t\tperf_ibs_enable_event(perf_ibs, hwc, new_config);\n"
 STOP_CHECK = ("\t\tif (!test_bit(IBS_STOPPING, pcpu->state))\n\t"
               + STOP_REENABLE)
-PREV_CLEAR = "\tlocal64_set(&hwc->prev_count, 0);\n"
+STOP_FOLD = ("\tconfig &= ~perf_ibs->valid_mask;\n\n"
+             "\tperf_ibs_event_update(perf_ibs, event, &config);\n")
+STOP_FOLD_FIXED = ("\tif (!(config & perf_ibs->valid_mask))\n"
+                   "\t\tperf_ibs_event_update(perf_ibs, event, &config);\n")
 DIS_RESET = "\tif (ibs_caps & IBS_CAPS_DIS)\n\t\twrmsr"
 
 
@@ -172,16 +175,11 @@ MUTANTS: dict[str, Mutant] = {
         explore=frozenset({"nmi-reenabled", "end-hw"}),
         cases=("ibs_test_sample_nmi_in_stop",)),
     "count-fix-removed": Mutant(
-        "perf_ibs_set_period() clears prev_count again, not "
-        "perf_ibs_enable_event() (fix/prev-count.patch removed)",
-        lambda s: _in_fn(_in_fn(s, "perf_ibs_enable_event",
-                                lambda b: b.replace(PREV_CLEAR, "", 1)),
-                         "perf_ibs_set_period",
-                         lambda b: b.replace("\n\treturn overflow;",
-                                             PREV_CLEAR.rstrip("\n") +
-                                             "\n\n\treturn overflow;", 1)),
+        "perf_ibs_stop() folds a CTL that holds a completed sample "
+        "(fix/prev-count.patch removed)",
+        _swap("perf_ibs_stop", STOP_FOLD_FIXED, STOP_FOLD),
         explore=frozenset({"count"}),
-        cases=("ibs_test_fetch_throttled_counted_once",)),
+        cases=("ibs_test_throttled_counted_once",)),
     "dis-fix-removed": Mutant(
         "perf_ibs_start() does not write the CTL with IBS_CAPS_DIS "
         "(fix/caps-dis.patch removed; capability-set space)",

@@ -85,7 +85,7 @@ CASE_FINDINGS = {
     "ibs_test_sample_nmi_in_stop": "stop",
     "ibs_test_fetch_nmi_in_stop_counted_once": "stop-count",
     "ibs_test_fetch_nmi_before_stop_read_counted_once": "stopping-count",
-    "ibs_test_fetch_throttled_counted_once": "throttle-count",
+    "ibs_test_throttled_counted_once": "throttle-count",
     "ibs_test_zero_rip_sample_accounted": "account-discarded",
     "ibs_test_ldlat_filtered_sample_accounted": "account-discarded",
     "ibs_test_ldlat_l3missonly_zen5_only": "ldlat-zen5",

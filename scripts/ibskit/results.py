@@ -216,7 +216,7 @@ def results_markdown() -> str:
            "(the FETCH sample counted twice), stopping-count =",
            "ibs_test_fetch_nmi_before_stop_read_counted_once (same, NMI",
            "before the CTL read), throttle-count =",
-           "ibs_test_fetch_throttled_counted_once (a throttled FETCH sample",
+           "ibs_test_throttled_counted_once (a throttled FETCH sample",
            "counted twice). See Documentation/findings.md, findings 2 and 3.",
            ""]
     md += md_table(stop_only_rows())

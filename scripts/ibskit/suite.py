@@ -214,9 +214,9 @@ def has_dis_fix(wt: str) -> bool:
 # Manali Shukla's fix of the stop window ("perf/amd/ibs: Fix race
 # condition in IBS"), as the mail we resend.
 STOP_FIX = os.path.join(TOP, "fix", "stop-nmi.patch")
-# Ours: a throttled sample counted once; the mail against the mainline
-# base, and the same change as sed commands for trees whose ibs.c reads
-# differently around it.
+# Ours: perf_ibs_stop() counts no rollover (a throttled sample counted
+# once); the mail against the mainline base, and the same change as sed
+# commands for trees whose ibs.c reads differently around it.
 COUNT_FIX = os.path.join(TOP, "fix", "prev-count.patch")
 COUNT_FIX_SED = os.path.join(TOP, "fix", "prev-count.sed")
 
@@ -230,13 +230,12 @@ def has_stop_fix(wt: str) -> bool:
 
 
 def has_count_fix(wt: str) -> bool:
-    """True if prev_count is cleared where the hardware starts counting
-    again, perf_ibs_enable_event(), and not in perf_ibs_set_period()
-    (fix/prev-count.patch)."""
+    """True if perf_ibs_stop() folds nothing when the CTL holds a
+    completed sample (fix/prev-count.patch)."""
     src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
-    clear = "local64_set(&hwc->prev_count, 0);"
-    return clear in function_body(src, "perf_ibs_enable_event") and \
-        clear not in function_body(src, "perf_ibs_set_period")
+    return re.search(r"\tif \(!\(config & perf_ibs->valid_mask\)\)\n"
+                     r"\t\tperf_ibs_event_update\(perf_ibs, event, &config\);",
+                     function_body(src, "perf_ibs_stop")) is not None
 
 
 def apply_count_fix(wt: str, log: str) -> str:

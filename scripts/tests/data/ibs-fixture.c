@@ -27,6 +27,7 @@ static int perf_ibs_set_period(struct perf_ibs *perf_ibs,
 	/* ignore lower 4 bits in min count: */
 	overflow = perf_event_set_period(hwc, perf_ibs->min_period,
 					 perf_ibs->max_period, period);
+	local64_set(&hwc->prev_count, 0);
 
 	return overflow;
 }
@@ -35,8 +36,6 @@ static inline void perf_ibs_enable_event(struct perf_ibs *perf_ibs,
 					 struct hw_perf_event *hwc, u64 config)
 {
 	u64 tmp = hwc->config | config;
-
-	local64_set(&hwc->prev_count, 0);
 
 	if (perf_ibs->fetch_count_reset_broken)
 		wrmsrq(hwc->config_base, tmp & ~perf_ibs->enable_mask);
@@ -72,6 +71,13 @@ static void perf_ibs_stop(struct perf_event *event, int flags)
 		perf_ibs_disable_event(perf_ibs, hwc, config);
 		clear_bit(IBS_STARTED, pcpu->state);
 	}
+
+	if (hwc->state & PERF_HES_UPTODATE)
+		return;
+
+	if (!(config & perf_ibs->valid_mask))
+		perf_ibs_event_update(perf_ibs, event, &config);
+	hwc->state |= PERF_HES_UPTODATE;
 }
 
 static void perf_ibs_del(struct perf_event *event, int flags)
