@@ -103,7 +103,7 @@ def mainline_mails(series: str = "kunit") -> tuple[
     for n, path in zip(names, paths):
         text = as_sender(read_text(path))
         if not n.startswith("0000-"):
-            text = with_signoff(text)
+            text = with_signoff(text, tip_order=True)
         mails.append((n, text))
         for x in cc_trailers(text) + trailer_people(text):
             if _addr(x) not in {_addr(k) for k in to + cc}:

@@ -49,7 +49,7 @@ class MainlineSeries:
 
 
 # Manali Shukla's "[PATCH v2 01/12] perf/amd/ibs: Fix race condition in
-# IBS" (2025-09-01): the stop-window fix answers it.
+# IBS" (2025-09-01): the stop-window fix, her patch as v3, answers it.
 SHUKLA_V2 = "20250901051953.209110-1-manali.shukla@amd.com"
 
 # Our mainline series, in the order they apply: the fixes first, each to
@@ -64,17 +64,19 @@ MAINLINE_SERIES = {
                                os.path.join(PATCHES_DIR, "stop-nmi"),
                                alone=True, in_reply_to=SHUKLA_V2,
                                finding="stop", suites=(SUITE, SUITE_DIS),
-                               subject_prefix="PATCH RESEND"),
+                               subject_prefix="PATCH v3"),
     "prev-count": MainlineSeries(os.path.join(KUNIT_DIR, "prev-count"),
                                  None, os.path.join(PATCHES_DIR,
                                                     "prev-count"),
                                  alone=True, finding="throttle-count",
                                  suites=(SUITE, SUITE_DIS)),
     "kunit": MainlineSeries(os.path.join(KUNIT_DIR, "mainline"),
-                            os.path.join(KUNIT_DIR, "cover"), PATCHES_DIR),
+                            os.path.join(KUNIT_DIR, "cover"), PATCHES_DIR,
+                            subject_prefix="RFC PATCH"),
     "explore": MainlineSeries(os.path.join(KUNIT_DIR, "explore"),
                               os.path.join(KUNIT_DIR, "explore", "cover"),
-                              os.path.join(PATCHES_DIR, "explore")),
+                              os.path.join(PATCHES_DIR, "explore"),
+                              subject_prefix="RFC PATCH"),
 }
 
 
@@ -261,11 +263,32 @@ def sender_ident() -> str:
     return "%s <%s>" % sender()
 
 
-def with_signoff(patch_text: str) -> str:
-    """@patch_text with the sender's Signed-off-by added to its trailers."""
-    return run(["git", "interpret-trailers", "--if-exists", "addIfDifferent",
-                "--trailer", f"Signed-off-by: {sender_ident()}"],
-               input=patch_text)
+def with_signoff(patch_text: str, tip_order: bool = False) -> str:
+    """@patch_text with the sender's Signed-off-by added to its trailers:
+    last, or with @tip_order in the place maintainer-tip.rst gives it,
+    after the other Signed-off-by (and a sender's "[ ... ]" note) and
+    before Cc: and Link:."""
+    signed = run(["git", "interpret-trailers", "--if-exists",
+                  "addIfDifferent", "--trailer",
+                  f"Signed-off-by: {sender_ident()}"], input=patch_text)
+    if not tip_order:
+        return signed
+    msg, sep, rest = signed.partition("\n---\n")
+    lines = msg.split("\n")
+    mine = f"Signed-off-by: {sender_ident()}"
+    if mine not in lines:
+        return signed
+    lines.remove(mine)
+    end = len(lines)
+    while end and not lines[end - 1]:
+        end -= 1
+    start = end
+    while start and lines[start - 1]:
+        start -= 1
+    at = next((i for i in range(start, end)
+               if lines[i].startswith(("Cc:", "Link:"))), end)
+    lines.insert(at, mine)
+    return "\n".join(lines) + sep + rest
 
 
 def as_sender(patch_text: str) -> str:
@@ -279,7 +302,7 @@ def as_sender(patch_text: str) -> str:
     old = f"From: {ph_name} <{ph_email}>\n"
     if old not in head:
         if re.search(r"^From: .+<[^>]+>$", head, re.M):
-            return patch_text
+            return sender_notes(patch_text)
         raise Error("patch has no From: header (regenerate patches/ with "
                     "scripts/gen-patches)")
     head = head.replace(old, "From: " + email.utils.formataddr(
@@ -287,3 +310,11 @@ def as_sender(patch_text: str) -> str:
     body = re.sub(rf"^{re.escape(ph_name)} (\(\d+\):)$",
                   lambda m: f"{name} {m.group(1)}", body, flags=re.M)
     return head + sep + body
+
+
+def sender_notes(patch_text: str) -> str:
+    """A patch of another author as its sender sends it: the sender's
+    "[ name: what changed ]" line, recorded with the placeholder, names
+    the sender."""
+    return patch_text.replace(f"[ {PLACEHOLDER[0]}: ",
+                              f"[ {sender()[0]}: ")
