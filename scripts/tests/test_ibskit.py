@@ -964,9 +964,9 @@ class Recipients(unittest.TestCase):
         # Her own patch, resent: its author is Cc'd, stable is not.
         self.assertIn("Manali Shukla <manali.shukla@amd.com>",
                       mail.trailer_people(text))
-        cc = mail.cc_trailers(text + "Cc: Ravi Bangoria "
-                              "<ravi.bangoria@amd.com>\n")
-        self.assertEqual(cc, ["Ravi Bangoria <ravi.bangoria@amd.com>"])
+        cc = mail.cc_trailers(text + "Cc: stable@vger.kernel.org\n")
+        self.assertEqual(cc, ["Ravi Bangoria <ravi.bangoria@amd.com>",
+                              "Sandipan Das <sandipan.das@amd.com>"])
 
 
 if __name__ == "__main__":
