@@ -125,6 +125,24 @@ _MARK = re.compile(r"\b(ibs-lost|ibs-unaccounted): (caps [^:]+): "
                    r"([0-9][0-9,-]*)$")
 
 
+def marks_gained(ex: Exploration, ref: Exploration) -> dict[
+        str, Optional[dict[str, int]]]:
+    """Per parameter of @ex: for each mark (MARKS), how many tuples have
+    it in @ex and not in @ref, the same tree in another build; None for a
+    parameter that the two did not explore with the same tuples."""
+    out: dict[str, Optional[dict[str, int]]] = {}
+    for desc, mine in ex.params.items():
+        theirs = ref.params.get(desc)
+        if theirs is None or theirs.tuples != mine.tuples:
+            out[desc] = None
+            continue
+        out[desc] = {
+            mark: len(mark_tuples(ex.marks.get(desc, {}).get(mark, "")) -
+                      mark_tuples(ref.marks.get(desc, {}).get(mark, "")))
+            for mark in MARKS}
+    return out
+
+
 def mark_tuples(ranges: str) -> set[int]:
     """The tuple numbers of a marks text ("3-7,12")."""
     out: set[int] = set()

@@ -4,24 +4,23 @@
 import functools
 import os
 import re
-import tempfile
 from typing import Iterable, Optional, Sequence
 
-from .core import TOP, Error, log_file, progress, run, status
+from .core import TOP, Error, log_file, progress, status
 from .suite import (
     CASE_DIAG_PREFIX, CASE_FINDINGS, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, FINDING_PMUS, HAZARDS, STOP_FIX, SUITE,
     SUITE_DIS, SUITE_EXPLORE, apply_count_fix, apply_dis_fix, apply_fix,
     dis_suite_built, git_am, has_caps_dis, has_count_fix, has_dis_fix,
     has_fix, has_stop_fix, install_suite, kunit_can_skip, revert_fix,
-    revert_series_fix, series_backport, suite_text,)
+    revert_series_fix, sed_ibs_c, series_backport, suite_text,)
 from . import fixes
 from .core import read_text
 from .trees import (
     Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
-from .ktap import MARKS, SKIPPED_DIAG, mark_tuples, parse_run
+from .ktap import MARKS, SKIPPED_DIAG, marks_gained, parse_run
 from .model import ConsoleResult, TestStatus
 from . import kunittool
 from .model import (
@@ -144,8 +143,8 @@ def prepare(t: Tree, variant: str,
         raise Error(f"{t.label}: perf_ibs_handle_irq() lacks the "
                     f"IBS_STOPPING check after '{action}'")
     if variant == "all-fixes" and not info["count_fix"]:
-        raise Error(f"{t.label}: perf_ibs_set_period() still clears "
-                    f"prev_count after '{action}'")
+        raise Error(f"{t.label}: perf_ibs_stop() still folds a CTL with "
+                    f"Val set after '{action}'")
     if fixed and info["caps_dis"] and not has_dis_fix(wt):
         raise Error(f"{t.label}: perf_ibs_start() lacks the IBS_CAPS_DIS "
                     f"fix after '{action}'")
@@ -184,7 +183,7 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
               w1: bool = True, extra: Sequence[str] = (),
               label: str = "") -> RunResult:
     """Build and boot @t in state @variant (see prepare()), and @extra
-    (diffs, each applied with git apply on top: a candidate change); with
+    (candidate changes on top, apply_change()); with
     @w1 also the suite's W=1 warnings (kbuild.w1_warnings()).  @label
     names the run in logs and progress lines (default: @variant)."""
     label = label or variant
@@ -230,19 +229,11 @@ def apply_change(wt: str, change: str, log: str) -> str:
                   log=log):
             raise Error(f"{name} does not apply with git apply (log: {log})")
         return "git apply " + name
-    path = os.path.join(wt, fixes.IBS_C)
-    src = read_text(path)
+    src = ibs_c(wt)
     script = read_text(change)
     if "rdmsrq(" not in src and "rdmsrl(" in src:
         script = re.sub(r"(rd|wr)msrq\(", r"\1msrl(", script)
-    with tempfile.NamedTemporaryFile("w", suffix=".sed") as f:
-        f.write(script)
-        f.flush()
-        out = run(["sed", "-f", f.name, path])
-    if out == src:
-        raise Error(f"{name} changes nothing in {fixes.IBS_C}")
-    with open(path, "w") as f:
-        f.write(out)
+    sed_ibs_c(wt, script, name)
     return "sed -f " + name
 
 
@@ -387,22 +378,18 @@ def marks_checks(name: str, r: RunResult, ref_name: str,
     explored, and no tuple where @r lost a sample, or left one
     unaccounted, that @ref did not (kunit/ibs_kunit_explore.c, "marks")."""
     checks = []
-    for desc in sorted(r.console.explore.params):
-        mine = r.console.explore.params[desc]
-        theirs = ref.console.explore.params.get(desc)
-        same = theirs is not None and theirs.tuples == mine.tuples
+    gained = marks_gained(r.console.explore, ref.console.explore)
+    for desc in sorted(gained):
+        counts = gained[desc]
         for mark in MARKS:
-            got = mark_tuples(r.console.explore.marks.get(desc, {}).get(
-                mark, ""))
-            had = mark_tuples(ref.console.explore.marks.get(desc, {}).get(
-                mark, ""))
-            new = len(got - had)
+            new = counts[mark] if counts is not None else 0
             what = "loses no sample" if mark == "ibs-lost" else \
                 "leaves no sample unaccounted"
             checks.append((f"{name} explore {desc}: {what} that {ref_name} "
                            f"delivers and accounts ({new} tuples"
-                           + ("" if same else "; not the same tuples")
-                           + ")", same and not new))
+                           + ("" if counts is not None
+                              else "; not the same tuples")
+                           + ")", counts is not None and not new))
     return checks
 
 

@@ -4,6 +4,7 @@ per-tree adaptations), the finding constants, applying or reverting fixes."""
 
 import os
 import re
+import tempfile
 from typing import Optional
 
 from .core import (
@@ -246,18 +247,27 @@ def apply_count_fix(wt: str, log: str) -> str:
                   env=git_env()):
         return "git am fix/prev-count.patch"
     status(["git", "am", "--abort"], cwd=wt)
-    path = os.path.join(wt, "arch/x86/events/amd/ibs.c")
-    src = read_text(path)
-    out = capture(["sed", "-f", COUNT_FIX_SED, path]).out
-    if out == src:
-        raise Error(f"fix/prev-count.sed changes nothing in {path}")
-    with open(path, "w") as f:
-        f.write(out)
+    sed_ibs_c(wt, read_text(COUNT_FIX_SED), "fix/prev-count.sed")
     git(["commit", "-q", "-a", "-m", "fix/prev-count.sed"], cwd=wt,
         env=git_env())
     if not has_count_fix(wt):
-        raise Error(f"fix/prev-count.sed left {path} without the count fix")
+        raise Error("fix/prev-count.sed left ibs.c without the count fix")
     return "sed -f fix/prev-count.sed"
+
+
+def sed_ibs_c(wt: str, script: str, what: str) -> None:
+    """Run the sed commands @script (named @what in errors) over the
+    ibs.c of @wt, in place; an Error if they change nothing."""
+    path = os.path.join(wt, "arch/x86/events/amd/ibs.c")
+    src = read_text(path)
+    with tempfile.NamedTemporaryFile("w", suffix=".sed") as f:
+        f.write(script)
+        f.flush()
+        out = capture(["sed", "-f", f.name, path]).out
+    if out == src:
+        raise Error(f"{what} changes nothing in {path}")
+    with open(path, "w") as f:
+        f.write(out)
 
 
 def git_am(wt: str, patches: list[str], log: str, what: str) -> None:
