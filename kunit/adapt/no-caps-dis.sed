@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Trees before v7.1 have no IBS_CAPS_DIS and no IBS_{FETCH|OP}_CTL2 MSRs
-# (commit efa5700ec0da): the mock knows no CTL2 (its names and its Dis
-# rule), the explorer no "dis" capability set, and the amd_ibs_dis suite,
-# the last part of ibs_kunit_cases.c, is not built.
+# Fact caps-dis absent: the tree's ibs.c knows no IBS_CAPS_DIS and no
+# IBS_{FETCH|OP}_CTL2 MSRs (commit efa5700ec0da): the mock knows no CTL2
+# (its names and its Dis rule), the explorer no "dis" capability set, and
+# the amd_ibs_dis suite, the last part of ibs_kunit_cases.c, is not built.
 /\.msr2)$/{
 N
 d

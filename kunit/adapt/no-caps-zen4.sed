@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# Trees before v6.1 have no IBS_CAPS_ZEN4 (and no L3MissOnly filters): the
-# capability set-up leaves them out and the explorer has no "zen4" set.
+# Fact caps-zen4 absent: the tree's ibs.c knows no IBS_CAPS_ZEN4 (and no
+# L3MissOnly filters): the capability set-up leaves them out and the
+# explorer has no "zen4" set.
 /^\tif (ibs_caps & IBS_CAPS_ZEN4)$/{
 N
 d

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The tree's ibs.c reports no data source of a sample (7c10dd0a88b1,
-# "perf/x86/amd: Support PERF_SAMPLE_DATA_SRC"; kunit/adapt/origins): the
+# "perf/x86/amd: Support PERF_SAMPLE_DATA_SRC"; fact origin-<sha>): the
 # cases of that section are skipped and name it.  The mock's read hazards
 # stay: they model the hardware, which this driver does not ask.
 /^static union perf_mem_data_src$/,/^\/\* ---- end of the data source ---- \*\/$/c\

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# KUnit before v5.11 has no parameterised cases (KUNIT_CASE_PARAM,
-# KUNIT_ARRAY_PARAM, KUNIT_PARAM_DESC_SIZE): a case that tests one PMU runs
-# for each PMU in turn, each from a fresh set-up, and the exploration runs
-# every parameter in one case.
+# Fact kunit-params absent: the tree's KUnit has no parameterised cases
+# (KUNIT_CASE_PARAM, KUNIT_ARRAY_PARAM, KUNIT_PARAM_DESC_SIZE): a case that
+# tests one PMU runs for each PMU in turn, each from a fresh set-up, and the
+# exploration runs every parameter in one case.
 /^#define IBS_KUNIT_MAX_MSRS/i\
 #define KUNIT_PARAM_DESC_SIZE	128
 /^\/\* The cases that test one PMU run once for each/d

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The tree's ibs.c has no OP load latency filter (d20610c19b4a, "perf/amd/
-# ibs: Add support for OP Load Latency Filtering"; kunit/adapt/origins):
-# the cases of that section are skipped and name it, the mock has no
-# erratum 1606 hazard, and the driver never calls cpu_feature_enabled().
+# ibs: Add support for OP Load Latency Filtering"; fact origin-<sha>): the
+# cases of that section are skipped and name it, the mock has no erratum
+# 1606 hazard, and the driver never calls cpu_feature_enabled().
 /^\/\* A Zen 5 CPU or not, in the private boot_cpu_data (ibs_kunit\.c)\. \*\/$/,/^\/\* ---- end of the load latency filter ---- \*\/$/c\
 #define IBS_KUNIT_NO_LDLAT \\\
 	"d20610c19b4a (\\"perf/amd/ibs: Add support for OP Load Latency Filtering\\") is not in this tree"\

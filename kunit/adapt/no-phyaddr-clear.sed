@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The tree's ibs.c never clears a sample's physical address (50a53b60e141,
-# "perf/amd/ibs: Prevent leaking sensitive data to userspace";
-# kunit/adapt/origins): the cases of that section are skipped and name it,
-# and the driver never calls perf_allow_kernel().
+# "perf/amd/ibs: Prevent leaking sensitive data to userspace"; fact
+# origin-<sha>): the cases of that section are skipped and name it, and the
+# driver never calls perf_allow_kernel().
 /^#define IBS_KUNIT_PHYS_ADDR/,/^\/\* ---- end of the physical address ---- \*\/$/c\
 #define IBS_KUNIT_NO_PHYADDR_CLEAR \\\
 	"50a53b60e141 (\\"perf/amd/ibs: Prevent leaking sensitive data to userspace\\") is not in this tree"\

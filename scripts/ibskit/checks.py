@@ -27,7 +27,9 @@ from .kunittool import (
 from .model import MutantStatus, MutationRecord, VerifyResult
 from .redgreen import console_files
 from . import records
-from .results import README, readme_with_results, results_markdown
+from .results import (
+    FACTS_PAGE, README, facts_markdown, readme_with_results,
+    results_markdown,)
 from .backports import generate_backport, message_problems
 from .mail import checkpatch_mails
 from .patches import patches_drift
@@ -157,6 +159,10 @@ def record_checks() -> Checks:
     checks.append(_generated_check(
         "README.md's result table", "README.md", readme,
         lambda: readme_with_results(readme)))
+    checks.append(_generated_check(
+        "the facts page", "Documentation/facts.md",
+        read_text(FACTS_PAGE) if os.path.exists(FACTS_PAGE) else "",
+        facts_markdown))
     return checks
 
 
@@ -375,4 +381,22 @@ def drift_checks(series: list[str]) -> Checks:
             print("patches/ and kunit/ drifted apart: " + ", ".join(bad) +
                   " (run scripts/gen-patches)", file=sys.stderr)
         checks.append(("patches/ is generated from kunit/", not bad))
+    return checks
+
+
+def fact_checks(recs: list[VerifyResult]) -> Checks:
+    """The facts this run read from each tree's header, KUnit and ibs.c
+    (facts.FACTS) are those its committed verify record lists: the fact
+    detection, on the real source of every tree CI runs."""
+    committed = {r.tree.label: r.tree.facts
+                 for _, r in records.all_verify_records()}
+    checks: Checks = []
+    for rec in recs:
+        have = committed.get(rec.tree.label)
+        diff = sorted(n for n in set(rec.tree.facts) | set(have or {})
+                      if rec.tree.facts.get(n) != (have or {}).get(n))
+        checks.append((f"{rec.tree.label}: the facts read from its source "
+                       "are those its record lists"
+                       + (f" (differ: {', '.join(diff)})" if diff else ""),
+                       have is not None and not diff))
     return checks

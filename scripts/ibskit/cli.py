@@ -67,7 +67,12 @@ def trees_for(args: argparse.Namespace,
     # The registry package's download needs no build tools: it runs
     # beside the apt step of a bare machine (private apt lists, no lock
     # shared with apt-get install).
-    series = [] if getattr(args, "tree", None) else (
+    if getattr(args, "tree", None):
+        # A user's tree: read (and refused) before anything is installed.
+        t = tree_from_args(args, default_series)
+        ensure_tools()
+        return [t]
+    series = (
         list(REGISTRY) if getattr(args, "all", False)
         else [s for s in [getattr(args, "series", None) or default_series]
               if s in REGISTRY])
@@ -90,6 +95,8 @@ def tree_from_args(args: argparse.Namespace,
         t = user_tree(args.tree, args.ref)
         t.allow_revert = getattr(args, "revert_fix", False)
         t.extra_kconfig = check_kconfig(getattr(args, "kconfig", None))
+        # Refused here, before anything is checked out or built.
+        t.check_servable()
         return t
     if args.ref:
         raise Error("--ref goes with --tree")

@@ -21,7 +21,7 @@ from typing import Optional
 from .core import Error, capture, git, log_file, read_text, run
 from .registry import MAINLINE_BASE, check_series
 from .suite import (
-    dis_suite_built, git_am, has_caps_dis, has_count_fix, has_dis_fix,
+    dis_suite_built, git_am, has_count_fix, has_dis_fix,
     has_stop_fix, install_suite, kunit_can_skip,)
 from . import fixes
 from .trees import Tree, registry_tree, worktree
@@ -188,21 +188,22 @@ def fixed_verdict(t: Tree, wt: str, label: str,
     res, build_s, run_s = run_suite(wt, t, log, label)
     stop_fix = has_stop_fix(wt)
     src = read_text(os.path.join(wt, fixes.IBS_C))
+    tf = t.facts()
     run = RunResult(
         tree=t.ref(), variant=Variant.FIXED,
         action="git am of the backport",
-        code=TreeCode(fix_in_tree=False, caps_dis=has_caps_dis(wt),
+        code=TreeCode(fix_in_tree=False, caps_dis=tf["caps-dis"],
                       dis_fix_in_tree=has_dis_fix(wt),
                       stop_fix_in_tree=stop_fix),
-        dis_suite_built=dis_suite_built(t.series), stop_fix=stop_fix,
+        dis_suite_built=dis_suite_built(tf), stop_fix=stop_fix,
         count_fix=has_count_fix(wt), console=res, failed=sorted(n for n, v in res.cases.items()
                                    if v == TestStatus.FAIL),
         w1_warnings=w1_warnings(wt, build_dir(t), log),
         build_seconds=round(build_s, 1),
         run_seconds=round(run_s, 1), log=log,
-        series=fixes.states(src), origins=fixes.origins(src),
-        skip_supported=kunit_can_skip(t.series))
-    checks = expectations({"fixed": run}, t.series)
+        series=fixes.states(src), origins=tf.origins(),
+        skip_supported=kunit_can_skip(tf))
+    checks = expectations({"fixed": run}, tf)
     bad = [n for n, ok in checks if not ok]
     return not bad, (f"{label}: verify's checks of a fixed run, "
                      f"{len(checks) - len(bad)}/{len(checks)} hold"
@@ -332,7 +333,7 @@ def take_stable(stable_series: str, stable_m: list[Delivered], tmp: str,
     checks: Checks = []
     st = registry_tree(stable_series)
     wt = worktree(st)
-    install_suite(wt, st.series)
+    install_suite(wt, st.facts())
     stable_mbox = os.path.join(tmp, "stable.mbox")
     write_mbox(stable_mbox, stable_m)
     mbx, out = b4_am(stable_mbox, wt, os.path.join(tmp, "b4-stable"), log)

@@ -161,7 +161,7 @@ ORIGINS = {
 
 # The KUnit cases whose code came with a bug's origin, and that origin:
 # where it is absent from the tree, the case is skipped and names it
-# (kunit/adapt/origins).  The cases' own
+# (its origin-<sha> fact, kunit/adapt/facts).  The cases' own
 # diagnostics start with the name of their patch ("account-discarded: ").
 CASE_ORIGIN = {
     "ibs_test_zero_rip_sample_accounted": "26db2e0c51fe",

@@ -254,6 +254,9 @@ class TreeRef:
     commit: str
     series: str
     extra_kconfig: list[str] = field(default_factory=list)
+    # The facts of its source the suite and the expectations were derived
+    # from (facts.FACTS: name -> holds).
+    facts: dict[str, bool] = field(default_factory=dict)
 
     def to_json(self) -> Json:
         return _to(self)
@@ -291,7 +294,7 @@ class RunResult:
     log: str
     # The tree's KUnit keeps a failed parameter's status for the ones after
     # it (no ee5f8cc2770b, "kunit: Reset test status on each param
-    # iteration"): kunittool.param_status_carried().
+    # iteration"): facts.param_status_carried().
     param_status_carried: bool = False
     # Per patch of "perf/amd/ibs: Assorted fixes" (fixes.FIX_NAMES), the
     # code this run ran: "fixed", "bug" or "absent" (fixes.states()), and

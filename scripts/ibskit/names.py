@@ -46,7 +46,7 @@ CASE_DIAG_PREFIX = {"race": "race: ", "stop": "stop-race: ",
 # (ibs_kunit_hazards() on writes, ibs_kunit_read_hazards() on reads,
 # Documentation/invariants.md): their cases pass on every tree that has
 # the workaround and skip, naming the commit, where it came with code the
-# tree lacks (kunit/adapt/origins); their mutants take them out.
+# tree lacks (origin-<sha> facts, kunit/adapt/facts); their mutants take them out.
 HAZARDS = ("erratum-420", "fetch-count-reset", "erratum-1197",
            "erratum-1606", "erratum-1293", "cache-hit-st", "eilvt",
            "rip-invalid")

@@ -194,10 +194,10 @@ def fix_alone(t: Tree, series: str, log: str) -> list[tuple[str, bool]]:
     if len(mails) != 1:
         raise Error(f"the {series} fix is {len(mails)} mails, not one")
     cases = [suite_prefix(s) + c for s in spec.suites
-             for c in finding_cases(spec.finding, t.series)]
+             for c in finding_cases(spec.finding, t.facts())]
     bdir = build_dir(t)
     wt = worktree(t)
-    install_suite(wt, t.series)
+    install_suite(wt, t.facts())
     without, _, _ = run_suite(wt, t, log, f"{series}: {t.label} without it")
     w1_before = object_warnings(wt, bdir, IBS_O, log)
     wt = worktree(t)
@@ -217,7 +217,7 @@ def fix_alone(t: Tree, series: str, log: str) -> list[tuple[str, bool]]:
                  set(w1_before))
     checks.append((f"{series}: no new W=1 warning in {IBS_O}"
                    + "".join(f"; {w}" for w in new), not new))
-    install_suite(wt, t.series)
+    install_suite(wt, t.facts())
     with_, _, _ = run_suite(wt, t, log, f"{series}: {t.label} with it")
     red = [c for c in cases if red_with(without, c, spec.finding)]
     green = [c for c in cases if with_.cases.get(c) == TestStatus.PASS]

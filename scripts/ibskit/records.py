@@ -11,6 +11,7 @@ from .core import (
     BACKPORTS_DIR, CONSOLES_DIR, Error, Json, MAINLINE_RESULTS, MUTATION_DIR,
     log_file, TOP, file_hash, generated_note, read_json, read_text, run, suite_hash,
     text_table,)
+from .facts import of_record
 from .registry import STABLE_SERIES, series_key
 from .suite import (
     COUNT_FIX, COUNT_FIX_SED, DIS_FIX, DIS_PREFIX, STOP_FIX, SUITE_EXPLORE,
@@ -33,7 +34,8 @@ def series_record(rec: VerifyResult,
     red, green = rec.runs["unfixed"], rec.runs["fixed"]
     allf = rec.runs["all-fixes"]
     series = rec.tree.series
-    rc, sc = finding_cases("race", series), finding_cases("stop", series)
+    tf = of_record(rec.tree.facts)
+    rc, sc = finding_cases("race", tf), finding_cases("stop", tf)
     tree = dataclasses.replace(rec.tree, origin=origin or rec.tree.origin)
     return SeriesRecord(
         generated=generated_note("scripts/verify --record",
@@ -72,7 +74,7 @@ def series_record(rec: VerifyResult,
 def series_proofs(rec: VerifyResult) -> dict[str, FixProof]:
     """Each patch of the series from the unfixed run to the fixed one."""
     return {n: fix_proof(n, rec.runs["unfixed"], rec.runs["fixed"],
-                         rec.tree.series) for n in fixes.FIX_NAMES}
+                         of_record(rec.tree.facts)) for n in fixes.FIX_NAMES}
 
 
 def run_summary(r: RunResult) -> RunSummary:
@@ -96,7 +98,10 @@ def fix_record(rec: VerifyResult, name: str,
     f = fixes.by_name(name)
     only = rec.runs[ONLY_PREFIX + name]
     tree = dataclasses.replace(rec.tree, origin=origin or rec.tree.origin)
-    bp = series_backport(rec.tree.series, f)
+    ran = [a.split(" ", 2)[2] for a in only.action.split(" + ")
+           if a.startswith("git am backports/")]
+    bp = os.path.join(TOP, ran[0]) if ran else series_backport(
+        rec.tree.series, f)
     return FixRecord(
         generated=generated_note(f"scripts/verify --fix {name} --record",
                                  "a run without the series and one with "
@@ -105,7 +110,8 @@ def fix_record(rec: VerifyResult, name: str,
         fix=name, sha=f.sha,
         backport={os.path.relpath(bp, TOP): file_hash(bp)}
         if bp and "git am" in only.action else {},
-        proof=fix_proof(name, rec.runs["unfixed"], only, rec.tree.series),
+        proof=fix_proof(name, rec.runs["unfixed"], only,
+                        of_record(rec.tree.facts)),
         runs={v: run_summary(r) for v, r in rec.runs.items()},
         w1_warnings=[w for r in rec.runs.values()
                      for w in r.w1_warnings or []],
@@ -157,8 +163,8 @@ def summary_table(records: list[VerifyResult]) -> str:
              "run s", "verdict")]
     fail, ok, skip = TestStatus.FAIL, TestStatus.PASS, TestStatus.SKIP
     for r in records:
-        series = r.tree.series
-        rc, sc = finding_cases("race", series), finding_cases("stop", series)
+        tf = of_record(r.tree.facts)
+        rc, sc = finding_cases("race", tf), finding_cases("stop", tf)
         drc = [DIS_PREFIX + n for n in rc]
         red, green = r.runs["unfixed"].cases, r.runs["fixed"].cases
         allf = r.runs["all-fixes"].cases
@@ -186,7 +192,8 @@ def mainline_record(rec: VerifyResult) -> MainlineRecord:
     """The machine-readable result of one verify of a tree that carries
     1b044ff3c17e (7.2, 7.3), for results/mainline/<label>.json."""
     series = rec.tree.series
-    rc, sc = finding_cases("race", series), finding_cases("stop", series)
+    tf = of_record(rec.tree.facts)
+    rc, sc = finding_cases("race", tf), finding_cases("stop", tf)
     fixed = rec.runs["fixed"]
     shipped = rec.runs.get("shipped")
     return MainlineRecord(

@@ -11,9 +11,9 @@ from .suite import (
     CASE_DIAG_PREFIX, CASE_FINDINGS, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, FINDING_PMUS, HAZARDS, STOP_FIX, SUITE,
     SUITE_DIS, SUITE_EXPLORE, apply_count_fix, apply_dis_fix, apply_fix,
-    dis_suite_built, git_am, has_caps_dis, has_count_fix, has_dis_fix,
+    dis_suite_built, git_am, has_count_fix, has_dis_fix,
     has_fix, has_stop_fix, install_suite, kunit_can_skip, revert_fix,
-    revert_series_fix, sed_ibs_c, series_backport, suite_text,)
+    revert_series_fix, sed_ibs_c, applicable_backport, suite_text,)
 from . import fixes
 from .core import read_text
 from .trees import (
@@ -26,6 +26,7 @@ from . import kunittool
 from .model import (
     Check, FixProof, Outcome, RunResult, TreeCode, Variant, VerifyResult,)
 from .csource import CASE_ENTRY, c_chunks
+from .facts import TreeFacts
 
 
 # "stop-only": "fixed" and the stop-window fix (fix/stop-nmi.patch), not
@@ -82,12 +83,14 @@ def prepare(t: Tree, variant: str,
         raise Error(f"unknown fix state {variant} (states: "
                     f"{', '.join(VARIANTS)})")
     only = only_fix(variant)
+    t.check_servable()
+    tf = t.facts()
     lock_tree(t)
     before = changed_files(worktree_path(t), t.rev)
     wt = worktree(t)
-    install_suite(wt, t.series)
-    fixed_before = has_fix(wt)
-    info = {"caps_dis": has_caps_dis(wt), "dis_fix_in_tree": has_dis_fix(wt)}
+    install_suite(wt, tf)
+    fixed_before = tf["fix-race"]
+    info = {"caps_dis": tf["caps-dis"], "dis_fix_in_tree": tf["fix-dis"]}
     actions: list[str] = []
     if variant == "unfixed" or only:
         actions += take_out_series(t, wt, only, log)
@@ -102,21 +105,20 @@ def prepare(t: Tree, variant: str,
         revert_fix(wt, log)
         actions.append("git apply -R fix/upstream.patch")
     elif variant in ("shipped",) + FIXED_VARIANTS and not fixed_before:
-        apply_fix(wt, t.series, log)
-        actions.append(f"git am backports/{t.series}/")
+        actions.append(f"git am backports/{apply_fix(wt, t.series, log)}/")
     if only and fixes.states(ibs_c(wt))[only] == "bug":
-        bp = series_backport(t.series, fixes.by_name(only))
+        bp = applicable_backport(wt, t.series, fixes.by_name(only))
         if bp is None:
             raise Error(f"{t.label}: no backport of {only} in "
-                        f"backports/{t.series}/")
+                        f"backports/ applies to this tree")
         git_am(wt, [bp], log, os.path.relpath(bp, TOP))
         actions.append(f"git am {os.path.relpath(bp, TOP)}")
     fixed = variant in FIXED_VARIANTS
     if fixed and info["caps_dis"] and not info["dis_fix_in_tree"]:
         apply_dis_fix(wt, log)
         actions.append("git am fix/caps-dis.patch")
-    info["stop_fix_in_tree"] = has_stop_fix(wt)
-    info["count_fix_in_tree"] = has_count_fix(wt)
+    info["stop_fix_in_tree"] = tf["fix-stop"]
+    info["count_fix_in_tree"] = tf["fix-count"]
     if variant in ("all-fixes", STOP_ONLY) and not info["stop_fix_in_tree"]:
         git_am(wt, [STOP_FIX], log, "fix/stop-nmi.patch")
         actions.append("git am fix/stop-nmi.patch")
@@ -138,7 +140,7 @@ def prepare(t: Tree, variant: str,
             and (variant in FIXED_VARIANTS or n == only)]
     if left:
         raise Error(f"{t.label}: {', '.join(left)} still missing after "
-                    f"'{action}' (backports/{t.series}/ lacks it)")
+                    f"'{action}' (the backport lacks it)")
     if variant in ("all-fixes", STOP_ONLY) and not info["stop_fix"]:
         raise Error(f"{t.label}: perf_ibs_handle_irq() lacks the "
                     f"IBS_STOPPING check after '{action}'")
@@ -203,18 +205,19 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
              f"{len(res.cases) - len(failed) - skipped} passed, "
              f"{len(failed)} failed, {skipped} skipped in {run_s:.1f}s")
     src = ibs_c(wt)
+    tf = t.facts()
     return RunResult(
         tree=t.ref(), variant=Variant(variant), action=action,
-        series=fixes.states(src), origins=fixes.origins(src),
-        skip_supported=kunit_can_skip(t.series),
+        series=fixes.states(src), origins=tf.origins(),
+        skip_supported=kunit_can_skip(tf),
         code=TreeCode(fix_in_tree=fixed_before, caps_dis=info["caps_dis"],
                       dis_fix_in_tree=info["dis_fix_in_tree"],
                       stop_fix_in_tree=info["stop_fix_in_tree"]),
-        dis_suite_built=dis_suite_built(t.series), stop_fix=info["stop_fix"],
+        dis_suite_built=dis_suite_built(tf), stop_fix=info["stop_fix"],
         count_fix=info["count_fix"],
         console=res, failed=failed, w1_warnings=warnings,
         build_seconds=round(build_s, 1), run_seconds=round(run_s, 1),
-        log=log, param_status_carried=kunittool.param_status_carried(wt))
+        log=log, param_status_carried=tf["kunit-param-status-carried"])
 
 
 def apply_change(wt: str, change: str, log: str) -> str:
@@ -238,12 +241,13 @@ def apply_change(wt: str, change: str, log: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def suite_cases(series: Optional[str] = None) -> tuple[
+def suite_cases(tf: Optional[TreeFacts] = None) -> tuple[
         dict[str, list[str]], dict[str, str]]:
-    """What the suite as built for @series (the source as in kunit/ when
-    None; read once per process) runs: {suite name: [case names]}, and
-    {case name: finding} for its cases that prove one (CASE_FINDINGS)."""
-    src = suite_text(series)
+    """What the suite as built for a tree with facts @tf (the source as in
+    kunit/ when None; read once per process) runs: {suite name: [case
+    names]}, and {case name: finding} for its cases that prove one
+    (CASE_FINDINGS)."""
+    src = suite_text(tf)
     arrays: dict[str, list[str]] = {}
     for m in re.finditer(r"static struct kunit_case (\w+)\[\] = \{(.*?)\n\};",
                          src, re.S):
@@ -262,13 +266,13 @@ def suite_cases(series: Optional[str] = None) -> tuple[
     return suites, {c: f for c, f in CASE_FINDINGS.items() if c in cases}
 
 
-def diag_findings(series: Optional[str] = None) -> dict[str, set[str]]:
+def diag_findings(tf: Optional[TreeFacts] = None) -> dict[str, set[str]]:
     """{case: the findings whose tag its own source prints} - the check
     of CASE_FINDINGS against the C (scripts/tests): a case's function and
     the ibs_kunit_*() helpers it names."""
-    src = suite_text(series)
+    src = suite_text(tf)
     fns = {n: t for n, t in c_chunks(src) if n}
-    suites, _ = suite_cases(series)
+    suites, _ = suite_cases(tf)
     out: dict[str, set[str]] = {}
     for case in {c for cs in suites.values() for c in cs}:
         body = fns.get(case, "")
@@ -338,7 +342,7 @@ def explore_checks(variant: str, r: RunResult) -> list[tuple[str, bool]]:
                f"({len(ex.params)})", bool(ex.params) and complete)]
     red_any = False
     # Where the tree's KUnit carries a failed parameter's status over
-    # (kunittool.param_status_carried()), KUnit reports every parameter
+    # (facts.param_status_carried()), KUnit reports every parameter
     # after the first failed one as failed: its verdict says nothing there.
     carried_from = None
     if ktap and r.param_status_carried:
@@ -394,7 +398,7 @@ def marks_checks(name: str, r: RunResult, ref_name: str,
 
 
 def expectations(runs: dict[str, RunResult],
-                 series: Optional[str] = None) -> list[tuple[str, bool]]:
+                 tf: Optional[TreeFacts] = None) -> list[tuple[str, bool]]:
     """(name, ok) pairs: what the runs of verify() must show, case by case.
 
     The window cases of a finding (suite_cases()) fail with its diagnostic
@@ -404,7 +408,7 @@ def expectations(runs: dict[str, RunResult],
     others: finding_present().  On a tree
     without IBS_CAPS_DIS the amd_ibs_dis suite is not built at all.  The
     exploration: explore_checks()."""
-    suites, findings = suite_cases(series)
+    suites, findings = suite_cases(tf)
     w1 = [v for v, r in runs.items() if r.w1_warnings is not None]
     checks = [(f"suite builds without W=1 warnings ({', '.join(w1)})",
                bool(w1) and not any(r.w1_warnings for r in runs.values()))]
@@ -472,17 +476,18 @@ def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     # W=1 once, on the state proposed upstream (see w1_warnings()).
     runs["all-fixes"] = kunit_run(t, "all-fixes", log_dir)
     runs[STOP_ONLY] = kunit_run(t, STOP_ONLY, log_dir, w1=False)
-    checks = expectations(runs, t.series)
+    checks = expectations(runs, t.facts())
     return VerifyResult(
         tree=t.ref(), checks=[Check(n, ok) for n, ok in checks],
         verdict=Outcome.RED_GREEN if all(ok for _, ok in checks)
         else Outcome.NOT_RED_GREEN, runs=runs)
 
 
-def finding_cases(finding: str, series: Optional[str] = None) -> list[str]:
+def finding_cases(finding: str,
+                  tf: Optional[TreeFacts] = None) -> list[str]:
     """The amd_ibs cases of @finding ("race": 1b044ff3c17e, "stop": the NMI
-    inside perf_ibs_stop()), from the source."""
-    suites, findings = suite_cases(series)
+    inside perf_ibs_stop()), from the source as adapted to facts @tf."""
+    suites, findings = suite_cases(tf)
     return [c for c in suites.get(SUITE, []) if findings.get(c) == finding]
 
 
@@ -502,17 +507,21 @@ def _reverted(name: str, run: RunResult) -> bool:
 
 
 def fix_proof(name: str, without: RunResult, with_: RunResult,
-              series: Optional[str] = None) -> FixProof:
+              tf: Optional[TreeFacts] = None) -> FixProof:
     """Patch @name of the series from a run @without it (its bug) to a
     run @with_ it: its cases fail with its diagnostic, then pass (cases
     whose bug's origin is absent skip in both)."""
-    cases = finding_cases(name, series)
+    cases = finding_cases(name, tf)
     state = without.series.get(name, "absent")
     in_tree = _reverted(name, without) or (
         name == "race" and without.code.fix_in_tree)
+    patch = fixes.stable_patch_name(fixes.by_name(name))
+    applied = [a for a in with_.action.split(" + ")
+               if a.startswith("git am backports/") and
+               (a.endswith("/" + patch) or a.endswith("/"))]
     action = "in tree" if in_tree or state == "fixed" else (
-        f"git am backports/{with_.tree.series}/"
-        f"{fixes.stable_patch_name(fixes.by_name(name))}")
+        applied[0] + (patch if applied[0].endswith("/") else "")
+        if applied else f"git am backports/{with_.tree.series}/{patch}")
     skipped = [c for c in cases if without.cases.get(c) == TestStatus.SKIP
                or (not without.skip_supported and
                    not without.origins.get(fixes.CASE_ORIGIN.get(c, ""),
@@ -554,9 +563,9 @@ def verify_fixes(t: Tree, names: list[str],
         runs = {"unfixed": unfixed,
                 only: kunit_run(t, only, log_dir, w1=i == 0)}
         # W=1 ran once, with the first patch (see w1_warnings()).
-        checks = [c for c in expectations(runs, t.series)
+        checks = [c for c in expectations(runs, t.facts())
                   if i == 0 or not c[0].startswith("suite builds without W=1")]
-        proof = fix_proof(name, unfixed, runs[only], t.series)
+        proof = fix_proof(name, unfixed, runs[only], t.facts())
         checks.append((f"{name}: {len(proof.red)} of its "
                        f"{len(proof.cases)} cases fail with its diagnostic "
                        "unfixed, every one passes (or skips where its "

@@ -4,6 +4,7 @@
 import os
 
 from .core import Error, Json, TOP, generated_note, md_table
+from .facts import of_record
 from .fixes import FIXES
 from .registry import STABLE_SERIES
 from .suite import DIS_PREFIX
@@ -125,7 +126,7 @@ def stop_only_rows() -> list[list[str]]:
         dis = isinstance(r, MainlineRecord) and r.caps_dis
         cells = []
         for f in findings:
-            names = finding_cases(f, r.tree.series)
+            names = finding_cases(f, of_record(r.tree.facts))
             total = len(names) * (2 if dis else 1)
             cells.append(" / ".join(
                 f"{len([n for n in failed.get(v, []) if n.split('.')[-1] in names])}"
@@ -353,3 +354,46 @@ def readme_with_results(text: str) -> str:
     _, tail = rest.split(README_END, 1)
     return (head + README_BEGIN + "\n" +
             "\n".join(md_table(readme_rows())) + "\n" + README_END + tail)
+
+
+FACTS_PAGE = os.path.join(TOP, "Documentation", "facts.md")
+
+
+def facts_markdown() -> str:
+    """Documentation/facts.md: every fact of a tree's source the suite
+    and the expectations are derived from (facts.FACTS), what the suite
+    does without it (kunit/adapt/facts), and the facts each recorded tree
+    has, from its verify record."""
+    from .facts import FACTS
+    from .suite import adaptation_table
+    seds = dict(adaptation_table())
+    md = ["<!-- " + generated_note(
+        "scripts/report", "scripts/ibskit/facts.py, kunit/adapt/facts and "
+        "the verify records") + " -->", "",
+          "# The facts of a tree", "",
+          "What the suite is on a tree, and what verify and mutate expect of",
+          "it, are derived from one set of facts read once from the tree's",
+          "own source (`scripts/ibskit/facts.py`): no version number decides",
+          "anything. A tree that lacks a required fact is refused before",
+          "anything is built, in one line that names what it lacks; for",
+          "every other fact the tree lacks, the sed file of",
+          "`kunit/adapt/facts` adapts the suite.", ""]
+    rows = [["fact", "file", "holds when", "without it"]]
+    for f in FACTS:
+        rows.append([f"`{f.name}`", f"`{f.path}`", f.what,
+                     "refused: " + f.required if f.required
+                     else f"`{seds[f.name]}`" if f.name in seds
+                     else "expectations only"])
+    md += md_table(rows)
+    recs = [r for _, r in all_verify_records()]
+    md += ["", "## The recorded trees", "",
+           "From each tree's verify record (`tree.facts`); y = the fact "
+           "holds.", ""]
+    names = [f.name for f in FACTS]
+    head = ["fact"] + [r.tree.label for r in recs]
+    table = [head]
+    for n in names:
+        table.append([f"`{n}`"] + ["y" if r.tree.facts.get(n) else "-"
+                                   for r in recs])
+    md += md_table(table)
+    return "\n".join(md) + "\n"

@@ -11,9 +11,8 @@ from .core import (
     BACKPORTS_DIR, Error, KUNIT_DIR, SUITE_FILES, TOP, capture, git,
     git_env, read_text, run, status, write_text,)
 from .fixes import (
-    UpstreamFix, function_body, origins, reverse_candidates,
-    stable_patch_name,)
-from .registry import series_key
+    UpstreamFix, reverse_candidates, stable_patch_name,)
+from .facts import FACT_NAMES, TreeFacts, by_name as fact
 
 
 UPSTREAM_FIX = os.path.join(TOP, "fix", "upstream.patch")
@@ -26,64 +25,53 @@ from .names import (  # noqa: E402
     SUITE_EXPLORE as SUITE_EXPLORE,)
 
 
-def adaptations(series: str) -> list[str]:
-    """The sed files that adapt the suite to @series (kunit/adapt/series)."""
-    table: dict[str, list[str]] = {}
-    for text in read_text(os.path.join(KUNIT_DIR, "adapt",
-                                       "series")).splitlines():
-        words = text.split("#", 1)[0].split()
-        if words:
-            table[words[0]] = [] if words[1:] == ["-"] else words[1:]
-    if series in table:
-        return table[series]
-    # A series the table does not name: the nearest older one's adaptations.
-    older = [s for s in table if series_key(s) <= series_key(series)]
-    return table[max(older, key=series_key)] if older else []
-
-
-def origin_adaptations(ibs_c: Optional[str]) -> list[str]:
-    """The sed files of kunit/adapt/origins whose origin the ibs.c text
-    @ibs_c lacks (None: no tree, none)."""
-    if ibs_c is None:
-        return []
-    have = origins(ibs_c)
+def adaptation_table() -> list[tuple[str, str]]:
+    """kunit/adapt/facts: (fact, sed file) in the order they apply."""
     out = []
     for text in read_text(os.path.join(KUNIT_DIR, "adapt",
-                                       "origins")).splitlines():
+                                       "facts")).splitlines():
         words = text.split("#", 1)[0].split()
-        if words and not have.get(words[0], True):
-            out += words[1:]
+        if words:
+            if len(words) != 2 or words[0] not in FACT_NAMES:
+                raise Error(f"kunit/adapt/facts: bad line '{text}'")
+            out.append((words[0], words[1]))
     return out
 
 
-def suite_source(series: str, ibs_c: Optional[str] = None) -> dict[str, str]:
-    """The suite's files as they go into a tree of @series whose ibs.c is
-    @ibs_c: {file name: text}, the adaptations for the origins that ibs.c
-    lacks, then those of the series, applied to each."""
+def adaptations(tf: TreeFacts) -> list[str]:
+    """The sed files that adapt the suite to a tree with facts @tf: one
+    for each fact of kunit/adapt/facts that the tree's source lacks."""
+    return [sed for fact, sed in adaptation_table() if not tf[fact]]
+
+
+def suite_source(tf: TreeFacts) -> dict[str, str]:
+    """The suite's files as they go into a tree with facts @tf: {file
+    name: text}, adaptations(@tf) applied to each."""
     out = {}
+    seds = adaptations(tf)
     for path in SUITE_FILES:
         src = read_text(path)
-        for sed in origin_adaptations(ibs_c) + adaptations(series):
+        for sed in seds:
             src = run(["sed", "-f", os.path.join(KUNIT_DIR, "adapt", sed)],
                       input=src)
         out[os.path.basename(path)] = src
     return out
 
 
-def suite_text(series: Optional[str] = None,
-               ibs_c: Optional[str] = None) -> str:
-    """The suite's files as adapted to @series and a tree whose ibs.c is
-    @ibs_c (None: as in kunit/) as one text, the parts in the order
-    ibs_kunit.c includes them."""
-    if series is None:
+def suite_text(tf: Optional[TreeFacts] = None) -> str:
+    """The suite's files as adapted to a tree with facts @tf (None: as in
+    kunit/) as one text, the parts in the order ibs_kunit.c includes
+    them."""
+    if tf is None:
         return "\n".join(read_text(p) for p in SUITE_FILES)
-    return "\n".join(suite_source(series, ibs_c).values())
+    return "\n".join(suite_source(tf).values())
 
 
-def dis_suite_built(series: str) -> bool:
-    """Does the suite as adapted to @series register amd_ibs_dis?"""
+def dis_suite_built(tf: TreeFacts) -> bool:
+    """Does the suite as adapted to a tree with facts @tf register
+    amd_ibs_dis?"""
     return re.search(r'\.name\s*=\s*"' + SUITE_DIS + '"',
-                     suite_text(series)) is not None
+                     suite_text(tf)) is not None
 
 
 def write_suite(wt: str, files: dict[str, str]) -> None:
@@ -99,11 +87,11 @@ def write_suite(wt: str, files: dict[str, str]) -> None:
             os.unlink(target)
 
 
-def install_suite(wt: str, series: str) -> None:
-    """Add the suite, Kconfig symbols, Makefile hook and .kunitconfig;
+def install_suite(wt: str, tf: TreeFacts) -> None:
+    """Add the suite as adapted to a tree with facts @tf (those of @wt's
+    pristine source), Kconfig symbols, Makefile hook and .kunitconfig;
     commit."""
-    write_suite(wt, suite_source(series, read_text(
-        os.path.join(wt, "arch/x86/events/amd/ibs.c"))))
+    write_suite(wt, suite_source(tf))
     install_build_files(wt)
     git(["add", "-f", "arch/x86/events"], cwd=wt)
     git(["commit", "-q", "-m", "perf/x86/amd/ibs: add the amd_ibs KUnit suite "
@@ -177,39 +165,24 @@ def install_build_files(wt: str, c_text: Optional[str] = None) -> None:
     write_text(kc, text[:start] + kconfig_fragment(c_text) + "\n" + text[i:])
 
 
-def ibs_start_body(wt: str) -> str:
-    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
-    m = re.search(r"\nstatic void perf_ibs_start\(.*?\n}\n", src, re.S)
-    if not m:
-        raise Error("perf_ibs_start() not found in ibs.c")
-    return m.group(0)
+def _ibs_c_fact(wt: str, name: str) -> bool:
+    """Fact @name (facts.FACTS) of the ibs.c now in @wt."""
+    return fact(name).test(read_text(
+        os.path.join(wt, "arch/x86/events/amd/ibs.c")))
 
 
 def has_fix(wt: str) -> bool:
     """True if perf_ibs_start() clears the CTL before setting IBS_STARTED."""
-    body = ibs_start_body(wt)
-    clear = body.find("perf_ibs_disable_event(perf_ibs, hwc, 0);")
-    started = body.find("set_bit(IBS_STARTED")
-    return clear != -1 and started != -1 and clear < started
+    return _ibs_c_fact(wt, "fix-race")
 
 
 DIS_FIX = os.path.join(TOP, "fix", "caps-dis.patch")
 
 
-def has_caps_dis(wt: str) -> bool:
-    """Does the tree's ibs.c know IBS_CAPS_DIS (efa5700ec0da, v7.1)?"""
-    return "IBS_CAPS_DIS" in read_text(
-        os.path.join(wt, "arch/x86/events/amd/ibs.c"))
-
-
 def has_dis_fix(wt: str) -> bool:
     """True if perf_ibs_start() also writes the CTL itself with
     IBS_CAPS_DIS before setting IBS_STARTED (fix/caps-dis.patch)."""
-    body = ibs_start_body(wt)
-    m = re.search(r"if \(ibs_caps & IBS_CAPS_DIS\)\n\t\twrmsr[lq]\("
-                  r"hwc->config_base, 0\);", body)
-    started = body.find("set_bit(IBS_STARTED")
-    return m is not None and started != -1 and m.start() < started
+    return _ibs_c_fact(wt, "fix-dis")
 
 
 # Manali Shukla's fix of the stop window ("perf/amd/ibs: Fix race
@@ -225,18 +198,13 @@ COUNT_FIX_SED = os.path.join(TOP, "fix", "prev-count.sed")
 def has_stop_fix(wt: str) -> bool:
     """True if perf_ibs_handle_irq() does not enable the PMU again while
     IBS_STOPPING is set (fix/stop-nmi.patch)."""
-    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
-    return re.search(r"if \(!test_bit\(IBS_STOPPING, pcpu->state\)\)\n"
-                     r"\t+perf_ibs_enable_event\(", src) is not None
+    return _ibs_c_fact(wt, "fix-stop")
 
 
 def has_count_fix(wt: str) -> bool:
     """True if perf_ibs_stop() folds nothing when the CTL holds a
     completed sample (fix/prev-count.patch)."""
-    src = read_text(os.path.join(wt, "arch/x86/events/amd/ibs.c"))
-    return re.search(r"\tif \(!\(config & perf_ibs->valid_mask\)\)\n"
-                     r"\t\tperf_ibs_event_update\(perf_ibs, event, &config\);",
-                     function_body(src, "perf_ibs_stop")) is not None
+    return _ibs_c_fact(wt, "fix-count")
 
 
 def apply_count_fix(wt: str, log: str) -> str:
@@ -292,12 +260,29 @@ def backport_patches(series: str) -> list[str]:
             if line.strip() and not line.startswith("#")]
 
 
-def apply_fix(wt: str, series: str, log: str) -> None:
-    """git am the backport of @series; no fuzz, no three-way fallback."""
-    patches = backport_patches(series)
-    if not patches:
-        raise Error(f"no backport for series {series} in backports/{series}/")
-    git_am(wt, patches, log, f"backports/{series}")
+def backport_series() -> list[str]:
+    """The series backports/ has a backport for."""
+    return sorted((d for d in os.listdir(BACKPORTS_DIR)
+                   if os.path.exists(os.path.join(BACKPORTS_DIR, d,
+                                                  "series"))),
+                  key=lambda d: tuple(int(x) for x in d.split(".")))
+
+
+def apply_fix(wt: str, series: str, log: str) -> str:
+    """git am a backport of 1b044ff3c17e (no fuzz, no three-way
+    fallback): backports/@series/ if there is one, else the first of the
+    others (newest first) whose patches apply to this tree's source: the
+    tree decides, not its version.  Returns the series whose backport
+    went in."""
+    tried = [series] if backport_patches(series) else []
+    tried += [s for s in reversed(backport_series()) if s != series]
+    for s in tried:
+        if not status(["git", "am", "-q"] + backport_patches(s), cwd=wt,
+                      log=log, env=git_env()):
+            return s
+        status(["git", "am", "--abort"], cwd=wt)
+    raise Error(f"no backport of backports/ applies to this tree "
+                f"(tried {', '.join(tried)}; log: {log})")
 
 
 def revert_fix(wt: str, log: str) -> None:
@@ -319,6 +304,19 @@ def revert_series_fix(wt: str, f: UpstreamFix, log: str) -> str:
                 "tree: no patch of fix/assorted/ applies in reverse")
 
 
+def applicable_backport(wt: str, series: str,
+                        f: UpstreamFix) -> Optional[str]:
+    """The backport of @f that applies to @wt (git apply --check): that of
+    backports/@series/ if it applies, else the first of the others
+    (newest first) that does; None if none does."""
+    order = [series] + [s for s in reversed(backport_series()) if s != series]
+    for s in order:
+        p = series_backport(s, f)
+        if p and status(["git", "apply", "--check", p], cwd=wt) == 0:
+            return p
+    return None
+
+
 def series_backport(series: str, f: UpstreamFix) -> Optional[str]:
     """The patch of backports/<series>/ that is @f's backport, if any."""
     name = stable_patch_name(f)
@@ -328,6 +326,6 @@ def series_backport(series: str, f: UpstreamFix) -> Optional[str]:
     return None
 
 
-def kunit_can_skip(series: str) -> bool:
-    """Can the suite as adapted to @series mark a case skipped?"""
-    return "no-kunit-skip.sed" not in adaptations(series)
+def kunit_can_skip(tf: TreeFacts) -> bool:
+    """Can the suite on a tree with facts @tf mark a case skipped?"""
+    return tf["kunit-skip"]

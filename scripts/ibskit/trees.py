@@ -14,6 +14,7 @@ from typing import Optional
 
 from .core import (
     Error, cache_dir, capture, git, phase, progress, read_text, run,)
+from .facts import FACT_PATHS, TreeFacts, facts_of, read_tree_files, refusal
 from .model import TreeRef
 from .registry import (
     REGISTRY, apt_update, check_series, registry_version, series_of,
@@ -36,15 +37,34 @@ class Tree:
     allow_revert: bool = field(init=False)
     # Kconfig lines this tree needs beyond the suite's (--kconfig).
     extra_kconfig: list[str] = field(default_factory=list)
+    # What the tree's source says (facts.FACTS), read once: facts().
+    _facts: Optional[TreeFacts] = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.series = series_of(self.version)
         self.allow_revert = self.origin == "registry"
 
+    def facts(self) -> TreeFacts:
+        """The facts of the tree's source at its pristine commit, read
+        once (git cat-file; a registry import's unstored blobs from its
+        pristine work tree, where no run writes)."""
+        if self._facts is None:
+            self._facts = facts_of(read_tree_files(
+                self.repo, self.rev, FACT_PATHS,
+                disk=self.repo if self.origin == "registry" else None))
+        return self._facts
+
+    def check_servable(self) -> None:
+        """An Error in one line if the suite cannot serve this tree."""
+        why = refusal(self.label, self.facts())
+        if why:
+            raise Error(why)
+
     def ref(self) -> TreeRef:
-        """The tree as a record names it."""
+        """The tree as a record names it, with the facts of its source."""
         return TreeRef(self.version, self.label, self.origin, self.rev,
-                       self.series, list(self.extra_kconfig))
+                       self.series, list(self.extra_kconfig),
+                       self.facts().to_json())
 
 
 def prefetch(series: str) -> None:

@@ -25,9 +25,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from ibskit import (  # noqa: E402
-    backports, bench, checks, core, csource, e2e, flake, kbuild, ktap,
-    kunittool, model, mutants, qemu, redgreen, registry, series, stock,
-    suite, trees,)
+    backports, bench, checks, core, csource, e2e, facts, flake, kbuild, ktap,
+    kunittool, model, mutants, qemu, records, redgreen, registry, series,
+    stock, suite, trees,)
 
 
 def data(name):
@@ -296,7 +296,10 @@ class SuiteSource(unittest.TestCase):
         self.assertNotIn("ibs_test_clean_ctl_nmi_in_start", findings)
 
     def test_510_has_no_dis_suite(self):
-        suites, _ = redgreen.suite_cases("5.10")
+        # (the facts of 5.10.262: KUnit without parameters, no CTL2)
+        suites, _ = redgreen.suite_cases(without(
+            "kunit-params", "kunit-skip", "caps-zen4", "caps-bit63",
+            "caps-dis", "msr-q", "irq-count-array"))
         self.assertNotIn(suite.SUITE_DIS, suites)
         self.assertIn(suite.SUITE, suites)
 
@@ -365,28 +368,210 @@ class SuiteSource(unittest.TestCase):
             self.assertNotIn(word, text)
 
     def test_adaptations(self):
-        self.assertEqual(suite.adaptations("5.10"),
-                         ["msr-accessors-l.sed", "no-kunit-params.sed",
-                          "no-kunit-skip.sed", "no-caps-zen4.sed",
-                          "no-caps-bit63.sed",
-                          "no-caps-dis.sed", "irq-stat-member.sed"])
-        self.assertEqual(suite.adaptations("7.3"), [])
-        self.assertEqual(suite.adaptations("6.7"),
-                         suite.adaptations("6.6"))
-        self.assertEqual(suite.adaptations("4.19"), [])
+        # one sed file for each fact the tree lacks, in kunit/adapt/facts'
+        # order; a tree with every fact gets the suite as it is
+        table = suite.adaptation_table()
+        self.assertEqual(suite.adaptations(ALL_FACTS), [])
+        self.assertEqual(suite.adaptations(facts.TreeFacts()),
+                         [sed for _, sed in table])
+        for fact, sed in table:
+            with self.subTest(fact=fact):
+                self.assertEqual(suite.adaptations(without(fact)), [sed])
+                self.assertTrue(os.path.exists(os.path.join(
+                    core.KUNIT_DIR, "adapt", sed)))
+        self.assertFalse(os.path.exists(os.path.join(
+            core.KUNIT_DIR, "adapt", "series")))
 
     def test_adapted_suites(self):
-        # every series builds its own suite: no leftover of what it lacks
-        for series, absent in (("5.10", ("KUNIT_CASE_PARAM", "IBS_CAPS_ZEN4",
-                                         "msr2", '"amd_ibs_dis"')),
-                               ("6.1", ("IBS_CAPS_BIT63_FILTER", "msr2",
-                                        "IBS_COUNT_APIC_PERF")),
-                               ("7.0", ("IBS_CAPS_DIS", "rdmsrl"))):
-            code = re.sub(r"/\*.*?\*/", "", suite.suite_text(series),
+        # every fact a tree lacks leaves nothing of it in the suite
+        for lack, absent in (
+                (("kunit-params", "caps-zen4", "caps-dis"),
+                 ("KUNIT_CASE_PARAM", "IBS_CAPS_ZEN4", "msr2",
+                  '"amd_ibs_dis"')),
+                (("caps-bit63", "caps-dis", "irq-count-array"),
+                 ("IBS_CAPS_BIT63_FILTER", "msr2", "IRQ_COUNT_APIC_PERF")),
+                (("caps-dis",), ("IBS_CAPS_DIS",)),
+                (("msr-q",), ("rdmsrq", "wrmsrq")),
+                (("op-cur-cnt-ext",), ("IBS_OP_CUR_CNT_EXT_MASK",)),
+                (("kunit-skip",), ("kunit_skip(",))):
+            code = re.sub(r"/\*.*?\*/", "", suite.suite_text(without(*lack)),
                           flags=re.S)
             for word in absent:
-                with self.subTest(series=series, word=word):
+                with self.subTest(lack=lack, word=word):
                     self.assertNotIn(word, code)
+        self.assertTrue(suite.dis_suite_built(ALL_FACTS))
+        self.assertFalse(suite.dis_suite_built(without("caps-dis")))
+
+
+ALL_FACTS = facts.TreeFacts(frozenset(facts.FACT_NAMES))
+
+
+def without(*names):
+    return facts.TreeFacts(ALL_FACTS.have - set(names))
+
+
+# For each fact, one file text of a tree that has it, as the tree's
+# headers, KUnit and ibs.c spell it (shortened); the same file without the
+# line, or no such file, must not have it.
+_IBS_START = ("static void perf_ibs_start(struct perf_event *event, int "
+              "flags)\n{\n%s\tset_bit(IBS_STARTED, pcpu->state);\n}\n")
+_IBS_STOP = ("static void perf_ibs_stop(struct perf_event *event, int "
+             "flags)\n{\n%s}\n")
+FACT_TEXTS = {
+    "ibs-driver": _IBS_START % "",
+    "ibs-stopping": "\tIBS_STOPPING\t= 2,\n",
+    "kunit": "#define kunit_test_suites(__suites...)\t\\\n",
+    "kunit-all-tests": "config KUNIT_ALL_TESTS\n\ttristate\n",
+    "kunit-tool": "# the parser\n",
+    "kunit-params": "#define KUNIT_CASE_PARAM(test_name, gen_params)\t\\\n",
+    "kunit-skip": "#define kunit_skip(test_or_suite, fmt, ...)\t\\\n",
+    "kunit-param-status-carried": (
+        "static void kunit_run_case_catch_errors(struct kunit_suite *s)\n"
+        "{\n\tkunit_try_catch_run(try_catch, &context);\n}\n"
+        "\t\t\twhile (test.param_value) {\n"
+        "\t\t\t\tkunit_run_case_catch_errors(suite, test_case, &test);"
+        "\n\t\t\t}\n"),
+    "msr-q": "#define rdmsrq(msr, val)\t\t\t\\\n",
+    "irq-count-array": "\tIRQ_COUNT_APIC_PERF,\n",
+    "caps-zen4": "\tif (ibs_caps & IBS_CAPS_ZEN4)\n",
+    "caps-bit63": "\tif (ibs_caps & IBS_CAPS_BIT63_FILTER)\n",
+    "caps-dis": "\tif (ibs_caps & IBS_CAPS_DIS)\n",
+    "op-cur-cnt-ext": "\t\t\t\t\t    IBS_OP_CUR_CNT_EXT_MASK);\n",
+    "origin-26db2e0c51fe": (
+        "static int perf_ibs_handle_irq(struct perf_ibs *perf_ibs, struct "
+        "pt_regs *iregs)\n{\n\tif (perf_ibs->fetch_ignore_if_zero_rip)\n"
+        "}\n"),
+    "origin-d20610c19b4a": (
+        "static int perf_ibs_init(struct perf_event *event)\n{\n"
+        "\tif (config & IBS_OP_LDLAT_EN) {\n}\n"),
+    "origin-50a53b60e141": "\tperf_ibs_phyaddr_clear(perf_ibs, &ibs_data);\n",
+    "origin-7c10dd0a88b1": "\tif (perf_ibs_cache_hit_st_valid()) {\n",
+    "fix-race": _IBS_START % "\tperf_ibs_disable_event(perf_ibs, hwc, 0);\n",
+    "fix-dis": _IBS_START % ("\tif (ibs_caps & IBS_CAPS_DIS)\n"
+                             "\t\twrmsrq(hwc->config_base, 0);\n"),
+    "fix-stop": ("\tif (!test_bit(IBS_STOPPING, pcpu->state))\n"
+                 "\t\tperf_ibs_enable_event(perf_ibs, hwc, *config);\n"),
+    "fix-count": _IBS_STOP % (
+        "\tif (!(config & perf_ibs->valid_mask))\n"
+        "\t\tperf_ibs_event_update(perf_ibs, event, &config);\n"),
+}
+
+
+IMPLIED = {"fix-race": {"ibs-driver"}, "fix-dis": {"ibs-driver", "caps-dis"},
+           "fix-stop": {"ibs-stopping"}}
+
+
+class Facts(unittest.TestCase):
+    """facts.FACTS: each fact found in the text that has it and in no
+    other; a tree that lacks a required one is refused in one line."""
+
+    def test_every_fact_has_a_text(self):
+        self.assertEqual(set(FACT_TEXTS), set(facts.FACT_NAMES))
+
+    def test_each_fact_alone(self):
+        for fact in facts.FACTS:
+            with self.subTest(fact=fact.name):
+                tf = facts.facts_of({fact.path: FACT_TEXTS[fact.name]})
+                self.assertTrue(tf[fact.name])
+                # the same file without the fact's line, and no file
+                if fact.name != "kunit-tool":   # (a file that exists)
+                    self.assertFalse(facts.facts_of(
+                        {fact.path: "\n"})[fact.name])
+                self.assertFalse(facts.facts_of({})[fact.name])
+                # no other fact reads this text as its own, but those it
+                # implies (a fix's code is in the code it fixes)
+                others = {f for f in tf.have if f != fact.name}
+                self.assertEqual(others, IMPLIED.get(fact.name, set()))
+
+    def test_fix_race_needs_the_order(self):
+        late = ("static void perf_ibs_start(struct perf_event *event, int "
+                "flags)\n{\n\tset_bit(IBS_STARTED, pcpu->state);\n"
+                "\tperf_ibs_disable_event(perf_ibs, hwc, 0);\n}\n")
+        self.assertFalse(facts.facts_of({facts.IBS_C: late})["fix-race"])
+
+    def test_refusal(self):
+        full = facts.TreeFacts(frozenset(facts.FACT_NAMES))
+        self.assertIsNone(facts.refusal("t", full))
+        tf = facts.TreeFacts(full.have - {"kunit", "kunit-all-tests"})
+        line = facts.refusal("v5.4.0-x", tf)
+        self.assertIsNotNone(line)
+        assert line is not None
+        self.assertNotIn("\n", line)
+        self.assertIn("no KUnit (include/kunit/test.h)", line)
+        self.assertIn("KUNIT_ALL_TESTS", line)
+        self.assertTrue(line.startswith("v5.4.0-x: "))
+        # a fact that only adapts the suite refuses nothing
+        self.assertIsNone(facts.refusal("t", without("kunit-params")))
+
+    def test_verify_refuses_a_tree_in_one_line(self):
+        # a tree with an IBS driver but no KUnit: verify refuses it before
+        # it installs, checks out or builds anything
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, "arch/x86/events/amd"))
+            with open(os.path.join(d, "Makefile"), "w") as f:
+                f.write("VERSION = 5\nPATCHLEVEL = 4\nSUBLEVEL = 0\n")
+            with open(os.path.join(d, facts.IBS_C), "w") as f:
+                f.write(FACT_TEXTS["ibs-driver"] + FACT_TEXTS["ibs-stopping"])
+            env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+                       GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
+                       IBS_KIT_CACHE=os.path.join(d, "cache"))
+            for cmd in (["init", "-q"], ["add", "."],
+                        ["commit", "-q", "-m", "t"]):
+                subprocess.run(["git"] + cmd, cwd=d, check=True, env=env)
+            p = subprocess.run([os.path.join(core.TOP, "scripts", "verify"),
+                                "--tree", d], capture_output=True, text=True,
+                               env=env)
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(p.stdout, "")
+            lines = p.stderr.splitlines()
+            self.assertEqual(len(lines), 1, p.stderr)
+            self.assertIn("v5.4.0-", lines[0])
+            self.assertIn("the suite cannot serve this tree: no KUnit "
+                          "(include/kunit/test.h)", lines[0])
+            self.assertFalse(os.path.exists(os.path.join(d, "cache",
+                                                         "work")))
+
+    def test_json_round_trip(self):
+        tf = without("msr-q", "caps-dis")
+        self.assertEqual(facts.TreeFacts.from_json(tf.to_json()), tf)
+        with self.assertRaises(KeyError):
+            facts.TreeFacts.from_json({"no-such-fact": True})
+
+    def test_read_tree_files(self):
+        # one git cat-file for every path; absent paths are None, and a
+        # registry import's unstored blob comes from its work tree
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["git", "init", "-q", d], check=True)
+            os.makedirs(os.path.join(d, "a"))
+            for name, text in (("a/stored.h", "stored\n"),
+                               ("a/unstored.h", "on disk\n")):
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text)
+            subprocess.run(["git", "add", "a"], cwd=d, check=True)
+            env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+                       GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+            subprocess.run(["git", "commit", "-q", "-m", "t"], cwd=d,
+                           check=True, env=env)
+            blob = subprocess.run(["git", "rev-parse", "HEAD:a/unstored.h"],
+                                  cwd=d, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+            os.unlink(os.path.join(d, ".git", "objects", blob[:2], blob[2:]))
+            got = facts.read_tree_files(d, "HEAD", ["a/stored.h", "a/none.h",
+                                                    "a/unstored.h"], disk=d)
+            self.assertEqual(got, {"a/stored.h": "stored\n", "a/none.h": None,
+                                   "a/unstored.h": "on disk\n"})
+            got = facts.read_tree_files(d, "HEAD", ["a/unstored.h"])
+            self.assertEqual(got, {"a/unstored.h": None})
+
+    def test_records_list_facts(self):
+        # every record lists the facts of its tree, and they adapt the
+        # suite to what the record's tree ran
+        for path, cls, _ in records.record_files():
+            rec = cls.load(path)
+            with self.subTest(record=os.path.relpath(path, core.TOP)):
+                self.assertEqual(set(rec.tree.facts), set(facts.FACT_NAMES))
+                self.assertIsNone(facts.refusal(
+                    rec.tree.label, facts.TreeFacts.from_json(rec.tree.facts)))
 
 
 class KunitTool(unittest.TestCase):
