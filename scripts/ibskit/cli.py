@@ -60,16 +60,21 @@ def check_kconfig(lines: Optional[list[str]]) -> list[str]:
 
 
 def trees_for(args: argparse.Namespace,
-              default_series: Optional[str] = None) -> list[Tree]:
+              default_series: Optional[str] = None,
+              suite: bool = True) -> list[Tree]:
     """The host tools installed, then the trees the arguments name: every
     registry tree with --all (where the verb has it), else the one
-    add_tree_args() named."""
+    add_tree_args() named.  With @suite (a verb that builds the suite),
+    a tree the suite cannot serve is refused in one line first: a user's
+    tree before anything is installed, every tree before any is run."""
     # The registry package's download needs no build tools: it runs
     # beside the apt step of a bare machine (private apt lists, no lock
     # shared with apt-get install).
     if getattr(args, "tree", None):
         # A user's tree: read (and refused) before anything is installed.
         t = tree_from_args(args, default_series)
+        if suite:
+            t.check_servable()
         ensure_tools()
         return [t]
     series = (
@@ -81,9 +86,13 @@ def trees_for(args: argparse.Namespace,
         ensure_tools()
         for f in fetched:
             f.result()
-    if getattr(args, "all", False):
-        return [registry_tree(s) for s in REGISTRY]
-    return [tree_from_args(args, default_series)]
+    out = [registry_tree(s) for s in REGISTRY] \
+        if getattr(args, "all", False) else [tree_from_args(args,
+                                                            default_series)]
+    if suite:
+        for t in out:
+            t.check_servable()
+    return out
 
 
 def tree_from_args(args: argparse.Namespace,
@@ -95,8 +104,6 @@ def tree_from_args(args: argparse.Namespace,
         t = user_tree(args.tree, args.ref)
         t.allow_revert = getattr(args, "revert_fix", False)
         t.extra_kconfig = check_kconfig(getattr(args, "kconfig", None))
-        # Refused here, before anything is checked out or built.
-        t.check_servable()
         return t
     if args.ref:
         raise Error("--ref goes with --tree")

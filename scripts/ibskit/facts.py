@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 from . import fixes
+from .core import Error
 
 IBS_C = fixes.IBS_C
 KUNIT_H = "include/kunit/test.h"
 KUNIT_C = "lib/kunit/test.c"
 KUNIT_KCONFIG = "lib/kunit/Kconfig"
 KUNIT_PARSER = "tools/testing/kunit/kunit_parser.py"
-MSR_H = "arch/x86/include/asm/msr.h"
 HARDIRQ_H = "arch/x86/include/asm/hardirq.h"
 
 
@@ -82,6 +82,13 @@ FACTS: tuple[Fact, ...] = (
     Fact("ibs-stopping", IBS_C, _re(r"\bIBS_STOPPING\b"),
          "ibs.c has the IBS_STOPPING state of perf_ibs_stop()",
          required="no IBS_STOPPING state in ibs.c"),
+    Fact("origin-26db2e0c51fe", IBS_C,
+         lambda text: text is not None and
+         fixes.ORIGINS["26db2e0c51fe"].present(text),
+         "ibs.c has the erratum #1197 workaround of 26db2e0c51fe "
+         "(fetch_ignore_if_zero_rip), which the mock's set-up sets",
+         required="no erratum #1197 workaround in ibs.c (26db2e0c51fe, "
+                  "fetch_ignore_if_zero_rip)"),
     Fact("kunit", KUNIT_H, _re(r"^#define kunit_test_suites?\("),
          "KUnit (include/kunit/test.h, kunit_test_suite())",
          required="no KUnit (include/kunit/test.h)"),
@@ -102,9 +109,9 @@ FACTS: tuple[Fact, ...] = (
          param_status_carried,
          "KUnit reports every parameter after a failed one as failed "
          "(no ee5f8cc2770b)"),
-    Fact("msr-q", MSR_H, _re(r"^#define rdmsrq\("),
-         "the 64-bit MSR accessors are rdmsrq()/wrmsrq() (else "
-         "rdmsrl()/wrmsrl())"),
+    Fact("msr-q", IBS_C, _re(r"\b(rd|wr)msrq\("),
+         "ibs.c calls the 64-bit MSR accessors rdmsrq()/wrmsrq() (else "
+         "rdmsrl()/wrmsrl()), the names the suite must redirect"),
     Fact("irq-count-array", HARDIRQ_H, _re(r"\bIRQ_COUNT_APIC_PERF\b"),
          "a PMI is counted in irq_stat.counts[IRQ_COUNT_APIC_PERF] (else "
          "in the apic_perf_irqs member)"),
@@ -123,7 +130,7 @@ FACTS: tuple[Fact, ...] = (
          (lambda present: lambda text: text is not None and present(text))(
              o.present),
          f"ibs.c has the code of {o.sha} (\"{o.subject}\")")
-    for o in fixes.ORIGINS.values()) + (
+    for o in fixes.ORIGINS.values() if o.sha != "26db2e0c51fe") + (
     # What the tree's ibs.c already carries of the fixes (TreeCode).
     Fact("fix-race", IBS_C,
          _in_fn("perf_ibs_start", r"perf_ibs_disable_event\(perf_ibs, hwc, "
@@ -188,10 +195,16 @@ class TreeFacts:
         return cls(frozenset(n for n, v in data.items() if v))
 
 
-def of_record(data: dict[str, bool]) -> Optional[TreeFacts]:
-    """The facts a record lists (TreeRef.facts); None for a record that
-    lists none."""
-    return TreeFacts.from_json(data) if data else None
+class NoFacts(Error):
+    """A record that lists no facts (written before they were kept)."""
+
+
+def of_record(data: dict[str, bool]) -> TreeFacts:
+    """The facts a record lists (TreeRef.facts); NoFacts for a record
+    that lists none (refresh it)."""
+    if not data:
+        raise NoFacts("a record without the facts of its tree: refresh it")
+    return TreeFacts.from_json(data)
 
 
 def facts_of(files: dict[str, Optional[str]]) -> TreeFacts:

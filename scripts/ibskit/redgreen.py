@@ -13,20 +13,23 @@ from .suite import (
     SUITE_DIS, SUITE_EXPLORE, apply_count_fix, apply_dis_fix, apply_fix,
     dis_suite_built, git_am, has_count_fix, has_dis_fix,
     has_fix, has_stop_fix, install_suite, kunit_can_skip, revert_fix,
-    revert_series_fix, sed_ibs_c, applicable_backport, suite_text,)
+    revert_series_fix, sed_ibs_c, series_backport, suite_text,
+    backport_patches,)
 from . import fixes
 from .core import read_text
 from .trees import (
     Tree, changed_files, keep_mtimes, lock_tree, worktree, worktree_path,)
 from .kbuild import build, build_dir, w1_warnings
 from .qemu import boot
-from .ktap import MARKS, SKIPPED_DIAG, marks_gained, parse_run
+from .ktap import MARKS, SKIPPED_DIAG, counts, marks_gained, parse_run
 from .model import ConsoleResult, TestStatus
 from . import kunittool
 from .model import (
     Check, FixProof, Outcome, RunResult, TreeCode, Variant, VerifyResult,)
 from .csource import CASE_ENTRY, c_chunks
 from .facts import TreeFacts
+from .backports import stable_diff
+from .core import capture, git, git_env
 
 
 # "stop-only": "fixed" and the stop-window fix (fix/stop-nmi.patch), not
@@ -105,14 +108,21 @@ def prepare(t: Tree, variant: str,
         revert_fix(wt, log)
         actions.append("git apply -R fix/upstream.patch")
     elif variant in ("shipped",) + FIXED_VARIANTS and not fixed_before:
-        actions.append(f"git am backports/{apply_fix(wt, t.series, log)}/")
+        if backport_patches(t.series):
+            apply_fix(wt, t.series, log)
+            actions.append(f"git am backports/{t.series}/")
+        else:
+            actions.append(generate_fix(wt, t.series, None, log))
     if only and fixes.states(ibs_c(wt))[only] == "bug":
-        bp = applicable_backport(wt, t.series, fixes.by_name(only))
-        if bp is None:
+        bp = series_backport(t.series, fixes.by_name(only))
+        if bp is not None:
+            git_am(wt, [bp], log, os.path.relpath(bp, TOP))
+            actions.append(f"git am {os.path.relpath(bp, TOP)}")
+        elif not backport_patches(t.series):
+            actions.append(generate_fix(wt, t.series, only, log))
+        else:
             raise Error(f"{t.label}: no backport of {only} in "
-                        f"backports/ applies to this tree")
-        git_am(wt, [bp], log, os.path.relpath(bp, TOP))
-        actions.append(f"git am {os.path.relpath(bp, TOP)}")
+                        f"backports/{t.series}/")
     fixed = variant in FIXED_VARIANTS
     if fixed and info["caps_dis"] and not info["dis_fix_in_tree"]:
         apply_dis_fix(wt, log)
@@ -152,6 +162,44 @@ def prepare(t: Tree, variant: str,
                     f"fix after '{action}'")
     keep_mtimes(wt, t.rev, before)
     return wt, action, fixed_before, info
+
+
+def generate_fix(wt: str, series: str, only: Optional[str],
+                 log: str) -> str:
+    """On a tree of a series without a backport in backports/: the
+    backport made for this tree as gen-backports makes one (each patch of
+    the series whose bug is in the tree, or only @only, in upstream's
+    order: the upstream diff, or its hunks where every one left out is for
+    code the tree lacks), committed.  An Error, naming the patch, where a
+    hand backport is needed.  Returns what was done."""
+    done = []
+    for f in fixes.FIXES:
+        if (only and f.name != only) or \
+                fixes.states(ibs_c(wt))[f.name] != "bug":
+            continue
+        diff, note = stable_diff(f, wt, series, log)
+        if capture(["git", "apply", "-"], cwd=wt, log=log, input=diff).rc:
+            raise Error(f"{f.patch} does not apply to this tree (log: {log})")
+        git(["commit", "-q", "-a", "-m", f.subject], cwd=wt, env=git_env())
+        done.append(f.patch + (" (hunks for absent code left out)"
+                               if note else ""))
+    return ("backport generated for this tree (no backports/"
+            f"{series}/): git apply " + ", ".join(done))
+
+
+def preflight(t: Tree, variants: Iterable[str], log: str) -> None:
+    """Every fix state @variants of @t prepared once before anything is
+    built: a state the tree cannot be brought into (a fix that does not
+    apply, a patch no backport provides) refuses the tree in one line
+    now, not after the first builds."""
+    progress(f"{t.label}: preparing {', '.join(variants)} (no build)")
+    for v in variants:
+        try:
+            prepare(t, v, log)
+        except Error as e:
+            why = str(e).removeprefix(f"{t.label}: ")
+            raise Error(f"{t.label}: cannot run the {v} state: {why}") \
+                from None
 
 
 def run_suite(wt: str, t: Tree, log: str,
@@ -200,10 +248,7 @@ def kunit_run(t: Tree, variant: str, log_dir: Optional[str] = None,
         raise Error(f"{variant_label}: no {SUITE} result in the QEMU "
                     f"output (log: {log})")
     failed = sorted(n for n, v in res.cases.items() if v == TestStatus.FAIL)
-    skipped = sum(v == TestStatus.SKIP for v in res.cases.values())
-    progress(f"{variant_label}: "
-             f"{len(res.cases) - len(failed) - skipped} passed, "
-             f"{len(failed)} failed, {skipped} skipped in {run_s:.1f}s")
+    progress(f"{variant_label}: {counts(res.cases)} in {run_s:.1f}s")
     src = ibs_c(wt)
     tf = t.facts()
     return RunResult(
@@ -468,9 +513,13 @@ def verify(t: Tree, log_dir: Optional[str] = None) -> VerifyResult:
     fix/caps-dis.patch where it applies), STOP_ONLY (fixed and
     fix/stop-nmi.patch) and all-fixes (STOP_ONLY and fix/prev-count.patch);
     the record of all runs."""
+    tf = t.facts()
+    shipped = tf["caps-dis"] and not tf["fix-dis"]
+    preflight(t, ["unfixed"] + (["shipped"] if shipped else []) +
+              ["fixed", "all-fixes", STOP_ONLY],
+              log_file(f"{t.label}-preflight.log", log_dir))
     runs = {"unfixed": kunit_run(t, "unfixed", log_dir, w1=False)}
-    if runs["unfixed"].code.caps_dis and \
-            not runs["unfixed"].code.dis_fix_in_tree:
+    if shipped:
         runs["shipped"] = kunit_run(t, "shipped", log_dir, w1=False)
     runs["fixed"] = kunit_run(t, "fixed", log_dir, w1=False)
     # W=1 once, on the state proposed upstream (see w1_warnings()).
@@ -547,6 +596,8 @@ def verify_fixes(t: Tree, names: list[str],
     ("unfixed", one run for all) and with only that patch of it
     (ONLY_PREFIX + name): the checks of every case in both, and the
     patch's cases red, then green.  {name: result}."""
+    preflight(t, ["unfixed"] + [ONLY_PREFIX + n for n in names],
+              log_file(f"{t.label}-preflight.log", log_dir))
     unfixed = kunit_run(t, "unfixed", log_dir, w1=False)
     for name in names:
         state = unfixed.series.get(name)

@@ -12,7 +12,7 @@ from .core import (
     git_env, read_text, run, status, write_text,)
 from .fixes import (
     UpstreamFix, reverse_candidates, stable_patch_name,)
-from .facts import FACT_NAMES, TreeFacts, by_name as fact
+from .facts import FACT_NAMES, TreeFacts, by_name as fact, refusal
 
 
 UPSTREAM_FIX = os.path.join(TOP, "fix", "upstream.patch")
@@ -90,7 +90,11 @@ def write_suite(wt: str, files: dict[str, str]) -> None:
 def install_suite(wt: str, tf: TreeFacts) -> None:
     """Add the suite as adapted to a tree with facts @tf (those of @wt's
     pristine source), Kconfig symbols, Makefile hook and .kunitconfig;
-    commit."""
+    commit.  An Error in one line if the suite cannot serve such a
+    tree (facts.refusal())."""
+    why = refusal(os.path.basename(wt), tf)
+    if why:
+        raise Error(why)
     write_suite(wt, suite_source(tf))
     install_build_files(wt)
     git(["add", "-f", "arch/x86/events"], cwd=wt)
@@ -260,29 +264,12 @@ def backport_patches(series: str) -> list[str]:
             if line.strip() and not line.startswith("#")]
 
 
-def backport_series() -> list[str]:
-    """The series backports/ has a backport for."""
-    return sorted((d for d in os.listdir(BACKPORTS_DIR)
-                   if os.path.exists(os.path.join(BACKPORTS_DIR, d,
-                                                  "series"))),
-                  key=lambda d: tuple(int(x) for x in d.split(".")))
-
-
-def apply_fix(wt: str, series: str, log: str) -> str:
-    """git am a backport of 1b044ff3c17e (no fuzz, no three-way
-    fallback): backports/@series/ if there is one, else the first of the
-    others (newest first) whose patches apply to this tree's source: the
-    tree decides, not its version.  Returns the series whose backport
-    went in."""
-    tried = [series] if backport_patches(series) else []
-    tried += [s for s in reversed(backport_series()) if s != series]
-    for s in tried:
-        if not status(["git", "am", "-q"] + backport_patches(s), cwd=wt,
-                      log=log, env=git_env()):
-            return s
-        status(["git", "am", "--abort"], cwd=wt)
-    raise Error(f"no backport of backports/ applies to this tree "
-                f"(tried {', '.join(tried)}; log: {log})")
+def apply_fix(wt: str, series: str, log: str) -> None:
+    """git am the backport of @series; no fuzz, no three-way fallback."""
+    patches = backport_patches(series)
+    if not patches:
+        raise Error(f"no backport for series {series} in backports/{series}/")
+    git_am(wt, patches, log, f"backports/{series}")
 
 
 def revert_fix(wt: str, log: str) -> None:
@@ -302,19 +289,6 @@ def revert_series_fix(wt: str, f: UpstreamFix, log: str) -> str:
             return f"git apply -R {os.path.relpath(p, TOP)}"
     raise Error(f"{f.sha[:12]} ({f.name}) cannot be taken out of this "
                 "tree: no patch of fix/assorted/ applies in reverse")
-
-
-def applicable_backport(wt: str, series: str,
-                        f: UpstreamFix) -> Optional[str]:
-    """The backport of @f that applies to @wt (git apply --check): that of
-    backports/@series/ if it applies, else the first of the others
-    (newest first) that does; None if none does."""
-    order = [series] + [s for s in reversed(backport_series()) if s != series]
-    for s in order:
-        p = series_backport(s, f)
-        if p and status(["git", "apply", "--check", p], cwd=wt) == 0:
-            return p
-    return None
 
 
 def series_backport(series: str, f: UpstreamFix) -> Optional[str]:

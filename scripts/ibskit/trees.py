@@ -46,8 +46,9 @@ class Tree:
 
     def facts(self) -> TreeFacts:
         """The facts of the tree's source at its pristine commit, read
-        once (git cat-file; a registry import's unstored blobs from its
-        pristine work tree, where no run writes)."""
+        once (git cat-file; a registry import stores only the blobs under
+        WRITTEN_DIRS, so its other files (headers, KUnit) come from its
+        work tree, where runs write only under WRITTEN_DIRS)."""
         if self._facts is None:
             self._facts = facts_of(read_tree_files(
                 self.repo, self.rev, FACT_PATHS,

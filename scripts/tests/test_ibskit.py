@@ -457,7 +457,8 @@ FACT_TEXTS = {
 }
 
 
-IMPLIED = {"fix-race": {"ibs-driver"}, "fix-dis": {"ibs-driver", "caps-dis"},
+IMPLIED = {"fix-race": {"ibs-driver"},
+           "fix-dis": {"ibs-driver", "caps-dis", "msr-q"},
            "fix-stop": {"ibs-stopping"}}
 
 
@@ -511,7 +512,8 @@ class Facts(unittest.TestCase):
             with open(os.path.join(d, "Makefile"), "w") as f:
                 f.write("VERSION = 5\nPATCHLEVEL = 4\nSUBLEVEL = 0\n")
             with open(os.path.join(d, facts.IBS_C), "w") as f:
-                f.write(FACT_TEXTS["ibs-driver"] + FACT_TEXTS["ibs-stopping"])
+                f.write(FACT_TEXTS["ibs-driver"] + FACT_TEXTS["ibs-stopping"]
+                        + FACT_TEXTS["origin-26db2e0c51fe"])
             env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
                        GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
                        IBS_KIT_CACHE=os.path.join(d, "cache"))
@@ -564,14 +566,40 @@ class Facts(unittest.TestCase):
             self.assertEqual(got, {"a/unstored.h": None})
 
     def test_records_list_facts(self):
-        # every record lists the facts of its tree, and they adapt the
-        # suite to what the record's tree ran
+        # every record lists the facts of its tree, as read by hand
+        # (data/tree-facts.json, greps of each tree's source)
+        oracle = json.loads(data("tree-facts.json"))["trees"]
         for path, cls, _ in records.record_files():
             rec = cls.load(path)
             with self.subTest(record=os.path.relpath(path, core.TOP)):
-                self.assertEqual(set(rec.tree.facts), set(facts.FACT_NAMES))
+                self.assertEqual(rec.tree.facts, oracle[rec.tree.label])
                 self.assertIsNone(facts.refusal(
                     rec.tree.label, facts.TreeFacts.from_json(rec.tree.facts)))
+
+    def test_near_misses(self):
+        # what a tree's file holds that is not the fact: a comment, another
+        # macro of the same prefix, the old accessor names, an enum of
+        # another count
+        for name, path, text in (
+                ("kunit-params", facts.KUNIT_H,
+                 "#define KUNIT_CASE(test_name) { .run_case = test_name }\n"),
+                ("kunit-skip", facts.KUNIT_H,
+                 " * kunit_skip() - Marks @test_or_suite as skipped\n"),
+                ("kunit-skip", facts.KUNIT_H,
+                 "#define kunit_skip_mark(test)\n"),
+                ("msr-q", facts.IBS_C, "\trdmsrl(hwc->config_base, config);\n"),
+                ("irq-count-array", facts.HARDIRQ_H,
+                 "\tunsigned int apic_perf_irqs;\n"),
+                ("kunit-all-tests", facts.KUNIT_KCONFIG,
+                 "\tdepends on KUNIT_ALL_TESTS\n"),
+                ("caps-dis", facts.IBS_C, "#define IBS_CAPS_DISABLED\n"),
+                ("fix-count", facts.IBS_C, _IBS_STOP % (
+                    "\tperf_ibs_event_update(perf_ibs, event, &config);\n")),
+                ("ibs-driver", facts.IBS_C,
+                 "static void perf_ibs_stop(struct perf_event *event, int "
+                 "flags)\n{\n\tclear_bit(IBS_STARTED, pcpu->state);\n}\n")):
+            with self.subTest(fact=name, text=text[:40]):
+                self.assertFalse(facts.facts_of({path: text})[name])
 
 
 class KunitTool(unittest.TestCase):
