@@ -21,8 +21,7 @@ from .core import (
 from .kbuild import (
     MIN_KCONFIG, build_dir, count_objects, kconfig_holds, kconfig_line,
     make_jobs,)
-from .ktap import parse_run
-from .model import TestStatus
+from .ktap import counts, parse_run
 from .qemu import EARLY_CONSOLE, SERIAL_CONSOLE, boot_run
 from .registry import ensure_tools
 from .suite import install_suite, suite_kconfig
@@ -292,9 +291,8 @@ def lever_run(wt: str, label: str, lever: str, bdir: str,
     kernel = os.path.join(bdir, "vmlinux") if target == "vmlinux" else None
     res = parse_run(boot_run(bdir, log, kernel=kernel,
                              console=lv.console).out)
-    failed = sum(1 for v in res.cases.values() if v == TestStatus.FAIL)
-    result = (f"{len(res.cases) - failed} passed, {failed} failed"
-              if res.suite is not None else "no suite result")
+    result = counts(res.cases) if res.suite is not None \
+        else "no suite result"
     t0 = time.time()
     run(make, cwd=wt, log=log)
     noop = time.time() - t0

@@ -196,6 +196,15 @@ def parse_run(text: str) -> ConsoleResult:
     return res
 
 
+def counts(cases: dict[str, TestStatus]) -> str:
+    """'N passed, N failed, N skipped' of @cases: every count a progress
+    line or summary gives (a skipped case is not a passed one)."""
+    v = list(cases.values())
+    return (f"{v.count(TestStatus.PASS)} passed, "
+            f"{v.count(TestStatus.FAIL)} failed, "
+            f"{v.count(TestStatus.SKIP)} skipped")
+
+
 def cases_passed(cases: dict[str, TestStatus]) -> bool:
     """Did every case pass or skip (a case skips where the code it tests is
     not in the tree; verify checks each skip against the tree's source)?"""

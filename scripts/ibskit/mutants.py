@@ -13,6 +13,7 @@ from .core import (
 from .suite import DIS_PREFIX
 from .trees import Tree
 from .model import ConsoleResult, TestStatus
+from .ktap import counts
 from .redgreen import prepare, red_with, run_suite, suite_cases
 from .records import fix_hashes, mutant_log
 from .model import MutantRow, MutantStatus, MutationRecord
@@ -367,7 +368,8 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None,
         else:
             verdict, killers = mutant_verdict(m, res)
         progress(f"{t.label}: mutant {name}: {verdict.shown()} "
-                 f"({', '.join(killers) or f'{len(failed)} cases fail'})")
+                 f"({', '.join(killers) or 'no killer'}; "
+                 f"{counts(res.cases)})")
         rows.append(MutantRow(name, m.what, verdict, killers, expected,
                               failed, len(res.cases),
                               build_seconds=round(build_s, 1),

@@ -17,7 +17,7 @@ from .trees import Tree, registry_tree
 from .series import (
     MAINLINE_SERIES, PLACEHOLDER, commit_series, mainline_manifest,
     series_patches, source_date,)
-from .ktap import run_passed
+from .ktap import counts, run_passed
 from .model import TestStatus
 from .redgreen import finding_cases, red_with, run_suite
 from .kbuild import build_dir, object_warnings
@@ -146,6 +146,7 @@ class BisectStep:
     passed: int
     ok: bool
     log: str
+    counts: str = ""
 
 
 def bisect_series(t: Tree, series: str) -> list[BisectStep]:
@@ -164,7 +165,7 @@ def bisect_series(t: Tree, series: str) -> list[BisectStep]:
         steps.append(BisectStep(
             k, n, subject, len(cases),
             sum(v == TestStatus.PASS for v in cases.values()),
-            run_passed(res), log))
+            run_passed(res), log, counts(cases)))
     return steps
 
 
