@@ -245,7 +245,43 @@ static void ibs_kunit_pmi(void);
 #undef EXPORT_SYMBOL
 #define EXPORT_SYMBOL(sym)
 
+/*
+ * A WARN of the copy of the driver is a failure of the case that runs,
+ * with its location, not a kernel WARN: a panic_on_warn machine survives a
+ * broken driver.  It may fire with interrupts off or inside the injected
+ * NMI, so it is noted there and reported when the case ends
+ * (ibs_kunit_exit()).  The harness's own WARNs stay kernel WARNs.
+ */
+static bool ibs_kunit_warned(bool cond, const char *macro, const char *file,
+			     int line, const char *cond_text);
+/*
+ * Each WARN is counted every time it fires (there is no once-only
+ * latch), and a WARN_ONCE()'s or WARN()'s message arguments are not
+ * evaluated.  ../perf_event.h has no include guard and comes in through
+ * ibs.c, so its inline helpers see the redefinition too; ibs.c calls
+ * none of those that WARN.
+ */
+#pragma push_macro("WARN")
+#pragma push_macro("WARN_ON")
+#pragma push_macro("WARN_ON_ONCE")
+#pragma push_macro("WARN_ONCE")
+#undef WARN
+#undef WARN_ON
+#undef WARN_ON_ONCE
+#undef WARN_ONCE
+#define IBS_KUNIT_WARN(c, macro) \
+	unlikely(ibs_kunit_warned(!!(c), macro, __FILE__, __LINE__, #c))
+#define WARN(c, ...)		IBS_KUNIT_WARN(c, "WARN")
+#define WARN_ON(c)		IBS_KUNIT_WARN(c, "WARN_ON")
+#define WARN_ON_ONCE(c)		IBS_KUNIT_WARN(c, "WARN_ON_ONCE")
+#define WARN_ONCE(c, ...)	IBS_KUNIT_WARN(c, "WARN_ONCE")
+
 #include "ibs.c"
+
+#pragma pop_macro("WARN_ONCE")
+#pragma pop_macro("WARN_ON_ONCE")
+#pragma pop_macro("WARN_ON")
+#pragma pop_macro("WARN")
 
 #include "ibs_kunit_mock.c"
 #include "ibs_kunit_cases.c"

@@ -140,6 +140,7 @@ enum ibs_kunit_inv_id {
 	IBS_INV_END_HW,
 	IBS_INV_END_STATE,
 	IBS_INV_COUNT,
+	IBS_INV_NO_EVENT,
 	IBS_INV_NR
 };
 
@@ -156,6 +157,7 @@ static const char * const ibs_kunit_inv_name[IBS_INV_NR] = {
 	[IBS_INV_END_HW]		= "end-hw",
 	[IBS_INV_END_STATE]		= "end-state",
 	[IBS_INV_COUNT]			= "count",
+	[IBS_INV_NO_EVENT]		= "no-event",
 };
 
 static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
@@ -183,6 +185,8 @@ static const char * const ibs_kunit_inv_text[IBS_INV_NR] = {
 		"after the callback pcpu->state or hw.state disagrees with the event (IBS_ENABLED iff added; IBS_STARTED and no PERF_HES_STOPPED iff running)",
 	[IBS_INV_COUNT] =
 		"the step moved the event's count backwards, or by more than one period per sample the PMU completed",
+	[IBS_INV_NO_EVENT] =
+		"an NMI found IBS_STARTED set and no event in pcpu->event",
 };
 
 /*
@@ -514,6 +518,8 @@ static int ibs_kunit_explore_nmi(struct ibs_kunit_ctx *ctx,
 		stopped |= ibs_kunit_state(perf_ibs) & BIT(IBS_STOPPED);
 		before[i] = ctx->samples[i];
 		event[i] = this_cpu_ptr(perf_ibs->pcpu)->event;
+		if (started[i] && !event[i])
+			run->violated |= BIT(IBS_INV_NO_EVENT);
 		irqs[i] = event[i] ? event[i]->hw.interrupts : 0;
 		seq[i] = event[i] ? event[i]->hw.interrupts_seq : 0;
 	}
@@ -576,12 +582,15 @@ static void ibs_kunit_inject(struct ibs_kunit_ctx *ctx,
 		break;
 	}
 	if (target) {
+		struct perf_event *event = this_cpu_ptr(target->pcpu)->event;
+
 		ibs_kunit_complete_sample(ctx, target);
 		run->genuine[ibs_kunit_pmu_idx(target)] = true;
 		if (target == run->pmu)
 			run->periods++;
-		if (throttle)
-			ibs_kunit_arm_throttle(this_cpu_ptr(target->pcpu)->event);
+		/* A driver that has not published its event: no throttle. */
+		if (throttle && event)
+			ibs_kunit_arm_throttle(event);
 	}
 	ctl = *ibs_kunit_reg(ctx, run->pmu->msr);
 	run->nmi_val = ctl & run->pmu->valid_mask;

@@ -85,6 +85,11 @@ struct ibs_kunit_ctx {
 	const struct ibs_kunit_observer *observer;
 	/* The exploration's step under test, while it observes */
 	struct ibs_kunit_run *run;
+
+	/* WARNs of the copy of the driver: how many, and the first one */
+	unsigned int warns;
+	const char *warn_macro, *warn_file, *warn_cond;
+	int warn_line;
 };
 
 /*
@@ -748,8 +753,38 @@ static int ibs_kunit_init(struct kunit *test)
 	return 0;
 }
 
+static bool ibs_kunit_warned(bool cond, const char *macro, const char *file,
+			     int line, const char *cond_text)
+{
+	struct ibs_kunit_ctx *ctx = READ_ONCE(ibs_kunit_ctx);
+
+	if (likely(!cond))
+		return false;
+	if (!ctx) {
+		pr_err("ibs_kunit: %s(%s) at %s:%d outside a test\n",
+		       macro, cond_text, kbasename(file), line);
+		return true;
+	}
+	if (!ctx->warns++) {
+		ctx->warn_macro = macro;
+		ctx->warn_file = file;
+		ctx->warn_line = line;
+		ctx->warn_cond = cond_text;
+	}
+	return true;
+}
+
 static void ibs_kunit_exit(struct kunit *test)
 {
+	/* Set by a successful ibs_kunit_init() only: test->priv may be stale. */
+	struct ibs_kunit_ctx *ctx = READ_ONCE(ibs_kunit_ctx);
+
+	if (ctx && ctx->warns)
+		KUNIT_FAIL(test,
+			   "warn: %s(%s) at %s:%d of the driver (%u in all)",
+			   ctx->warn_macro, ctx->warn_cond,
+			   kbasename(ctx->warn_file), ctx->warn_line,
+			   ctx->warns);
 	WRITE_ONCE(ibs_kunit_ctx, NULL);
 	free_percpu(perf_ibs_fetch.pcpu);
 	free_percpu(perf_ibs_op.pcpu);

@@ -110,7 +110,23 @@ class Mutant:
     fix: Optional[str] = None
 
 
+PUBLISH_EVENT = "\tpcpu->event = event;\n"
+START_IN_ADD = ("\tif (flags & PERF_EF_START)\n"
+                "\t\tperf_ibs_start(event, PERF_EF_RELOAD);\n")
+
 MUTANTS: dict[str, Mutant] = {
+    # Broken drivers the harness must report, never crash on (issue 34):
+    # an NMI of the event's first sample finds IBS_STARTED and no event.
+    "event-published-late": Mutant(
+        "perf_ibs_add() publishes pcpu->event only after perf_ibs_start()",
+        lambda src: _in_fn(src, "perf_ibs_add", lambda body: _move(
+            body, PUBLISH_EVENT, after=START_IN_ADD)),
+        explore=frozenset({"no-event"})),
+    "start-leaves-stopping": Mutant(
+        "perf_ibs_start() leaves IBS_STOPPING set",
+        lambda src: _in_fn(src, "perf_ibs_start", lambda body: body.replace(
+            CLEAR_STOPPING, "", 1)),
+        explore=frozenset({"end-hw", "end-state"})),
     "fix-removed": Mutant(
         "perf_ibs_start() does not clear the CTL (the fix removed)",
         _swap("perf_ibs_start", CLEAR_CTL, ""),

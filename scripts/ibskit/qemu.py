@@ -36,6 +36,11 @@ class BootRun:
     ktap: Optional[float]
 
 
+# Kernel parameters every boot of this process adds (mutate
+# --panic-on-warn: panic_on_warn=1, as many CI labs boot).
+EXTRA_CMDLINE: list[str] = []
+
+
 def boot(bdir: str, log: str, timeout: int = 300,
          kernel: Optional[str] = None) -> tuple[str, float]:
     """Boot bzImage (or @kernel: vmlinux, by its PVH entry) under QEMU
@@ -60,7 +65,7 @@ def boot_run(bdir: str, log: str, timeout: int = 300,
     # a mutation run on 6.12.117; Documentation/test-design.md).
     cmdline = (f"{console} kunit.enable=1 kunit.autorun=1 "
                "kunit_shutdown=reboot oops=panic panic=-1 printk.time=1 "
-               "tsc=reliable")
+               "tsc=reliable" + "".join(" " + p for p in EXTRA_CMDLINE))
     # TCG, never KVM: on these machines /dev/kvm exists but guests hang.
     cmd = ["qemu-system-x86_64", "-nodefaults", "-m", "1024", "-smp", QEMU_CPUS,
            "-accel", "tcg", "-kernel", kernel, "-append", cmdline,

@@ -674,7 +674,7 @@ class Mutants(unittest.TestCase):
     FUNCTIONS = ("perf_ibs_init", "perf_ibs_set_period",
                  "perf_ibs_enable_event",
                  "perf_ibs_disable_event", "perf_ibs_start", "perf_ibs_stop",
-                 "perf_ibs_del", "perf_ibs_phyaddr_clear",
+                 "perf_ibs_add", "perf_ibs_del", "perf_ibs_phyaddr_clear",
                  "perf_ibs_handle_irq", "perf_ibs_get_mem_lvl",
                  "perf_ibs_get_mem_snoop", "perf_ibs_get_op_data2",
                  "ibs_eilvt_setup")

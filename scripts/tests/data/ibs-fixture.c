@@ -80,6 +80,19 @@ static void perf_ibs_stop(struct perf_event *event, int flags)
 	hwc->state |= PERF_HES_UPTODATE;
 }
 
+static int perf_ibs_add(struct perf_event *event, int flags)
+{
+	if (test_and_set_bit(IBS_ENABLED, pcpu->state))
+		return -ENOSPC;
+
+	pcpu->event = event;
+
+	if (flags & PERF_EF_START)
+		perf_ibs_start(event, PERF_EF_RELOAD);
+
+	return 0;
+}
+
 static void perf_ibs_del(struct perf_event *event, int flags)
 {
 	if (!test_and_clear_bit(IBS_ENABLED, pcpu->state))
