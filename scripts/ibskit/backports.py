@@ -190,6 +190,33 @@ def stable_diff(f: UpstreamFix, wt: str, series: str,
     return "".join(kept), textwrap.fill(f"[ {note}. ]", width=72)
 
 
+def commit_stable_fixes(wt: str, series: str, log: str,
+                        env: dict[str, str], only: Optional[str] = None
+                        ) -> list[tuple[UpstreamFix, Optional[str]]]:
+    """Each patch of the series whose bug is in the worktree @wt (or only
+    @only), in upstream's order, applied as its stable form for @series
+    (stable_diff()) and committed with its upstream message, "commit
+    <sha> upstream." and the backport note; [(patch, note)].  An Error
+    naming the patch where a hand backport is needed."""
+    done: list[tuple[UpstreamFix, Optional[str]]] = []
+    for f in FIXES:
+        if (only and f.name != only) or \
+                states(read_text(os.path.join(wt, IBS_C)))[f.name] != "bug":
+            continue
+        diff, note = stable_diff(f, wt, series, log)
+        if capture(["git", "apply", "-"], cwd=wt, log=log, input=diff).rc:
+            raise Error(f"{f.patch} does not apply to this tree (log: {log})")
+        author, subject, body = fix_message(f)
+        msg = f"{subject}\n\ncommit {f.sha} upstream.\n\n{body}"
+        if note:
+            msg += note + "\n"
+        git(["add", "-u"], cwd=wt)
+        run(["git", "commit", "-q", f"--author={author}", "-F", "-"],
+            cwd=wt, env=env, input=msg)
+        done.append((f, note))
+    return done
+
+
 def generate_backport(t: Tree, check: bool = False) -> bool:
     """Write (or compare) backports/<series>/ for tree @t: every patch of
     the series whose bug is in the tree (fixes.states()), in upstream's
@@ -201,21 +228,8 @@ def generate_backport(t: Tree, check: bool = False) -> bool:
     env["GIT_AUTHOR_DATE"] = UPSTREAM_DATE
     env["GIT_COMMITTER_DATE"] = UPSTREAM_DATE
     base = git(["rev-parse", "HEAD"], cwd=wt)
-    names = []
-    for f in FIXES:
-        if states(read_text(os.path.join(wt, IBS_C)))[f.name] != "bug":
-            continue
-        diff, note = stable_diff(f, wt, t.series, log)
-        if capture(["git", "apply", "-"], cwd=wt, log=log, input=diff).rc:
-            raise Error(f"{f.patch} does not apply to {t.label} (log: {log})")
-        author, subject, body = fix_message(f)
-        msg = f"{subject}\n\ncommit {f.sha} upstream.\n\n{body}"
-        if note:
-            msg += note + "\n"
-        git(["add", "-u"], cwd=wt)
-        run(["git", "commit", "-q", f"--author={author}", "-F", "-"],
-            cwd=wt, env=env, input=msg)
-        names.append(stable_patch_name(f))
+    names = [stable_patch_name(f)
+             for f, _ in commit_stable_fixes(wt, t.series, log, env)]
     if not names:
         raise Error(f"{t.label} has no bug of the series to backport")
     # Which need the ones before them: does each apply alone to the tree?

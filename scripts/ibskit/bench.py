@@ -399,7 +399,7 @@ def bench_tree(series: str, apt: float, stock: bool = True,
         stock_run: Optional[StockRun] = None
         if stock or configs or levers:
             wt = worktree(t)
-            install_suite(wt, t.facts())
+            install_suite(wt, t)
         if stock:
             progress(f"{t.label}: kunit.py run, cold (TCG)")
             stock_run = stock_kunit(wt, os.path.join(tmp, "stock-build"),

@@ -333,7 +333,7 @@ def take_stable(stable_series: str, stable_m: list[Delivered], tmp: str,
     checks: Checks = []
     st = registry_tree(stable_series)
     wt = worktree(st)
-    install_suite(wt, st.facts())
+    install_suite(wt, st)
     stable_mbox = os.path.join(tmp, "stable.mbox")
     write_mbox(stable_mbox, stable_m)
     mbx, out = b4_am(stable_mbox, wt, os.path.join(tmp, "b4-stable"), log)

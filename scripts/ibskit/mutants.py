@@ -351,8 +351,7 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None,
     mutant of its ibs.c (@mutants, default MUTANTS); mutant_verdict() for
     each."""
     log = log_file(f"{t.label}-mutation.log", log_dir)
-    wt, action, fix_in_tree, info = prepare(t, "all-fixes", log)
-    applied = re.search(r"git am backports/([\d.]+)/", action)
+    wt, _, fix_in_tree, info = prepare(t, "all-fixes", log)
     dis_applied = info["caps_dis"] and not info["dis_fix_in_tree"]
     ibs = os.path.join(wt, "arch/x86/events/amd/ibs.c")
     pristine = read_text(ibs)
@@ -399,6 +398,5 @@ def mutation_check(t: Tree, log_dir: Optional[str] = None,
         tree=t.ref(), suite=suite_hash(),
         date=time.strftime("%Y-%m-%d"), fix_in_tree=fix_in_tree,
         dis_fix_applied=dis_applied,
-        fix=fix_hashes(applied.group(1) if applied else t.series,
-                       fix_in_tree, dis_applied, count_fix=True),
+        fix=fix_hashes(t.series, fix_in_tree, dis_applied, count_fix=True),
         mutants=rows)

@@ -198,7 +198,7 @@ def fix_alone(t: Tree, series: str, log: str) -> list[tuple[str, bool]]:
              for c in finding_cases(spec.finding, t.facts())]
     bdir = build_dir(t)
     wt = worktree(t)
-    install_suite(wt, t.facts())
+    install_suite(wt, t)
     without, _, _ = run_suite(wt, t, log, f"{series}: {t.label} without it")
     w1_before = object_warnings(wt, bdir, IBS_O, log)
     wt = worktree(t)
@@ -218,7 +218,7 @@ def fix_alone(t: Tree, series: str, log: str) -> list[tuple[str, bool]]:
                  set(w1_before))
     checks.append((f"{series}: no new W=1 warning in {IBS_O}"
                    + "".join(f"; {w}" for w in new), not new))
-    install_suite(wt, t.facts())
+    install_suite(wt, t)
     with_, _, _ = run_suite(wt, t, log, f"{series}: {t.label} with it")
     red = [c for c in cases if red_with(without, c, spec.finding)]
     green = [c for c in cases if with_.cases.get(c) == TestStatus.PASS]

@@ -98,10 +98,7 @@ def fix_record(rec: VerifyResult, name: str,
     f = fixes.by_name(name)
     only = rec.runs[ONLY_PREFIX + name]
     tree = dataclasses.replace(rec.tree, origin=origin or rec.tree.origin)
-    ran = [a.split(" ", 2)[2] for a in only.action.split(" + ")
-           if a.startswith("git am backports/")]
-    bp = os.path.join(TOP, ran[0]) if ran else series_backport(
-        rec.tree.series, f)
+    bp = series_backport(rec.tree.series, f)
     return FixRecord(
         generated=generated_note(f"scripts/verify --fix {name} --record",
                                  "a run without the series and one with "

@@ -6,7 +6,7 @@ import os
 import re
 from typing import Iterable, Optional, Sequence
 
-from .core import TOP, Error, log_file, progress, status
+from .core import TOP, Error, git_env, log_file, progress, status
 from .suite import (
     CASE_DIAG_PREFIX, CASE_FINDINGS, DIS_CAPSETS, DIS_PREFIX, EXPLORE_PREFIX,
     FINDING_INVARIANTS, FINDING_PMUS, HAZARDS, STOP_FIX, SUITE,
@@ -28,8 +28,7 @@ from .model import (
     Check, FixProof, Outcome, RunResult, TreeCode, Variant, VerifyResult,)
 from .csource import CASE_ENTRY, c_chunks
 from .facts import TreeFacts
-from .backports import stable_diff
-from .core import capture, git, git_env
+from .backports import commit_stable_fixes
 
 
 # "stop-only": "fixed" and the stop-window fix (fix/stop-nmi.patch), not
@@ -86,12 +85,11 @@ def prepare(t: Tree, variant: str,
         raise Error(f"unknown fix state {variant} (states: "
                     f"{', '.join(VARIANTS)})")
     only = only_fix(variant)
-    t.check_servable()
     tf = t.facts()
     lock_tree(t)
     before = changed_files(worktree_path(t), t.rev)
     wt = worktree(t)
-    install_suite(wt, tf)
+    install_suite(wt, t)
     fixed_before = tf["fix-race"]
     info = {"caps_dis": tf["caps-dis"], "dis_fix_in_tree": tf["fix-dis"]}
     actions: list[str] = []
@@ -172,17 +170,9 @@ def generate_fix(wt: str, series: str, only: Optional[str],
     order: the upstream diff, or its hunks where every one left out is for
     code the tree lacks), committed.  An Error, naming the patch, where a
     hand backport is needed.  Returns what was done."""
-    done = []
-    for f in fixes.FIXES:
-        if (only and f.name != only) or \
-                fixes.states(ibs_c(wt))[f.name] != "bug":
-            continue
-        diff, note = stable_diff(f, wt, series, log)
-        if capture(["git", "apply", "-"], cwd=wt, log=log, input=diff).rc:
-            raise Error(f"{f.patch} does not apply to this tree (log: {log})")
-        git(["commit", "-q", "-a", "-m", f.subject], cwd=wt, env=git_env())
-        done.append(f.patch + (" (hunks for absent code left out)"
-                               if note else ""))
+    done = [f.patch + (" (hunks for absent code left out)" if note else "")
+            for f, note in commit_stable_fixes(wt, series, log, git_env(),
+                                               only)]
     return ("backport generated for this tree (no backports/"
             f"{series}/): git apply " + ", ".join(done))
 
@@ -564,13 +554,9 @@ def fix_proof(name: str, without: RunResult, with_: RunResult,
     state = without.series.get(name, "absent")
     in_tree = _reverted(name, without) or (
         name == "race" and without.code.fix_in_tree)
-    patch = fixes.stable_patch_name(fixes.by_name(name))
-    applied = [a for a in with_.action.split(" + ")
-               if a.startswith("git am backports/") and
-               (a.endswith("/" + patch) or a.endswith("/"))]
     action = "in tree" if in_tree or state == "fixed" else (
-        applied[0] + (patch if applied[0].endswith("/") else "")
-        if applied else f"git am backports/{with_.tree.series}/{patch}")
+        f"git am backports/{with_.tree.series}/"
+        f"{fixes.stable_patch_name(fixes.by_name(name))}")
     skipped = [c for c in cases if without.cases.get(c) == TestStatus.SKIP
                or (not without.skip_supported and
                    not without.origins.get(fixes.CASE_ORIGIN.get(c, ""),

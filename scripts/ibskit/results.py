@@ -4,10 +4,10 @@
 import os
 
 from .core import Error, Json, TOP, generated_note, md_table
-from .facts import of_record
+from .facts import FACTS, of_record
 from .fixes import FIXES
 from .registry import STABLE_SERIES
-from .suite import DIS_PREFIX
+from .suite import DIS_PREFIX, adaptation_table
 from .records import (
     all_verify_records, mainline_records, mutation_records, runs_in,
     series_records, short_origin,)
@@ -364,8 +364,6 @@ def facts_markdown() -> str:
     and the expectations are derived from (facts.FACTS), what the suite
     does without it (kunit/adapt/facts), and the facts each recorded tree
     has, from its verify record."""
-    from .facts import FACTS
-    from .suite import adaptation_table
     seds = dict(adaptation_table())
     md = ["<!-- " + generated_note(
         "scripts/report", "scripts/ibskit/facts.py, kunit/adapt/facts and "

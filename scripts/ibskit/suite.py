@@ -12,7 +12,8 @@ from .core import (
     git_env, read_text, run, status, write_text,)
 from .fixes import (
     UpstreamFix, reverse_candidates, stable_patch_name,)
-from .facts import FACT_NAMES, TreeFacts, by_name as fact, refusal
+from .facts import FACT_NAMES, TreeFacts, by_name as fact
+from .trees import Tree
 
 
 UPSTREAM_FIX = os.path.join(TOP, "fix", "upstream.patch")
@@ -87,15 +88,13 @@ def write_suite(wt: str, files: dict[str, str]) -> None:
             os.unlink(target)
 
 
-def install_suite(wt: str, tf: TreeFacts) -> None:
-    """Add the suite as adapted to a tree with facts @tf (those of @wt's
+def install_suite(wt: str, t: Tree) -> None:
+    """Add the suite as adapted to the facts of tree @t (those of @wt's
     pristine source), Kconfig symbols, Makefile hook and .kunitconfig;
-    commit.  An Error in one line if the suite cannot serve such a
-    tree (facts.refusal())."""
-    why = refusal(os.path.basename(wt), tf)
-    if why:
-        raise Error(why)
-    write_suite(wt, suite_source(tf))
+    commit.  An Error in one line if the suite cannot serve @t
+    (Tree.check_servable())."""
+    t.check_servable()
+    write_suite(wt, suite_source(t.facts()))
     install_build_files(wt)
     git(["add", "-f", "arch/x86/events"], cwd=wt)
     git(["commit", "-q", "-m", "perf/x86/amd/ibs: add the amd_ibs KUnit suite "
